@@ -1,0 +1,250 @@
+package core
+
+import (
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+)
+
+// Participant is a joined participant as the SPEC describes it.
+type Participant struct {
+	ID           string
+	Name         string
+	Preset       string
+	AudioEnabled bool
+	VideoEnabled bool
+}
+
+// State is a session at one point of its history: an immutable value (see the
+// package doc). The zero State is a session with an empty id and no presets;
+// use NewState.
+type State struct {
+	session   string
+	presets   Presets
+	seq       uint64
+	ended     bool
+	pinned    string
+	root      slot
+	count     int
+	nextOrder uint64
+}
+
+// NewState returns a new session (seq 0, nobody joined). presets is kept, not
+// copied: do not modify it afterwards.
+func NewState(session string, presets Presets) State {
+	return State{session: session, presets: presets}
+}
+
+// Session is the session id.
+func (s State) Session() string { return s.session }
+
+// Seq is the sequence number of the last event applied, 0 for a new session.
+func (s State) Seq() uint64 { return s.seq }
+
+// Ended reports whether kick_all has ended the session.
+func (s State) Ended() bool { return s.ended }
+
+// Pinned is the id of the pinned participant, or "" when nobody is pinned.
+func (s State) Pinned() string { return s.pinned }
+
+// Len is the number of joined participants.
+func (s State) Len() int { return s.count }
+
+// Preset returns the permissions of the named preset.
+func (s State) Preset(name string) (Permissions, bool) {
+	p, ok := s.presets[name]
+	return p, ok
+}
+
+// Presets returns a copy of the session's presets.
+func (s State) Presets() Presets { return maps.Clone(s.presets) }
+
+// Participant returns the joined participant with the given id.
+func (s State) Participant(id string) (Participant, bool) {
+	e := find(&s.root, hashID(id), id)
+	if e == nil {
+		return Participant{}, false
+	}
+	return e.participant(), true
+}
+
+// Joined reports whether id is a joined participant.
+func (s State) Joined(id string) bool { return find(&s.root, hashID(id), id) != nil }
+
+// All yields the joined participants in join order.
+func (s State) All() iter.Seq[Participant] {
+	return func(yield func(Participant) bool) {
+		for _, e := range s.entriesInOrder() {
+			if !yield(e.participant()) {
+				return
+			}
+		}
+	}
+}
+
+// Participants returns the joined participants in join order.
+func (s State) Participants() []Participant {
+	es := s.entriesInOrder()
+	ps := make([]Participant, len(es))
+	for i, e := range es {
+		ps[i] = e.participant()
+	}
+	return ps
+}
+
+func (s State) entriesInOrder() []*slot {
+	es := appendEntries(make([]*slot, 0, s.count), &s.root)
+	slices.SortFunc(es, func(a, b *slot) int {
+		switch {
+		case a.m.order < b.m.order:
+			return -1
+		case a.m.order > b.m.order:
+			return 1
+		}
+		return 0
+	})
+	return es
+}
+
+// WithSeq returns s with its sequence number set.
+func (s State) WithSeq(seq uint64) State {
+	s.seq = seq
+	return s
+}
+
+// WithJoined returns s with p joined last in join order. If p.ID is joined
+// already it is replaced and moves to the end, as on a rejoin.
+func (s State) WithJoined(p Participant) State {
+	if s.Joined(p.ID) {
+		s = s.Without(p.ID)
+	}
+	s.nextOrder++
+	m := &member{id: p.ID, name: p.Name, preset: p.Preset, hash: hashID(p.ID), order: s.nextOrder}
+	s.root, _ = put(s.root, 0, slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled})
+	s.count++
+	return s
+}
+
+// WithUpdated returns s with the joined participant p.ID replaced by p, in
+// the same place in join order. It returns s unchanged if p.ID is not joined.
+func (s State) WithUpdated(p Participant) State {
+	e := find(&s.root, hashID(p.ID), p.ID)
+	if e == nil {
+		return s
+	}
+	s.root, _ = put(s.root, 0, updated(*e, p))
+	return s
+}
+
+// WithEachUpdated returns s with every participant replaced by f's answer for
+// it, in one pass that copies only what changed. f sees participants in no
+// particular order and cannot change an id (the returned ID is ignored).
+func (s State) WithEachUpdated(f func(Participant) Participant) State {
+	s.root, _ = mapEntries(s.root, func(e slot) (slot, bool) {
+		p := f(e.participant())
+		p.ID = e.m.id
+		if p == e.participant() {
+			return e, false
+		}
+		return updated(e, p), true
+	})
+	return s
+}
+
+// updated is e carrying p's values, sharing e's member when only media changed.
+func updated(e slot, p Participant) slot {
+	m := e.m
+	if p.Name != m.name || p.Preset != m.preset {
+		m = &member{id: m.id, name: p.Name, preset: p.Preset, hash: m.hash, order: m.order}
+	}
+	return slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled}
+}
+
+// Without returns s without participant id; a pin on id is cleared, since
+// only a joined participant can be pinned.
+func (s State) Without(id string) State {
+	root, removed := remove(s.root, 0, hashID(id), id)
+	if !removed {
+		return s
+	}
+	s.root = root
+	s.count--
+	if s.pinned == id {
+		s.pinned = ""
+	}
+	return s
+}
+
+// WithPinned returns s with id pinned ("" unpins). It returns s unchanged if
+// id is neither empty nor joined.
+func (s State) WithPinned(id string) State {
+	if id != "" && !s.Joined(id) {
+		return s
+	}
+	s.pinned = id
+	return s
+}
+
+// WithEnded returns s ended: nobody joined, nothing pinned.
+func (s State) WithEnded() State {
+	s.ended = true
+	s.root = slot{}
+	s.count = 0
+	s.pinned = ""
+	return s
+}
+
+// Snapshot is a State as plain data, in the shape of the SPEC's state JSON
+// (presets excluded): what checkpoints hold and what tests compare.
+type Snapshot struct {
+	Session      string
+	Seq          uint64
+	Ended        bool
+	Pinned       string // "" when nobody is pinned
+	Participants []Participant
+}
+
+// Snapshot returns s as plain data.
+func (s State) Snapshot() Snapshot {
+	return Snapshot{Session: s.session, Seq: s.seq, Ended: s.ended, Pinned: s.pinned, Participants: s.Participants()}
+}
+
+// Equal reports whether s and o are the same session state, presets
+// included. go-cmp uses it.
+func (s State) Equal(o State) bool {
+	if s.session != o.session || s.seq != o.seq || s.ended != o.ended || s.pinned != o.pinned ||
+		s.count != o.count || !maps.Equal(s.presets, o.presets) {
+		return false
+	}
+	return slices.Equal(s.Participants(), o.Participants())
+}
+
+// FromSnapshot rebuilds a State from plain data, checking what every State
+// guarantees: ids non-empty and unique, presets known, the pinned participant
+// joined, and nobody joined once the session has ended.
+func FromSnapshot(snap Snapshot, presets Presets) (State, error) {
+	s := NewState(snap.Session, presets)
+	if snap.Ended && len(snap.Participants) > 0 {
+		return State{}, fmt.Errorf("core: ended session %q has %d participants", snap.Session, len(snap.Participants))
+	}
+	for _, p := range snap.Participants {
+		switch {
+		case p.ID == "":
+			return State{}, fmt.Errorf("core: participant with an empty id")
+		case s.Joined(p.ID):
+			return State{}, fmt.Errorf("core: participant %q listed twice", p.ID)
+		}
+		if _, ok := presets[p.Preset]; !ok {
+			return State{}, fmt.Errorf("core: participant %q has unknown preset %q", p.ID, p.Preset)
+		}
+		s = s.WithJoined(p)
+	}
+	if snap.Pinned != "" && !s.Joined(snap.Pinned) {
+		return State{}, fmt.Errorf("core: pinned participant %q is not joined", snap.Pinned)
+	}
+	s.pinned = snap.Pinned
+	s.ended = snap.Ended
+	s.seq = snap.Seq
+	return s, nil
+}

@@ -1,0 +1,201 @@
+package core
+
+import "math/bits"
+
+// This file is the persistent HAMT behind State: see the package doc for why.
+// Nodes are never modified once reachable from a State; every change copies
+// the nodes on one path (put, remove) or the changed paths (mapEntries).
+
+// member is the part of a participant that never changes while it is joined,
+// shared by every version of the trie.
+type member struct {
+	id, name, preset string
+	hash             uint64
+	order            uint64 // join order: larger joined later
+}
+
+// slot is one cell of a trie node: a participant when m is set, else a
+// sub-node (bitmap, kids). The root of a State is a sub-node slot.
+type slot struct {
+	m      *member
+	kids   []slot
+	bitmap uint32
+	audio  bool
+	video  bool
+}
+
+const (
+	levelBits = 5
+	levelMask = 1<<levelBits - 1
+	// Below maxShift the 64-bit hash is used up; ids whose hashes are equal
+	// share a collision list there (kids searched linearly, bitmap unused).
+	maxShift = 60
+)
+
+// hashID is FNV-1a, 64 bits: deterministic across processes (no seed), which
+// keeps trie shapes, and so benchmarks, reproducible.
+func hashID(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (s *slot) participant() Participant {
+	return Participant{ID: s.m.id, Name: s.m.name, Preset: s.m.preset, AudioEnabled: s.audio, VideoEnabled: s.video}
+}
+
+func position(bitmap uint32, h uint64, shift uint) (bit uint32, i int) {
+	bit = 1 << ((h >> shift) & levelMask)
+	return bit, bits.OnesCount32(bitmap & (bit - 1))
+}
+
+// find returns the entry for id, or nil.
+func find(n *slot, h uint64, id string) *slot {
+	for shift := uint(0); ; shift += levelBits {
+		if shift > maxShift {
+			for i := range n.kids {
+				if n.kids[i].m.id == id {
+					return &n.kids[i]
+				}
+			}
+			return nil
+		}
+		bit, i := position(n.bitmap, h, shift)
+		if n.bitmap&bit == 0 {
+			return nil
+		}
+		n = &n.kids[i]
+		if n.m != nil {
+			if n.m.id == id {
+				return n
+			}
+			return nil
+		}
+	}
+}
+
+func withSlot(kids []slot, i int, s slot) []slot {
+	c := make([]slot, len(kids))
+	copy(c, kids)
+	c[i] = s
+	return c
+}
+
+func insertSlot(kids []slot, i int, s slot) []slot {
+	c := make([]slot, len(kids)+1)
+	copy(c, kids[:i])
+	c[i] = s
+	copy(c[i+1:], kids[i:])
+	return c
+}
+
+func removeSlot(kids []slot, i int) []slot {
+	c := make([]slot, len(kids)-1)
+	copy(c, kids[:i])
+	copy(c[i:], kids[i+1:])
+	return c
+}
+
+// put returns n with entry e added or, if its id is there, replaced; added
+// tells which.
+func put(n slot, shift uint, e slot) (_ slot, added bool) {
+	if shift > maxShift {
+		for i := range n.kids {
+			if n.kids[i].m.id == e.m.id {
+				return slot{kids: withSlot(n.kids, i, e)}, false
+			}
+		}
+		return slot{kids: insertSlot(n.kids, len(n.kids), e)}, true
+	}
+	bit, i := position(n.bitmap, e.m.hash, shift)
+	if n.bitmap&bit == 0 {
+		return slot{bitmap: n.bitmap | bit, kids: insertSlot(n.kids, i, e)}, true
+	}
+	cur := n.kids[i]
+	var repl slot
+	switch {
+	case cur.m == nil:
+		repl, added = put(cur, shift+levelBits, e)
+	case cur.m.id == e.m.id:
+		repl = e
+	default:
+		repl, _ = put(slot{}, shift+levelBits, cur)
+		repl, _ = put(repl, shift+levelBits, e)
+		added = true
+	}
+	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, repl)}, added
+}
+
+// remove returns n without id's entry; removed is false, and n returned
+// unchanged, when id is not there. A sub-node left with a single entry is
+// replaced by that entry, so the trie stays as shallow as its contents allow.
+func remove(n slot, shift uint, h uint64, id string) (_ slot, removed bool) {
+	if shift > maxShift {
+		for i := range n.kids {
+			if n.kids[i].m.id == id {
+				return slot{kids: removeSlot(n.kids, i)}, true
+			}
+		}
+		return n, false
+	}
+	bit, i := position(n.bitmap, h, shift)
+	if n.bitmap&bit == 0 {
+		return n, false
+	}
+	cur := n.kids[i]
+	if cur.m != nil {
+		if cur.m.id != id {
+			return n, false
+		}
+		return slot{bitmap: n.bitmap &^ bit, kids: removeSlot(n.kids, i)}, true
+	}
+	sub, removed := remove(cur, shift+levelBits, h, id)
+	if !removed {
+		return n, false
+	}
+	if len(sub.kids) == 1 && sub.kids[0].m != nil {
+		sub = sub.kids[0]
+	}
+	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, sub)}, true
+}
+
+// mapEntries returns n with f applied to every entry, copying only the nodes
+// above entries f changed. f must keep each entry's member id.
+func mapEntries(n slot, f func(e slot) (slot, bool)) (slot, bool) {
+	var kids []slot
+	for i := range n.kids {
+		var repl slot
+		var changed bool
+		if n.kids[i].m != nil {
+			repl, changed = f(n.kids[i])
+		} else {
+			repl, changed = mapEntries(n.kids[i], f)
+		}
+		if changed {
+			if kids == nil {
+				kids = make([]slot, len(n.kids))
+				copy(kids, n.kids)
+			}
+			kids[i] = repl
+		}
+	}
+	if kids == nil {
+		return n, false
+	}
+	return slot{bitmap: n.bitmap, kids: kids}, true
+}
+
+// appendEntries appends a pointer to every entry under n, in trie order.
+func appendEntries(dst []*slot, n *slot) []*slot {
+	for i := range n.kids {
+		if n.kids[i].m != nil {
+			dst = append(dst, &n.kids[i])
+		} else {
+			dst = appendEntries(dst, &n.kids[i])
+		}
+	}
+	return dst
+}

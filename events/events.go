@@ -1,0 +1,151 @@
+// Package events defines gavel's typed events, one Go type per event of the
+// SPEC, and the JSON wire codec for everything gavel exchanges: events,
+// commands, errors, session state, presets and session-log records. It is
+// the one place that knows JSON field names.
+//
+// Events are facts about a change: a command that changes nothing produces
+// none. Each event carries the seq the reducer gave it (1, 2, 3 … per
+// session, no gaps) and, where a participant acted, By: the actor of the
+// command that produced it.
+//
+// Events are pointers (*AudioUpdate, …) so that a batch of them can share one
+// allocation; treat an event as immutable once made.
+//
+// Encoding is deterministic: the same value always gives the same bytes
+// (fields in a fixed order, preset names sorted). Decoding reads the "type"
+// first and then that type's payload; unknown fields are ignored and an
+// unknown type is an error naming it.
+//
+// Package events imports core and the standard library only.
+package events
+
+// Type names an event, as on the wire.
+type Type string
+
+// The event types of the SPEC.
+const (
+	TypeParticipantJoined Type = "participant_joined"
+	TypeParticipantLeft   Type = "participant_left"
+	TypeAudioUpdate       Type = "audio_update"
+	TypeVideoUpdate       Type = "video_update"
+	TypePinned            Type = "pinned"
+	TypeUnpinned          Type = "unpinned"
+	TypeSessionEnded      Type = "session_ended"
+)
+
+// Event is one of *ParticipantJoined, *ParticipantLeft, *AudioUpdate,
+// *VideoUpdate, *Pinned, *Unpinned and *SessionEnded. Use a type switch.
+type Event interface {
+	// Type is the event's wire type.
+	Type() Type
+	// Sequence is the event's seq.
+	Sequence() uint64
+	isEvent()
+}
+
+// LeaveReason says why a participant left.
+type LeaveReason string
+
+// The reasons a participant leaves.
+const (
+	ReasonLeft   LeaveReason = "left"
+	ReasonKicked LeaveReason = "kicked"
+)
+
+// ParticipantJoined: a participant joined with the given name, preset and media.
+type ParticipantJoined struct {
+	Seq          uint64
+	Participant  string
+	Name         string
+	Preset       string
+	AudioEnabled bool
+	VideoEnabled bool
+}
+
+// ParticipantLeft: a participant left by itself or was kicked by By.
+type ParticipantLeft struct {
+	Seq         uint64
+	Participant string
+	Reason      LeaveReason
+	By          string
+}
+
+// AudioUpdate: a participant's audio was turned on or off by By.
+type AudioUpdate struct {
+	Seq          uint64
+	Participant  string
+	AudioEnabled bool
+	By           string
+}
+
+// VideoUpdate: a participant's video was turned on or off by By.
+type VideoUpdate struct {
+	Seq          uint64
+	Participant  string
+	VideoEnabled bool
+	By           string
+}
+
+// Pinned: By pinned a participant for everyone.
+type Pinned struct {
+	Seq         uint64
+	Participant string
+	By          string
+}
+
+// Unpinned: By unpinned a participant, directly or by pinning another.
+type Unpinned struct {
+	Seq         uint64
+	Participant string
+	By          string
+}
+
+// SessionEnded: By ended the session with kick_all.
+type SessionEnded struct {
+	Seq uint64
+	By  string
+}
+
+func (*ParticipantJoined) Type() Type { return TypeParticipantJoined }
+func (*ParticipantLeft) Type() Type   { return TypeParticipantLeft }
+func (*AudioUpdate) Type() Type       { return TypeAudioUpdate }
+func (*VideoUpdate) Type() Type       { return TypeVideoUpdate }
+func (*Pinned) Type() Type            { return TypePinned }
+func (*Unpinned) Type() Type          { return TypeUnpinned }
+func (*SessionEnded) Type() Type      { return TypeSessionEnded }
+
+func (e *ParticipantJoined) Sequence() uint64 { return e.Seq }
+func (e *ParticipantLeft) Sequence() uint64   { return e.Seq }
+func (e *AudioUpdate) Sequence() uint64       { return e.Seq }
+func (e *VideoUpdate) Sequence() uint64       { return e.Seq }
+func (e *Pinned) Sequence() uint64            { return e.Seq }
+func (e *Unpinned) Sequence() uint64          { return e.Seq }
+func (e *SessionEnded) Sequence() uint64      { return e.Seq }
+
+func (*ParticipantJoined) isEvent() {}
+func (*ParticipantLeft) isEvent()   {}
+func (*AudioUpdate) isEvent()       {}
+func (*VideoUpdate) isEvent()       {}
+func (*Pinned) isEvent()            {}
+func (*Unpinned) isEvent()          {}
+func (*SessionEnded) isEvent()      {}
+
+// Participant returns the participant an event is about, and "" for
+// session_ended.
+func Participant(e Event) string {
+	switch e := e.(type) {
+	case *ParticipantJoined:
+		return e.Participant
+	case *ParticipantLeft:
+		return e.Participant
+	case *AudioUpdate:
+		return e.Participant
+	case *VideoUpdate:
+		return e.Participant
+	case *Pinned:
+		return e.Participant
+	case *Unpinned:
+		return e.Participant
+	}
+	return ""
+}

@@ -1,0 +1,185 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/gavelrtc/gavel/core"
+)
+
+// Format is the value of the "format" field in a session log header.
+const Format = "gavel-log/1"
+
+// Header is the first line of a session log.
+type Header struct {
+	Session string
+	Presets core.Presets
+}
+
+type wireHeader struct {
+	Format  *string         `json:"format"`
+	Session string          `json:"session"`
+	Presets json.RawMessage `json:"presets"`
+}
+
+// AppendHeader appends h as a header line's JSON (no newline).
+func AppendHeader(dst []byte, h Header) []byte {
+	dst = append(dst, `{"format":`...)
+	dst = AppendString(dst, Format)
+	dst = appendField(dst, "session", h.Session)
+	dst = append(dst, `,"presets":`...)
+	dst = AppendPresets(dst, h.Presets)
+	return append(dst, '}')
+}
+
+// DecodeHeader decodes a header line; its format must be gavel-log/1.
+func DecodeHeader(b []byte) (Header, error) {
+	if err := expectObject(b); err != nil {
+		return Header{}, fmt.Errorf("header: %w", err)
+	}
+	var w wireHeader
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Header{}, fmt.Errorf("header: %w", err)
+	}
+	switch {
+	case w.Format == nil:
+		return Header{}, errors.New(`header: no "format" field: not a gavel log header`)
+	case *w.Format != Format:
+		return Header{}, fmt.Errorf("header: format %q, want %q", *w.Format, Format)
+	}
+	h := Header{Session: w.Session, Presets: core.Presets{}}
+	if !isAbsent(w.Presets) {
+		ps, err := DecodePresets(w.Presets)
+		if err != nil {
+			return Header{}, fmt.Errorf("header: %w", err)
+		}
+		h.Presets = ps
+	}
+	return h, nil
+}
+
+// Record is one line of a session log after the header: a command record
+// (HasCommand), a checkpoint (State non-nil), or both on one line (the
+// command comes first).
+//
+// A command record keeps its command's raw JSON, so tools can echo it as
+// written. Command is what could be read of it; CommandErr, when set, is the
+// invalid_command error it decodes to, which is then its outcome.
+//
+// Recorded reports whether the line said what the command produced
+// ("events" or "error"); a record that did not only asks for the command to
+// be run. The recorded outcome is decoded on demand by Outcome, so a tool
+// that only re-runs commands never pays for it.
+type Record struct {
+	At         string // as written; empty when absent
+	HasCommand bool
+	RawCommand json.RawMessage
+	Command    core.Command
+	CommandErr error
+	Recorded   bool
+	RawEvents  json.RawMessage
+	RawError   json.RawMessage
+	State      *core.Snapshot
+}
+
+type wireRecord struct {
+	At     json.RawMessage `json:"at"`
+	Cmd    json.RawMessage `json:"cmd"`
+	Events json.RawMessage `json:"events"`
+	Error  json.RawMessage `json:"error"`
+	State  json.RawMessage `json:"state"`
+}
+
+// DecodeRecord decodes one record line. It fails only where the SPEC says a
+// log is invalid: the line is not an object, "cmd" or "state" is not an
+// object, or neither is there. A malformed command is a valid record whose
+// outcome is invalid_command (CommandErr).
+func DecodeRecord(b []byte) (Record, error) {
+	if err := expectObject(b); err != nil {
+		return Record{}, err
+	}
+	var w wireRecord
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Record{}, err
+	}
+	var r Record
+	if !isAbsent(w.At) {
+		f := fields{}
+		r.At = f.str(w.At, "at")
+		if f.err != nil {
+			return Record{}, f.err
+		}
+	}
+	if !isAbsent(w.Cmd) {
+		if err := expectObject(w.Cmd); err != nil {
+			return Record{}, fmt.Errorf(`"cmd": %w`, err)
+		}
+		r.HasCommand = true
+		r.RawCommand = w.Cmd
+		r.Command, r.CommandErr = DecodeCommand(w.Cmd)
+		r.Recorded = !isAbsent(w.Events) || !isAbsent(w.Error)
+		r.RawEvents = w.Events
+		r.RawError = w.Error
+	}
+	if !isAbsent(w.State) {
+		snap, err := DecodeSnapshot(w.State)
+		if err != nil {
+			return Record{}, fmt.Errorf(`"state": %w`, err)
+		}
+		r.State = &snap
+	}
+	if !r.HasCommand && r.State == nil {
+		return Record{}, errors.New(`the record has neither "cmd" nor "state"`)
+	}
+	return r, nil
+}
+
+// Outcome decodes what a command record says its command produced: its
+// events, or its error. Both are nil when the record said "events": [].
+func (r Record) Outcome() ([]Event, *core.Error, error) {
+	var evs []Event
+	var cerr *core.Error
+	var err error
+	if !isAbsent(r.RawEvents) {
+		if evs, err = DecodeEvents(r.RawEvents); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !isAbsent(r.RawError) {
+		if cerr, err = DecodeError(r.RawError); err != nil {
+			return nil, nil, err
+		}
+	}
+	return evs, cerr, nil
+}
+
+// AppendCommandRecord appends a command record line's JSON (no newline):
+// {"at":…,"cmd":…,"events":[…]} or {"at":…,"cmd":…,"error":{…}}. rawCmd is
+// written as given (it must be one valid JSON object); at is omitted when
+// empty.
+func AppendCommandRecord(dst []byte, at string, rawCmd []byte, evs []Event, err error) []byte {
+	dst = append(dst, '{')
+	if at != "" {
+		dst = append(dst, `"at":`...)
+		dst = AppendString(dst, at)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"cmd":`...)
+	dst = append(dst, rawCmd...)
+	if err != nil {
+		dst = append(dst, `,"error":`...)
+		dst = AppendError(dst, err)
+	} else {
+		dst = append(dst, `,"events":`...)
+		dst = AppendEvents(dst, evs)
+	}
+	return append(dst, '}')
+}
+
+// AppendCheckpoint appends a checkpoint line's JSON (no newline): {"state":…}.
+func AppendCheckpoint(dst []byte, snap core.Snapshot) []byte {
+	dst = append(dst, `{"state":`...)
+	dst = AppendSnapshot(dst, snap)
+	return append(dst, '}')
+}

@@ -1,0 +1,194 @@
+// Package reducer is gavel's pure state machine: Decide turns a session
+// state and a command into events or a *core.Error, Evolve folds an event
+// into the state, Apply does both.
+//
+// Everything here is a function of its arguments: no goroutines, clocks,
+// randomness, IO or package state. Time, storage and delivery belong to the
+// caller (the session runtime, the transports, cmd/replay), which must
+// persist a command's events before anyone is told of them.
+//
+// The checks of a command run in the SPEC's order and the first that fails
+// decides the error:
+//
+//  1. well formed: known type, non-empty id and actor, a target where the
+//     type needs one (invalid_command, 1210);
+//  2. the session has not ended (session_ended, 1211);
+//  3. join: the actor is not joined (already_joined, 1205) and the preset
+//     exists (unknown_preset, 1212); any other command: the actor is joined
+//     (not_joined, 1208);
+//  4. the actor's preset has the permission (permission_denied, 1201),
+//     checked before the target so an unprivileged caller learns nothing
+//     about who is in the session;
+//  5. the target is joined (participant_not_found, 1202);
+//  6. kick of oneself (cannot_act_on_self, 1203).
+//
+// Package reducer imports core and events only.
+package reducer
+
+import (
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+)
+
+// Decide returns the events cmd produces in s, numbered from s.Seq()+1, or
+// the *core.Error that rejects it. A command that changes nothing succeeds
+// with no events. Decide never changes s.
+func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
+	if err := check(s, cmd); err != nil {
+		return nil, err
+	}
+	seq := s.Seq() + 1
+	switch cmd.Type {
+	case core.Join:
+		return one(events.ParticipantJoined{Seq: seq, Participant: cmd.Actor, Name: cmd.Name, Preset: cmd.Preset,
+			AudioEnabled: cmd.Audio, VideoEnabled: cmd.Video}), nil
+	case core.Leave:
+		return one(events.ParticipantLeft{Seq: seq, Participant: cmd.Actor, Reason: events.ReasonLeft, By: cmd.Actor}), nil
+	case core.Kick:
+		return one(events.ParticipantLeft{Seq: seq, Participant: cmd.Target, Reason: events.ReasonKicked, By: cmd.Actor}), nil
+	case core.KickAll:
+		return one(events.SessionEnded{Seq: seq, By: cmd.Actor}), nil
+	case core.SetAudio, core.SetVideo:
+		return mediaChange(s, seq, cmd, cmd.Actor, cmd.Enabled), nil
+	case core.DisableAudio, core.DisableVideo:
+		return mediaChange(s, seq, cmd, cmd.Target, false), nil
+	case core.DisableAllAudio, core.DisableAllVideo:
+		return disableAll(s, seq, cmd), nil
+	case core.Pin:
+		return pin(s, seq, cmd), nil
+	case core.Unpin:
+		if s.Pinned() != cmd.Target {
+			return nil, nil
+		}
+		return one(events.Unpinned{Seq: seq, Participant: cmd.Target, By: cmd.Actor}), nil
+	}
+	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+}
+
+func check(s core.State, cmd core.Command) error {
+	switch {
+	case !cmd.Type.Known():
+		return core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+	case cmd.ID == "":
+		return core.Errorf(core.CodeInvalidCommand, "%s: empty command id", cmd.Type)
+	case cmd.Actor == "":
+		return core.Errorf(core.CodeInvalidCommand, "%s: empty actor", cmd.Type)
+	case cmd.Type.Targeted() && cmd.Target == "":
+		return core.Errorf(core.CodeInvalidCommand, "%s: no target", cmd.Type)
+	case s.Ended():
+		return core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
+	}
+	actor, joined := s.Participant(cmd.Actor)
+	if cmd.Type == core.Join {
+		if joined {
+			return core.Errorf(core.CodeAlreadyJoined, "%q is already joined", cmd.Actor)
+		}
+		if _, ok := s.Preset(cmd.Preset); !ok {
+			return core.Errorf(core.CodeUnknownPreset, "no preset %q", cmd.Preset)
+		}
+		return nil
+	}
+	if !joined {
+		return core.Errorf(core.CodeNotJoined, "%q is not joined", cmd.Actor)
+	}
+	if perms, _ := s.Preset(actor.Preset); !perms.Allows(cmd.Type) {
+		return core.Errorf(core.CodePermissionDenied, "preset %q may not %s", actor.Preset, cmd.Type)
+	}
+	if cmd.Type.Targeted() && !s.Joined(cmd.Target) {
+		return core.Errorf(core.CodeParticipantNotFound, "%q is not joined", cmd.Target)
+	}
+	if cmd.Type == core.Kick && cmd.Target == cmd.Actor {
+		return core.Errorf(core.CodeCannotActOnSelf, "%q cannot kick itself; use leave", cmd.Actor)
+	}
+	return nil
+}
+
+// isAudio tells whether a media command is about audio (else video).
+func isAudio(t core.CommandType) bool {
+	return t == core.SetAudio || t == core.DisableAudio || t == core.DisableAllAudio
+}
+
+func mediaEnabled(p core.Participant, audio bool) bool {
+	if audio {
+		return p.AudioEnabled
+	}
+	return p.VideoEnabled
+}
+
+// mediaChange is the update turning id's audio or video to enabled, if that
+// changes it.
+func mediaChange(s core.State, seq uint64, cmd core.Command, id string, enabled bool) []events.Event {
+	p, _ := s.Participant(id)
+	audio := isAudio(cmd.Type)
+	if mediaEnabled(p, audio) == enabled {
+		return nil
+	}
+	if audio {
+		return one(events.AudioUpdate{Seq: seq, Participant: id, AudioEnabled: enabled, By: cmd.Actor})
+	}
+	return one(events.VideoUpdate{Seq: seq, Participant: id, VideoEnabled: enabled, By: cmd.Actor})
+}
+
+// disableAll turns off everyone's audio or video, the actor's included, in
+// join order. The events share two allocations whatever their number.
+func disableAll(s core.State, seq uint64, cmd core.Command) []events.Event {
+	audio := isAudio(cmd.Type)
+	var on []string
+	for p := range s.All() {
+		if mediaEnabled(p, audio) {
+			on = append(on, p.ID)
+		}
+	}
+	if len(on) == 0 {
+		return nil
+	}
+	evs := make([]events.Event, len(on))
+	if audio {
+		updates := make([]events.AudioUpdate, len(on))
+		for i, id := range on {
+			updates[i] = events.AudioUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
+			evs[i] = &updates[i]
+		}
+	} else {
+		updates := make([]events.VideoUpdate, len(on))
+		for i, id := range on {
+			updates[i] = events.VideoUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
+			evs[i] = &updates[i]
+		}
+	}
+	return evs
+}
+
+func pin(s core.State, seq uint64, cmd core.Command) []events.Event {
+	prev := s.Pinned()
+	switch prev {
+	case cmd.Target:
+		return nil
+	case "":
+		return one(events.Pinned{Seq: seq, Participant: cmd.Target, By: cmd.Actor})
+	}
+	moved := &struct {
+		unpinned events.Unpinned
+		pinned   events.Pinned
+		evs      [2]events.Event
+	}{
+		unpinned: events.Unpinned{Seq: seq, Participant: prev, By: cmd.Actor},
+		pinned:   events.Pinned{Seq: seq + 1, Participant: cmd.Target, By: cmd.Actor},
+	}
+	moved.evs = [2]events.Event{&moved.unpinned, &moved.pinned}
+	return moved.evs[:]
+}
+
+// one returns a single event as a slice. The event and the slice share one
+// allocation: this is the path of nearly every command.
+func one[E any, P interface {
+	*E
+	events.Event
+}](e E) []events.Event {
+	b := &struct {
+		e   E
+		evs [1]events.Event
+	}{e: e}
+	b.evs[0] = P(&b.e)
+	return b.evs[:]
+}
