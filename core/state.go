@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"maps"
@@ -93,17 +94,32 @@ func (s State) Participants() []Participant {
 	return ps
 }
 
+// entriesInOrder returns the entries sorted by join order. Orders are
+// distinct and, unless the session has seen much churn, dense: then each
+// entry is placed at its order directly, with no sort.
 func (s State) entriesInOrder() []*slot {
 	es := appendEntries(make([]*slot, 0, s.count), &s.root)
-	slices.SortFunc(es, func(a, b *slot) int {
-		switch {
-		case a.m.order < b.m.order:
-			return -1
-		case a.m.order > b.m.order:
-			return 1
+	if len(es) == 0 {
+		return es
+	}
+	lowest := es[0].m.order
+	for _, e := range es {
+		lowest = min(lowest, e.m.order)
+	}
+	if span := s.nextOrder - lowest + 1; span <= 4*uint64(len(es)) {
+		placed := make([]*slot, span)
+		for _, e := range es {
+			placed[e.m.order-lowest] = e
 		}
-		return 0
-	})
+		es = es[:0]
+		for _, e := range placed {
+			if e != nil {
+				es = append(es, e)
+			}
+		}
+		return es
+	}
+	slices.SortFunc(es, func(a, b *slot) int { return cmp.Compare(a.m.order, b.m.order) })
 	return es
 }
 
@@ -126,39 +142,30 @@ func (s State) WithJoined(p Participant) State {
 	return s
 }
 
-// WithUpdated returns s with the joined participant p.ID replaced by p, in
-// the same place in join order. It returns s unchanged if p.ID is not joined.
-func (s State) WithUpdated(p Participant) State {
-	e := find(&s.root, hashID(p.ID), p.ID)
-	if e == nil {
-		return s
-	}
-	s.root, _ = put(s.root, 0, updated(*e, p))
-	return s
+// MediaChange turns one participant's audio (or video) on or off.
+type MediaChange struct {
+	ID      string
+	Video   bool // the change is to video; else to audio
+	Enabled bool
 }
 
-// WithEachUpdated returns s with every participant replaced by f's answer for
-// it, in one pass that copies only what changed. f sees participants in no
-// particular order and cannot change an id (the returned ID is ignored).
-func (s State) WithEachUpdated(f func(Participant) Participant) State {
-	s.root, _ = mapEntries(s.root, func(e slot) (slot, bool) {
-		p := f(e.participant())
-		p.ID = e.m.id
-		if p == e.participant() {
-			return e, false
-		}
-		return updated(e, p), true
-	})
-	return s
-}
-
-// updated is e carrying p's values, sharing e's member when only media changed.
-func updated(e slot, p Participant) slot {
-	m := e.m
-	if p.Name != m.name || p.Preset != m.preset {
-		m = &member{id: m.id, name: p.Name, preset: p.Preset, hash: m.hash, order: m.order}
+// WithMedia returns s with the changes applied in order; a change naming a
+// participant who is not joined is ignored. However many changes there are,
+// each trie node is copied at most once, so turning off everyone's audio at
+// 10,000 participants is one pass, not 10,000 path copies.
+func (s State) WithMedia(changes ...MediaChange) State {
+	var stack [8]pending // one event's changes need no heap
+	var ps []pending
+	if 2*len(changes) <= len(stack) {
+		ps = stack[:2*len(changes)]
+	} else {
+		ps = make([]pending, 2*len(changes))
 	}
-	return slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled}
+	for i, c := range changes {
+		ps[i] = pending{hash: hashID(c.ID), index: i}
+	}
+	s.root, _ = setMedia(s.root, 0, changes, ps[:len(changes)], ps[len(changes):])
+	return s
 }
 
 // Without returns s without participant id; a pin on id is cleared, since

@@ -162,18 +162,81 @@ func remove(n slot, shift uint, h uint64, id string) (_ slot, removed bool) {
 	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, sub)}, true
 }
 
-// mapEntries returns n with f applied to every entry, copying only the nodes
-// above entries f changed. f must keep each entry's member id.
-func mapEntries(n slot, f func(e slot) (slot, bool)) (slot, bool) {
+// pending is a change's id hash and its index in the changes: pointer-free,
+// so the sorting below copies it without write barriers.
+type pending struct {
+	hash  uint64
+	index int
+}
+
+// setMedia returns n with the changes in ps applied, and whether anything
+// changed. At each node it groups ps by the node's hash chunk (a stable
+// counting sort into scratch, so a participant's changes keep their order)
+// and recurses once per child, with the roles of ps and scratch swapped.
+func setMedia(n slot, shift uint, changes []MediaChange, ps, scratch []pending) (slot, bool) {
+	if shift > maxShift {
+		return setMediaInList(n, changes, ps)
+	}
+	var kids []slot
+	if len(ps) == 1 { // one event: no grouping to do
+		kids = setMediaInChild(n, kids, shift, (ps[0].hash>>shift)&levelMask, changes, ps, scratch)
+	} else {
+		var starts [levelMask + 2]int
+		for _, p := range ps {
+			starts[(p.hash>>shift)&levelMask+1]++
+		}
+		for i := 1; i < len(starts); i++ {
+			starts[i] += starts[i-1]
+		}
+		next := starts
+		for _, p := range ps {
+			c := (p.hash >> shift) & levelMask
+			scratch[next[c]] = p
+			next[c]++
+		}
+		for c := range uint64(levelMask + 1) {
+			if starts[c] < starts[c+1] {
+				group, groupScratch := scratch[starts[c]:starts[c+1]], ps[starts[c]:starts[c+1]]
+				kids = setMediaInChild(n, kids, shift, c, changes, group, groupScratch)
+			}
+		}
+	}
+	if kids == nil {
+		return n, false
+	}
+	return slot{bitmap: n.bitmap, kids: kids}, true
+}
+
+// setMediaInChild applies ps, whose hashes all have chunk c at shift, to
+// n's child c. It returns kids, or a copy of n's kids made on the first
+// change, with the child replaced.
+func setMediaInChild(n slot, kids []slot, shift uint, c uint64, changes []MediaChange, ps, scratch []pending) []slot {
+	bit, i := position(n.bitmap, c, 0)
+	if n.bitmap&bit == 0 {
+		return kids
+	}
+	var repl slot
+	var changed bool
+	if n.kids[i].m != nil {
+		repl, changed = withMedia(n.kids[i], changes, ps)
+	} else {
+		repl, changed = setMedia(n.kids[i], shift+levelBits, changes, ps, scratch)
+	}
+	if !changed {
+		return kids
+	}
+	if kids == nil {
+		kids = make([]slot, len(n.kids))
+		copy(kids, n.kids)
+	}
+	kids[i] = repl
+	return kids
+}
+
+func setMediaInList(n slot, changes []MediaChange, ps []pending) (slot, bool) {
 	var kids []slot
 	for i := range n.kids {
-		var repl slot
-		var changed bool
-		if n.kids[i].m != nil {
-			repl, changed = f(n.kids[i])
-		} else {
-			repl, changed = mapEntries(n.kids[i], f)
-		}
+		repl, changed := withMedia(n.kids[i], changes, ps)
 		if changed {
 			if kids == nil {
 				kids = make([]slot, len(n.kids))
@@ -185,7 +248,25 @@ func mapEntries(n slot, f func(e slot) (slot, bool)) (slot, bool) {
 	if kids == nil {
 		return n, false
 	}
-	return slot{bitmap: n.bitmap, kids: kids}, true
+	return slot{kids: kids}, true
+}
+
+// withMedia applies, in order, the changes of ps that name entry e.
+func withMedia(e slot, changes []MediaChange, ps []pending) (slot, bool) {
+	audio, video := e.audio, e.video
+	for _, p := range ps {
+		switch c := &changes[p.index]; {
+		case c.ID != e.m.id:
+		case c.Video:
+			video = c.Enabled
+		default:
+			audio = c.Enabled
+		}
+	}
+	if audio == e.audio && video == e.video {
+		return e, false
+	}
+	return slot{m: e.m, audio: audio, video: video}, true
 }
 
 // appendEntries appends a pointer to every entry under n, in trie order.

@@ -16,16 +16,8 @@ func Evolve(s core.State, e events.Event) core.State {
 			AudioEnabled: e.AudioEnabled, VideoEnabled: e.VideoEnabled})
 	case *events.ParticipantLeft:
 		s = s.Without(e.Participant)
-	case *events.AudioUpdate:
-		if p, ok := s.Participant(e.Participant); ok {
-			p.AudioEnabled = e.AudioEnabled
-			s = s.WithUpdated(p)
-		}
-	case *events.VideoUpdate:
-		if p, ok := s.Participant(e.Participant); ok {
-			p.VideoEnabled = e.VideoEnabled
-			s = s.WithUpdated(p)
-		}
+	case *events.AudioUpdate, *events.VideoUpdate:
+		s = s.WithMedia(mediaChange(e))
 	case *events.Pinned:
 		s = s.WithPinned(e.Participant)
 	case *events.Unpinned:
@@ -38,30 +30,25 @@ func Evolve(s core.State, e events.Event) core.State {
 	return s.WithSeq(e.Sequence())
 }
 
-// bulkMin is the run of media updates from which Fold updates the trie in
-// one pass (WithEachUpdated) instead of one path copy per event.
-const bulkMin = 16
-
-// Fold applies evs to s in order, as repeated Evolve would. A long run of
-// audio or video updates (disable_all_audio at 10,000 participants) is
-// applied in one pass over the participants.
+// Fold applies evs to s in order, as repeated Evolve would. A run of audio
+// and video updates (disable_all_audio at 10,000 participants) is applied in
+// one pass over the trie.
 func Fold(s core.State, evs []events.Event) core.State {
 	for i := 0; i < len(evs); {
 		j := i
 		for j < len(evs) && isMediaUpdate(evs[j]) {
 			j++
 		}
-		if j-i >= bulkMin {
-			s = foldMedia(s, evs[i:j])
-			i = j
+		if j-i < 2 {
+			s = Evolve(s, evs[i])
+			i++
 			continue
 		}
-		if j == i {
-			j++
+		changes := make([]core.MediaChange, j-i)
+		for k, e := range evs[i:j] {
+			changes[k] = mediaChange(e)
 		}
-		for _, e := range evs[i:j] {
-			s = Evolve(s, e)
-		}
+		s = s.WithMedia(changes...).WithSeq(evs[j-1].Sequence())
 		i = j
 	}
 	return s
@@ -75,35 +62,15 @@ func isMediaUpdate(e events.Event) bool {
 	return false
 }
 
-// foldMedia applies a run of media updates; later updates of one participant
-// win, as they would one by one.
-func foldMedia(s core.State, run []events.Event) core.State {
-	type change struct{ audio, video *bool }
-	changes := make(map[string]change, len(run))
-	for _, e := range run {
-		switch e := e.(type) {
-		case *events.AudioUpdate:
-			c := changes[e.Participant]
-			c.audio = &e.AudioEnabled
-			changes[e.Participant] = c
-		case *events.VideoUpdate:
-			c := changes[e.Participant]
-			c.video = &e.VideoEnabled
-			changes[e.Participant] = c
-		}
+// mediaChange is the change a media update event makes.
+func mediaChange(e events.Event) core.MediaChange {
+	switch e := e.(type) {
+	case *events.AudioUpdate:
+		return core.MediaChange{ID: e.Participant, Enabled: e.AudioEnabled}
+	case *events.VideoUpdate:
+		return core.MediaChange{ID: e.Participant, Video: true, Enabled: e.VideoEnabled}
 	}
-	s = s.WithEachUpdated(func(p core.Participant) core.Participant {
-		if c, ok := changes[p.ID]; ok {
-			if c.audio != nil {
-				p.AudioEnabled = *c.audio
-			}
-			if c.video != nil {
-				p.VideoEnabled = *c.video
-			}
-		}
-		return p
-	})
-	return s.WithSeq(run[len(run)-1].Sequence())
+	return core.MediaChange{}
 }
 
 // Apply decides cmd in s and folds its events: the new state, the events,

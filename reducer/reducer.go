@@ -49,9 +49,9 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 	case core.KickAll:
 		return one(events.SessionEnded{Seq: seq, By: cmd.Actor}), nil
 	case core.SetAudio, core.SetVideo:
-		return mediaChange(s, seq, cmd, cmd.Actor, cmd.Enabled), nil
+		return mediaUpdate(s, seq, cmd, cmd.Actor, cmd.Enabled), nil
 	case core.DisableAudio, core.DisableVideo:
-		return mediaChange(s, seq, cmd, cmd.Target, false), nil
+		return mediaUpdate(s, seq, cmd, cmd.Target, false), nil
 	case core.DisableAllAudio, core.DisableAllVideo:
 		return disableAll(s, seq, cmd), nil
 	case core.Pin:
@@ -115,9 +115,9 @@ func mediaEnabled(p core.Participant, audio bool) bool {
 	return p.VideoEnabled
 }
 
-// mediaChange is the update turning id's audio or video to enabled, if that
+// mediaUpdate is the update turning id's audio or video to enabled, if that
 // changes it.
-func mediaChange(s core.State, seq uint64, cmd core.Command, id string, enabled bool) []events.Event {
+func mediaUpdate(s core.State, seq uint64, cmd core.Command, id string, enabled bool) []events.Event {
 	p, _ := s.Participant(id)
 	audio := isAudio(cmd.Type)
 	if mediaEnabled(p, audio) == enabled {
@@ -133,7 +133,7 @@ func mediaChange(s core.State, seq uint64, cmd core.Command, id string, enabled 
 // join order. The events share two allocations whatever their number.
 func disableAll(s core.State, seq uint64, cmd core.Command) []events.Event {
 	audio := isAudio(cmd.Type)
-	var on []string
+	on := make([]string, 0, s.Len())
 	for p := range s.All() {
 		if mediaEnabled(p, audio) {
 			on = append(on, p.ID)
