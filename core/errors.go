@@ -100,10 +100,10 @@ var (
 )
 
 // CodeOf returns the code of the first *Error in err's chain, and false when
-// there is none.
+// there is none. A nil *Error in an error interface has no code.
 func CodeOf(err error) (Code, bool) {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Code, true
 	}
 	return 0, false

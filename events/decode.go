@@ -10,24 +10,40 @@ import (
 	"github.com/gavelrtc/gavel/core"
 )
 
-// The decoders read one JSON value in one pass of encoding/json into raw
-// fields, then convert the fields the value's type needs. Absent and null
-// fields read as zero.
+// The decoders split one JSON value into raw fields in one pass (scanObject
+// for records, commands, events and errors; encoding/json for the rest),
+// then convert the fields the value's type needs. Absent and null fields
+// read as zero.
 
 // ErrUnknownType is matched (errors.Is) by the error DecodeEvent returns for
 // an event type gavel does not define.
 var ErrUnknownType = errors.New("events: unknown event type")
 
 type wireEvent struct {
-	Seq          json.RawMessage `json:"seq"`
-	Type         json.RawMessage `json:"type"`
-	Participant  json.RawMessage `json:"participant"`
-	Name         json.RawMessage `json:"name"`
-	Preset       json.RawMessage `json:"preset"`
-	AudioEnabled json.RawMessage `json:"audio_enabled"`
-	VideoEnabled json.RawMessage `json:"video_enabled"`
-	Reason       json.RawMessage `json:"reason"`
-	By           json.RawMessage `json:"by"`
+	Seq, Type, Participant, Name, Preset, AudioEnabled, VideoEnabled, Reason, By json.RawMessage
+}
+
+func (w *wireEvent) set(name, value []byte) {
+	switch {
+	case nameIs(name, "seq"):
+		w.Seq = value
+	case nameIs(name, "type"):
+		w.Type = value
+	case nameIs(name, "participant"):
+		w.Participant = value
+	case nameIs(name, "name"):
+		w.Name = value
+	case nameIs(name, "preset"):
+		w.Preset = value
+	case nameIs(name, "audio_enabled"):
+		w.AudioEnabled = value
+	case nameIs(name, "video_enabled"):
+		w.VideoEnabled = value
+	case nameIs(name, "reason"):
+		w.Reason = value
+	case nameIs(name, "by"):
+		w.By = value
+	}
 }
 
 // DecodeEvent decodes one event. An unknown type is an error naming it that
@@ -37,7 +53,7 @@ func DecodeEvent(b []byte) (Event, error) {
 		return nil, fmt.Errorf("event: %w", err)
 	}
 	var w wireEvent
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := scanObject(b, w.set); err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
 	f := fields{}
@@ -94,15 +110,30 @@ func DecodeEvents(b []byte) ([]Event, error) {
 }
 
 type wireCommand struct {
-	ID      json.RawMessage `json:"id"`
-	Type    json.RawMessage `json:"type"`
-	Actor   json.RawMessage `json:"actor"`
-	Target  json.RawMessage `json:"target"`
-	Name    json.RawMessage `json:"name"`
-	Preset  json.RawMessage `json:"preset"`
-	Audio   json.RawMessage `json:"audio"`
-	Video   json.RawMessage `json:"video"`
-	Enabled json.RawMessage `json:"enabled"`
+	ID, Type, Actor, Target, Name, Preset, Audio, Video, Enabled json.RawMessage
+}
+
+func (w *wireCommand) set(name, value []byte) {
+	switch {
+	case nameIs(name, "id"):
+		w.ID = value
+	case nameIs(name, "type"):
+		w.Type = value
+	case nameIs(name, "actor"):
+		w.Actor = value
+	case nameIs(name, "target"):
+		w.Target = value
+	case nameIs(name, "name"):
+		w.Name = value
+	case nameIs(name, "preset"):
+		w.Preset = value
+	case nameIs(name, "audio"):
+		w.Audio = value
+	case nameIs(name, "video"):
+		w.Video = value
+	case nameIs(name, "enabled"):
+		w.Enabled = value
+	}
 }
 
 // DecodeCommand decodes one command. Input that is not a command object, or a
@@ -117,7 +148,7 @@ func DecodeCommand(b []byte) (core.Command, error) {
 		return core.Command{}, core.Errorf(core.CodeInvalidCommand, "command: %v", err)
 	}
 	var w wireCommand
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := scanObject(b, w.set); err != nil {
 		return core.Command{}, core.Errorf(core.CodeInvalidCommand, "command: %v", err)
 	}
 	f := fields{}
@@ -143,8 +174,16 @@ func DecodeCommand(b []byte) (core.Command, error) {
 }
 
 type wireError struct {
-	Code    json.RawMessage `json:"code"`
-	Message json.RawMessage `json:"message"`
+	Code, Message json.RawMessage
+}
+
+func (w *wireError) set(name, value []byte) {
+	switch {
+	case nameIs(name, "code"):
+		w.Code = value
+	case nameIs(name, "message"):
+		w.Message = value
+	}
 }
 
 // DecodeError decodes {"code":…,"name":…,"message":…}. The code decides; the
@@ -154,7 +193,7 @@ func DecodeError(b []byte) (*core.Error, error) {
 		return nil, fmt.Errorf("error: %w", err)
 	}
 	var w wireError
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := scanObject(b, w.set); err != nil {
 		return nil, fmt.Errorf("error: %w", err)
 	}
 	f := fields{}

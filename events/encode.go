@@ -149,20 +149,8 @@ func AppendPresets(dst []byte, presets core.Presets) []byte {
 			dst = append(dst, ',')
 		}
 		dst = AppendString(dst, n)
-		dst = append(dst, ':', '{')
-		first := true
-		for _, perm := range permissionFields(presets[n]) {
-			if !perm.granted {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = AppendString(dst, perm.name)
-			dst = append(dst, ":true"...)
-		}
-		dst = append(dst, '}')
+		dst = append(dst, ':')
+		dst = AppendPermissions(dst, presets[n])
 	}
 	return append(dst, '}')
 }

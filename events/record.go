@@ -84,11 +84,22 @@ type Record struct {
 }
 
 type wireRecord struct {
-	At     json.RawMessage `json:"at"`
-	Cmd    json.RawMessage `json:"cmd"`
-	Events json.RawMessage `json:"events"`
-	Error  json.RawMessage `json:"error"`
-	State  json.RawMessage `json:"state"`
+	At, Cmd, Events, Error, State json.RawMessage
+}
+
+func (w *wireRecord) set(name, value []byte) {
+	switch {
+	case nameIs(name, "at"):
+		w.At = value
+	case nameIs(name, "cmd"):
+		w.Cmd = value
+	case nameIs(name, "events"):
+		w.Events = value
+	case nameIs(name, "error"):
+		w.Error = value
+	case nameIs(name, "state"):
+		w.State = value
+	}
 }
 
 // DecodeRecord decodes one record line. It fails only where the SPEC says a
@@ -100,7 +111,7 @@ func DecodeRecord(b []byte) (Record, error) {
 		return Record{}, err
 	}
 	var w wireRecord
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := scanObject(b, w.set); err != nil {
 		return Record{}, err
 	}
 	var r Record
@@ -116,11 +127,20 @@ func DecodeRecord(b []byte) (Record, error) {
 			return Record{}, fmt.Errorf(`"cmd": %w`, err)
 		}
 		r.HasCommand = true
-		r.RawCommand = w.Cmd
 		r.Command, r.CommandErr = DecodeCommand(w.Cmd)
 		r.Recorded = !isAbsent(w.Events) || !isAbsent(w.Error)
-		r.RawEvents = w.Events
-		r.RawError = w.Error
+		// The raw fields alias b: copy them, in one allocation.
+		raw := make([]byte, 0, len(w.Cmd)+len(w.Events)+len(w.Error))
+		raw = append(raw, w.Cmd...)
+		raw = append(raw, w.Events...)
+		raw = append(raw, w.Error...)
+		r.RawCommand = raw[:len(w.Cmd):len(w.Cmd)]
+		if len(w.Events) > 0 {
+			r.RawEvents = raw[len(w.Cmd) : len(w.Cmd)+len(w.Events) : len(w.Cmd)+len(w.Events)]
+		}
+		if len(w.Error) > 0 {
+			r.RawError = raw[len(w.Cmd)+len(w.Events):]
+		}
 	}
 	if !isAbsent(w.State) {
 		snap, err := DecodeSnapshot(w.State)
