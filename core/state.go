@@ -137,7 +137,7 @@ func (s State) WithJoined(p Participant) State {
 	}
 	s.nextOrder++
 	m := &member{id: p.ID, name: p.Name, preset: p.Preset, hash: hashID(p.ID), order: s.nextOrder}
-	s.root, _ = put(s.root, 0, slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled})
+	s.root = put(s.root, 0, slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled})
 	s.count++
 	return s
 }

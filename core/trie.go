@@ -99,34 +99,22 @@ func removeSlot(kids []slot, i int) []slot {
 	return c
 }
 
-// put returns n with entry e added or, if its id is there, replaced; added
-// tells which.
-func put(n slot, shift uint, e slot) (_ slot, added bool) {
+// put returns n with entry e added; e's id must not be in n.
+func put(n slot, shift uint, e slot) slot {
 	if shift > maxShift {
-		for i := range n.kids {
-			if n.kids[i].m.id == e.m.id {
-				return slot{kids: withSlot(n.kids, i, e)}, false
-			}
-		}
-		return slot{kids: insertSlot(n.kids, len(n.kids), e)}, true
+		return slot{kids: insertSlot(n.kids, len(n.kids), e)}
 	}
 	bit, i := position(n.bitmap, e.m.hash, shift)
 	if n.bitmap&bit == 0 {
-		return slot{bitmap: n.bitmap | bit, kids: insertSlot(n.kids, i, e)}, true
+		return slot{bitmap: n.bitmap | bit, kids: insertSlot(n.kids, i, e)}
 	}
 	cur := n.kids[i]
-	var repl slot
-	switch {
-	case cur.m == nil:
-		repl, added = put(cur, shift+levelBits, e)
-	case cur.m.id == e.m.id:
-		repl = e
-	default:
-		repl, _ = put(slot{}, shift+levelBits, cur)
-		repl, _ = put(repl, shift+levelBits, e)
-		added = true
+	repl := cur
+	if cur.m != nil { // two entries share this cell: push both a level down
+		repl = put(slot{}, shift+levelBits, cur)
 	}
-	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, repl)}, added
+	repl = put(repl, shift+levelBits, e)
+	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, repl)}
 }
 
 // remove returns n without id's entry; removed is false, and n returned

@@ -156,7 +156,7 @@ func DecodeRecord(b []byte) (Record, error) {
 }
 
 // Outcome decodes what a command record says its command produced: its
-// events, or its error. Both are nil when the record said "events": [].
+// events (empty when the record said "events": []), or its error.
 func (r Record) Outcome() ([]Event, *core.Error, error) {
 	var evs []Event
 	var cerr *core.Error
