@@ -105,7 +105,8 @@ func (w *wireRecord) set(name, value []byte) {
 // DecodeRecord decodes one record line. It fails only where the SPEC says a
 // log is invalid: the line is not an object, "cmd" or "state" is not an
 // object, or neither is there. A malformed command is a valid record whose
-// outcome is invalid_command (CommandErr).
+// outcome is invalid_command (CommandErr). The record does not share memory
+// with b, so a reader may reuse b for the next line.
 func DecodeRecord(b []byte) (Record, error) {
 	if err := expectObject(b); err != nil {
 		return Record{}, err

@@ -1,0 +1,142 @@
+package sessionlog
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/gavelrtc/gavel/events"
+)
+
+// readBufSize is the size of a Reader's buffer: lines shorter than this are
+// decoded in place, longer ones are assembled in a separate buffer.
+const readBufSize = 64 << 10
+
+// Reader reads a session log one record at a time.
+type Reader struct {
+	br     *bufio.Reader
+	long   []byte // a line longer than br's buffer, assembled
+	line   int    // lines read so far
+	header events.Header
+	err    error // the first error, returned by every later Next
+}
+
+// NewReader reads the log's header, its first non-blank line, and returns a
+// Reader positioned at the first record.
+func NewReader(r io.Reader) (*Reader, error) {
+	lr := &Reader{br: bufio.NewReaderSize(r, readBufSize)}
+	b, err := lr.nextLine()
+	if err == io.EOF {
+		return nil, &LineError{Line: max(lr.line, 1), Err: ErrNoHeader}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lr.header, err = events.DecodeHeader(b); err != nil {
+		return nil, &LineError{Line: lr.line, Err: err}
+	}
+	return lr, nil
+}
+
+// Header is the log's header.
+func (r *Reader) Header() events.Header { return r.header }
+
+// Line is the number of the line last read: the line of the record Next
+// returned, or of the header before the first Next.
+func (r *Reader) Line() int { return r.line }
+
+// Next returns the next record, or io.EOF after the last. Any other error is
+// a *LineError, and Next returns it again on every later call. The record
+// does not share memory with the Reader.
+func (r *Reader) Next() (events.Record, error) {
+	if r.err != nil {
+		return events.Record{}, r.err
+	}
+	b, err := r.nextLine()
+	if err != nil {
+		r.err = err
+		return events.Record{}, err
+	}
+	rec, err := events.DecodeRecord(b)
+	if err != nil {
+		r.err = &LineError{Line: r.line, Err: err}
+		return events.Record{}, r.err
+	}
+	return rec, nil
+}
+
+// nextLine returns the next line that is not blank, without its line ending.
+// It stays valid until the next read.
+func (r *Reader) nextLine() ([]byte, error) {
+	for {
+		b, err := r.readLine()
+		if err != nil {
+			return nil, err
+		}
+		if !blank(b) {
+			return b, nil
+		}
+	}
+}
+
+// readLine returns the next line without its line ending, or io.EOF when
+// there is none. A line that fits br's buffer is returned in place.
+func (r *Reader) readLine() ([]byte, error) {
+	r.long = r.long[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			r.long = append(r.long, chunk...)
+			// One byte over is allowed for a '\r' before the '\n'.
+			if len(r.long) > MaxLineLen+1 {
+				r.line++
+				return nil, r.tooLong()
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, &LineError{Line: r.line + 1, Err: fmt.Errorf("read: %w", err)}
+		}
+		b := chunk
+		if len(r.long) > 0 {
+			r.long = append(r.long, chunk...)
+			b = r.long
+		}
+		if err == io.EOF && len(b) == 0 {
+			return nil, io.EOF
+		}
+		r.line++
+		b = trimLineEnd(b)
+		if len(b) > MaxLineLen {
+			return nil, r.tooLong()
+		}
+		return b, nil
+	}
+}
+
+func (r *Reader) tooLong() error {
+	return &LineError{Line: r.line, Err: fmt.Errorf("%w: longer than %d bytes (1 MiB), the limit", ErrLineTooLong, MaxLineLen)}
+}
+
+// trimLineEnd removes a trailing "\n" or "\r\n".
+func trimLineEnd(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// blank reports whether b holds only JSON whitespace.
+func blank(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
+}
