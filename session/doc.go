@@ -1,0 +1,116 @@
+// Package session is gavel's session runtime: it turns the pure reducer into
+// live sessions that a service embeds, that survive a crash, and that the
+// transports drive. It is to the reducer what etcd raft's Node is to RawNode.
+//
+// # API in brief
+//
+//	s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(p))
+//	res, err := s.Submit(ctx, cmd)       // events with seqs; *core.Error on rejection
+//	sub, err := s.Subscribe(ctx, after)  // every event with seq > after, exactly once, in order
+//	ev, err := sub.Next(ctx)             // ErrSlowSubscriber when cut off: Subscribe(ctx, last) again
+//	st, sub, err := s.Watch(ctx)         // state at seq N and a subscription from N: a consistent pair
+//	s.Close(ctx)
+//
+//	m, err := session.NewManager(opts...)  // opens sessions on first use, closes idle ones
+//	m.Submit(ctx, "room-1", cmd); m.Subscribe(ctx, "room-1", after); m.Watch(ctx, "room-1")
+//	m.Close(ctx)                           // no goroutine survives it
+//
+//	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
+//	optional: BatchAppender, Snapshotter, Auditor, Positioner (found by type assertion)
+//	NewMemStore(); package filestore (gavel-log/1 files); package storetest (conformance suite)
+//
+// Options (nats.go style, shared by Open and NewManager): WithStore, WithPresets,
+// WithIdempotencyWindow, WithSubscriberBuffer, WithSnapshotInterval,
+// WithIdleTimeout, WithClock, WithConflictRetries, WithMaxBatch.
+//
+// # One owner per session
+//
+// Each open Session has one goroutine, its owner, that holds the session's
+// core.State and is the only code that decides commands for it. Submit hands
+// the command to the owner and waits for the answer. The owner works in this
+// fixed order, for every command:
+//
+//  1. idempotency: a command whose id is in the window is answered with its
+//     original outcome and nothing else happens;
+//  2. decide: reducer.Decide against the current state, giving events (maybe
+//     none) or a rejection;
+//  3. append: the command record (command, its at time from the clock, its
+//     events) is appended to the Store at the expected Position; the call
+//     returns only when the store holds it durably. A rejection appends
+//     nothing (an Auditor store is given it, best effort);
+//  4. only then: the state advances, the window remembers the outcome, the
+//     events are published to the subscribers, and the caller is answered.
+//
+// So an answered command is durable, and no subscriber ever sees an event the
+// log could lose. The owner takes whatever commands are queued when it is free
+// (up to WithMaxBatch) and decides them one after the other on the evolving
+// state; a store implementing BatchAppender then writes them with one
+// durable write (group commit: concurrent submitters share one fsync), and
+// every other store gets one Append per record.
+//
+// If Append fails with ErrConflict another writer (another gavel instance on
+// the same JetStream subject) got there first: the owner reads the records
+// after its last Position from the store, folds them, and decides the
+// commands again, at most WithConflictRetries times before answering with an
+// error that matches ErrConflict. Any other append error leaves the owner
+// unsure of what the store holds, so it is answered to the callers and the
+// owner reloads the tail from the store before it decides anything else; a
+// retry of the same command id is then answered from the window if the record
+// had landed.
+//
+// A runtime learns of another writer's records when it next appends (the
+// conflict) or confirms a rejection (see Positioner); until then its State,
+// Watch and subscriptions lag behind the log. A service that runs several
+// instances on one JetStream subject should send a session's traffic to one
+// of them where it can, and rely on the log for correctness.
+//
+// # Errors
+//
+// Submit returns a *core.Error (unwrapped, so errors.As and core.CodeOf see
+// it) when the reducer rejected the command, and never otherwise: every other
+// error is an infrastructure error (ErrClosed, a context error, a store
+// error, ErrConflict after the retries). A caller tells them apart with
+// errors.As(err, new(*core.Error)). After an infrastructure error the command
+// may or may not have been applied: submit it again with the same id.
+//
+// # Idempotency
+//
+// The owner remembers the outcome of the last WithIdempotencyWindow applied
+// commands (default 10,000) and, apart, of as many rejected ones. A command
+// whose id is remembered is answered with the original outcome
+// (Result.Duplicate set), even if the new command differs from the first;
+// it is not applied again. Applied commands are the records of the log, so
+// on open the window is rebuilt from the log's last records and this holds
+// across restarts. A rejected command is not in the log: its id is
+// remembered while the session stays open, and after a restart a retry is
+// decided again (a rejection changed nothing, so deciding again is safe).
+//
+// # Subscriptions
+//
+// Subscribe(ctx, after) delivers every event with seq > after, exactly once
+// and in order, through Next. The owner never blocks on a subscriber: each
+// has a bounded buffer (WithSubscriberBuffer) and one that falls behind it is
+// cut off; its Next returns the events it still holds and then
+// ErrSlowSubscriber. It resumes with Subscribe(ctx, lastSeq): events older
+// than what the owner keeps in memory are read from the store by the
+// subscriber's own Next calls, never by the owner. Watch returns a state and a
+// subscription that starts right after that state's seq: what a transport
+// needs for a welcome frame.
+//
+// # Snapshots
+//
+// With a Store that implements Snapshotter, the owner saves a Snapshot every
+// WithSnapshotInterval events. Open loads the latest snapshot, folds only the
+// records after it, and reads back far enough to rebuild the idempotency
+// window. A snapshot is an optimisation: without one, Open folds the whole log
+// and reaches the same state.
+//
+// # Time
+//
+// The at time of a record comes from the clock (WithClock, default
+// time.Now), read by the owner once for each batch of commands it takes,
+// never by the reducer. Idle sessions are
+// measured on the same clock.
+//
+// Package session imports core, events, reducer and the standard library.
+package session

@@ -1,0 +1,47 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/session"
+)
+
+func ExampleManager() {
+	ctx := context.Background()
+	m, err := session.NewManager(session.WithPresets(core.Presets{
+		"host":     {DisableParticipantAudio: true, KickParticipant: true},
+		"attendee": {},
+	}))
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close(ctx)
+
+	m.Submit(ctx, "room-1", core.Command{ID: "1", Type: core.Join, Actor: "alice", Name: "Alice", Preset: "host", Audio: true})
+	m.Submit(ctx, "room-1", core.Command{ID: "2", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true})
+
+	// A transport's welcome: the state, then every event after it.
+	state, sub, err := m.Watch(ctx, "room-1")
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	fmt.Println("welcome at seq", state.Seq(), "with", state.Len(), "participants")
+
+	res, err := m.Submit(ctx, "room-1", core.Command{ID: "3", Type: core.DisableAudio, Actor: "alice", Target: "bob"})
+	fmt.Println(len(res.Events), "event, seq", res.Seq, err)
+	ev, _ := sub.Next(ctx)
+	fmt.Println(ev.Type(), ev.Sequence())
+
+	_, err = m.Submit(ctx, "room-1", core.Command{ID: "4", Type: core.Kick, Actor: "bob", Target: "alice"})
+	code, _ := core.CodeOf(err)
+	fmt.Println("rejected:", code)
+
+	// Output:
+	// welcome at seq 2 with 2 participants
+	// 1 event, seq 3 <nil>
+	// audio_update 3
+	// rejected: 1201
+}

@@ -1,0 +1,525 @@
+package filestore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/session/filestore"
+	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
+)
+
+var equateEmpty = cmpopts.EquateEmpty()
+
+// The test binary doubles as the helper process of the crash and lock
+// tests: with childEnv set it runs child instead of the tests.
+const childEnv = "GAVEL_FILESTORE_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(child(mode, os.Getenv("GAVEL_DIR"), os.Getenv("GAVEL_RUN")))
+	}
+	code := m.Run()
+	if bigLog.dir != "" {
+		os.RemoveAll(bigLog.dir)
+	}
+	os.Exit(code)
+}
+
+// child runs a helper: "lock" tries to open the store and exits 3 if it is
+// locked; "submit" submits commands from 8 goroutines forever and prints
+// the id of each one acknowledged, on its own line, once Submit returned.
+func child(mode, dir, run string) int {
+	st, err := filestore.Open(dir)
+	if mode == "lock" {
+		fmt.Println(err)
+		if errors.Is(err, filestore.ErrLocked) {
+			return 3
+		}
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			actor := fmt.Sprintf("p%d", g)
+			for i := 0; ; i++ {
+				cmd := core.Command{ID: fmt.Sprintf("%s-%s-%d", run, actor, i), Type: core.SetAudio, Actor: actor, Enabled: i%2 == 0}
+				if i == 0 {
+					cmd = core.Command{ID: cmd.ID, Type: core.Join, Actor: actor, Name: actor, Preset: "attendee"}
+				}
+				_, err := s.Submit(ctx, cmd)
+				if errors.Is(err, core.ErrAlreadyJoined) {
+					continue // joined in an earlier run
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				// One write per line: lines up to PIPE_BUF never interleave.
+				os.Stdout.WriteString(cmd.ID + "\n")
+			}
+		})
+	}
+	wg.Wait()
+	return 0
+}
+
+// open opens a store in dir, closed when the test ends.
+func open(t testing.TB, dir string) *filestore.Store {
+	t.Helper()
+	st, err := filestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) session.Store { return open(t, t.TempDir()) })
+}
+
+func read(t testing.TB, st session.Store, id string) []session.Record {
+	t.Helper()
+	var out []session.Record
+	for r, err := range st.Records(t.Context(), id, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// verify runs `replay -verify` on a log file.
+func verify(t testing.TB, path string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := replaycmd.Run([]string{"-verify", path}, nil, &out, &errb); code != replaycmd.ExitOK {
+		t.Fatalf("replay -verify %s: exit %d\n%s%s", path, code, out.String(), errb.String())
+	}
+}
+
+// fill creates session id in st and appends recs one by one.
+func fill(t testing.TB, st session.Store, id string, recs []session.Record) {
+	t.Helper()
+	if err := st.Create(t.Context(), events.Header{Session: id, Presets: storetest.Presets}); err != nil {
+		t.Fatal(err)
+	}
+	var last session.Position
+	for _, r := range recs {
+		var err error
+		if last, err = st.Append(t.Context(), id, last, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReopen closes the store and opens it again: everything is read back
+// from the files, the log goes on where it was, and replay verifies it.
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	st, err := filestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := storetest.Records(50)
+	fill(t, st, "room/1", recs[:30])
+	want := read(t, st, "room/1")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, dir)
+	if got := read(t, st, "room/1"); !cmp.Equal(want, got, equateEmpty) {
+		t.Fatalf("after reopening (-before +after):\n%s", cmp.Diff(want, got, equateEmpty))
+	}
+	if len(st.Repairs()) != 0 {
+		t.Errorf("repairs of a clean log: %+v", st.Repairs())
+	}
+	last := want[len(want)-1].Pos
+	if _, err := st.Append(t.Context(), "room/1", last-1, recs[30]); !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("Append at a stale position after reopening: %v, want ErrConflict", err)
+	}
+	for _, r := range recs[30:] {
+		if last, err = st.Append(t.Context(), "room/1", last, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(t, st, "room/1"); len(got) != len(recs) {
+		t.Fatalf("%d records, want %d", len(got), len(recs))
+	}
+	verify(t, st.Path("room/1"))
+}
+
+// TestRuntimeOnFiles runs the runtime on the file store: 64 goroutines
+// over one session and over four, then a restart that keeps idempotency,
+// and the files pass replay -verify.
+func TestRuntimeOnFiles(t *testing.T) {
+	for _, rooms := range []int{1, 4} {
+		t.Run(fmt.Sprintf("sessions=%d", rooms), func(t *testing.T) { runtimeOnFiles(t, rooms) })
+	}
+}
+
+func runtimeOnFiles(t *testing.T, rooms int) {
+	dir := t.TempDir()
+	st, err := filestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []session.Option{session.WithStore(st), session.WithPresets(storetest.Presets), session.WithSnapshotInterval(100)}
+	m, err := session.NewManager(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := submitAll(t, m, 64, 30, rooms)
+	if err := m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, dir)
+	opts[0] = session.WithStore(st)
+	m, err = session.NewManager(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	for id, res := range answered {
+		room, cmd := res.room, res.cmd
+		again, err := m.Submit(t.Context(), room, cmd)
+		if err != nil || !again.Duplicate || !cmp.Equal(again.Events, res.res.Events, equateEmpty) || again.Seq != res.res.Seq {
+			t.Fatalf("%s after the restart: %+v, %v; first %+v", id, again, err, res.res)
+		}
+	}
+	for room := range rooms {
+		id := fmt.Sprintf("room-%d", room)
+		recs := read(t, st, id)
+		seen := map[string]bool{}
+		for _, r := range recs {
+			if seen[r.Command.ID] {
+				t.Fatalf("%s twice in %s", r.Command.ID, id)
+			}
+			seen[r.Command.ID] = true
+			if a, ok := answered[r.Command.ID]; !ok || a.room != id {
+				t.Fatalf("%s in %s was not answered there", r.Command.ID, id)
+			}
+			delete(answered, r.Command.ID)
+		}
+		verify(t, st.Path(id))
+	}
+	if len(answered) != 0 {
+		t.Errorf("%d answered commands are in no log", len(answered))
+	}
+}
+
+type answer struct {
+	room string
+	cmd  core.Command
+	res  session.Result
+}
+
+// submitAll has goroutines submit cmds each over rooms sessions.
+func submitAll(t *testing.T, m *session.Manager, goroutines, cmds, rooms int) map[string]answer {
+	var (
+		mu  sync.Mutex
+		out = map[string]answer{}
+		wg  sync.WaitGroup
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			actor := fmt.Sprintf("p%d", g)
+			for i := range cmds {
+				room := fmt.Sprintf("room-%d", (g+i)%rooms)
+				cmd := core.Command{ID: fmt.Sprintf("%s-%d", actor, i), Type: core.SetAudio, Actor: actor, Enabled: i%3 == 0}
+				if i < rooms {
+					cmd = core.Command{ID: cmd.ID, Type: core.Join, Actor: actor, Name: actor, Preset: "attendee", Audio: true}
+				}
+				res, err := m.Submit(context.Background(), room, cmd)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				out[cmd.ID] = answer{room, cmd, res}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// TestTornTail cuts a log at every byte offset of its last record:
+// reopening keeps exactly the records written whole, reports the cut, and
+// the log goes on.
+func TestTornTail(t *testing.T) {
+	src := t.TempDir()
+	st, err := filestore.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := storetest.Records(12)
+	fill(t, st, "room-1", recs)
+	path := st.Path("room-1")
+	st.Close()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastStart := bytes.LastIndexByte(full[:len(full)-1], '\n') + 1
+	for cut := lastStart; cut <= len(full); cut++ {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(path)), full[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := open(t, dir)
+		// Whole: the record's JSON is all there (its newline may be missing).
+		whole := cut >= len(full)-1
+		want := len(recs) - 1
+		if whole {
+			want = len(recs)
+		}
+		got := read(t, st, "room-1")
+		if len(got) != want || !cmp.Equal(recs[len(got)-1].Command, got[len(got)-1].Command) {
+			t.Fatalf("cut at %d of %d: %d records back, want %d", cut, len(full), len(got), want)
+		}
+		var wantRepairs []filestore.Repair
+		switch {
+		case cut == lastStart || cut == len(full):
+		case whole:
+			wantRepairs = []filestore.Repair{{Session: "room-1", File: st.Path("room-1"), Offset: int64(len(full))}}
+		default:
+			wantRepairs = []filestore.Repair{{Session: "room-1", File: st.Path("room-1"), Offset: int64(lastStart), Cut: int64(cut - lastStart)}}
+		}
+		if diff := cmp.Diff(wantRepairs, st.Repairs(), equateEmpty); diff != "" {
+			t.Fatalf("cut at %d: repairs (-want +got):\n%s", cut, diff)
+		}
+		// The log goes on after the repair, and verifies.
+		more := storetest.Records(len(got) + 1)[len(got)]
+		if _, err := st.Append(t.Context(), "room-1", got[len(got)-1].Pos, more); err != nil {
+			t.Fatalf("cut at %d: Append after the repair: %v", cut, err)
+		}
+		verify(t, st.Path("room-1"))
+	}
+}
+
+// TestCrash kills a process appending through the runtime with SIGKILL at
+// a random moment, reopens the directory, and finds every acknowledged
+// command once; five times over, on the same directory.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	acked := map[string]bool{}
+	for run := range 5 {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"=submit", "GAVEL_DIR="+dir, fmt.Sprintf("GAVEL_RUN=r%d", run))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		killAt := 20 + rng.IntN(400)
+		sc := bufio.NewScanner(out)
+		n := 0
+		for sc.Scan() {
+			acked[sc.Text()] = true
+			if n++; n == killAt {
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
+		}
+		err = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("run %d: the child ended with %v before it was killed:\n%s", run, err, stderr.String())
+		}
+		st, err := filestore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := read(t, st, "room-1")
+		in := map[string]bool{}
+		seq := uint64(0)
+		for _, r := range recs {
+			if in[r.Command.ID] {
+				t.Fatalf("run %d: %s is in the log twice", run, r.Command.ID)
+			}
+			in[r.Command.ID] = true
+			for _, ev := range r.Events {
+				if seq++; ev.Sequence() != seq {
+					t.Fatalf("run %d: seq %d where %d was due", run, ev.Sequence(), seq)
+				}
+			}
+		}
+		for id := range acked {
+			if !in[id] {
+				t.Fatalf("run %d: acknowledged %s is not in the log (%d records, repairs %+v)", run, id, len(recs), st.Repairs())
+			}
+		}
+		t.Logf("run %d: %d acknowledgements read (killed at a random one); %d acknowledged in all, %d records, repairs %+v", run, n, len(acked), len(recs), st.Repairs())
+		verify(t, st.Path("room-1"))
+		st.Close()
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, dir)
+	if _, err := filestore.Open(dir); !errors.Is(err, filestore.ErrLocked) {
+		t.Fatalf("a second Open in this process: %v, want ErrLocked", err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=lock", "GAVEL_DIR="+dir)
+	out, err := cmd.Output()
+	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("another process opening the store: %v, output %q; want ErrLocked", err, out)
+	}
+	if msg := string(out); !strings.Contains(msg, dir) || !strings.Contains(msg, fmt.Sprint(os.Getpid())) {
+		t.Errorf("the error %q does not name the directory and the process holding it", msg)
+	}
+	st.Close()
+	st2, err := filestore.Open(dir)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	st2.Close()
+}
+
+// TestSnapshots reopens sessions from the file store's snapshots, also from
+// a damaged snapshot file, which is ignored.
+func TestSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	st, err := filestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []session.Option{session.WithPresets(storetest.Presets), session.WithSnapshotInterval(7), session.WithIdempotencyWindow(5)}
+	s, err := session.Open(t.Context(), "room-1", append(opts, session.WithStore(st))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range storetest.Records(100) {
+		if _, err := s.Submit(t.Context(), r.Command); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := s.State(t.Context())
+	s.Close(t.Context())
+	st.Close()
+	snapPath := strings.TrimSuffix(filepath.Join(dir, "room-1.jsonl"), ".jsonl") + ".snap"
+	good, err := os.ReadFile(snapPath)
+	if err != nil {
+		t.Fatalf("no snapshot file: %v", err)
+	}
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)/2] ^= 0xff
+	for name, content := range map[string][]byte{"good": good, "damaged": damaged, "empty": nil} {
+		if err := os.WriteFile(snapPath, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := open(t, dir)
+		_, snapErr := st.LatestSnapshot(t.Context(), "room-1")
+		if (name == "good") != (snapErr == nil) {
+			t.Errorf("%s snapshot: LatestSnapshot error %v", name, snapErr)
+		}
+		s, err := session.Open(t.Context(), "room-1", append(opts, session.WithStore(st))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.State(t.Context())
+		if !got.Equal(want) {
+			t.Errorf("%s snapshot: state %+v, want %+v", name, got.Snapshot(), want.Snapshot())
+		}
+		// The window came back too: the last command is a duplicate.
+		last := storetest.Records(100)[99].Command
+		if res, err := s.Submit(t.Context(), last); err != nil || !res.Duplicate {
+			t.Errorf("%s snapshot: the last command again: %+v, %v; want a duplicate", name, res, err)
+		}
+		s.Close(t.Context())
+		st.Close()
+	}
+}
+
+func TestRecordTooLong(t *testing.T) {
+	st := open(t, t.TempDir())
+	fill(t, st, "room-1", storetest.Records(1))
+	big := session.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
+	if _, err := st.Append(t.Context(), "room-1", 1, big); !errors.Is(err, sessionlog.ErrLineTooLong) {
+		t.Fatalf("a record over 1 MiB: %v, want ErrLineTooLong", err)
+	}
+	if got := read(t, st, "room-1"); len(got) != 1 {
+		t.Fatalf("%d records after a refused append, want 1", len(got))
+	}
+	verify(t, st.Path("room-1"))
+}
+
+// TestAudit: rejected commands go to a file of their own, not into the log.
+func TestAudit(t *testing.T) {
+	st := open(t, t.TempDir())
+	s, err := session.Open(t.Context(), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	s.Submit(t.Context(), core.Command{ID: "c1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"})
+	_, err = s.Submit(t.Context(), core.Command{ID: "c2", Type: core.KickAll, Actor: "bob"})
+	if !errors.Is(err, core.ErrPermissionDenied) {
+		t.Fatalf("err = %v", err)
+	}
+	b, err := os.ReadFile(strings.TrimSuffix(st.Path("room-1"), ".jsonl") + ".rejected.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sessionlog.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cerr, _ := rec.Outcome()
+	if rec.Command.ID != "c2" || !errors.Is(cerr, core.ErrPermissionDenied) {
+		t.Errorf("audited %+v (%v)", rec.Command, cerr)
+	}
+	if n := len(read(t, st, "room-1")); n != 1 {
+		t.Errorf("the log has %d records, want 1", n)
+	}
+	verify(t, st.Path("room-1"))
+}

@@ -1,0 +1,407 @@
+package filestore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
+)
+
+// A position is a record's line number in its log, counting from the first
+// line after the header; blank lines (there are none in logs this package
+// writes) take a number and are skipped.
+
+// mark says where a record starts: record pos starts at byte off, and the
+// session's seq before it is before. Marks let a read start near the seq it
+// wants instead of at the first record.
+type mark struct {
+	pos    session.Position
+	off    int64
+	before uint64
+}
+
+// markEvery is the distance, in records, between two marks.
+const markEvery = 64
+
+// logFile is one session's open log.
+type logFile struct {
+	path   string // the .jsonl file; the others are derived from it
+	id     string
+	header events.Header
+	first  mark // the first record's mark: after the header, seq 0
+
+	appendMu sync.Mutex // one append or snapshot save at a time
+	f        *os.File
+	buf      []byte // the lines being appended, under appendMu
+
+	mu      sync.Mutex
+	size    int64            // end of the last complete, synced line
+	lines   session.Position // lines after the header
+	lastPos session.Position // the last record's position (lines minus trailing blank ones)
+	marks   []mark           // sorted by pos
+	snap    *session.Snapshot
+	broken  error // a failed sync: no more appends
+
+	auditMu sync.Mutex
+	auditF  *os.File
+}
+
+func (l *logFile) base() string { return l.path[:len(l.path)-len(logExt)] }
+
+// createLog makes a session's log holding only its header, atomically.
+func createLog(dir string, h events.Header) error {
+	path := filepath.Join(dir, fileName(h.Session)+logExt)
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
+	}
+	tmp := path + tmpExt
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	defer os.Remove(tmp)
+	w, err := sessionlog.NewWriter(f, h)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("filestore: session %q: writing the header: %w", h.Session, err)
+	}
+	// Link, unlike rename, fails if another log took the name meanwhile.
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
+		}
+		return fmt.Errorf("filestore: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// openLog opens a session's log, reads its header and latest snapshot, and
+// counts its lines.
+func openLog(dir, id string) (*logFile, error) {
+	path := filepath.Join(dir, fileName(id)+logExt)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("filestore: session %q: %w", id, session.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	l := &logFile{path: path, id: id, f: f}
+	if err := l.load(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("filestore: session %q: %s: %w", id, path, err)
+	}
+	return l, nil
+}
+
+func (l *logFile) load() error {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
+	l.size = fi.Size()
+	lr := newLineReader(l.f, 0, l.size)
+	line, _, err := lr.next()
+	if err == io.EOF {
+		return errors.New("no header: the log is empty")
+	}
+	if err != nil {
+		return err
+	}
+	if l.header, err = events.DecodeHeader(line); err != nil {
+		return err
+	}
+	if l.header.Session != l.id {
+		return fmt.Errorf("the header is of session %q", l.header.Session)
+	}
+	l.first = mark{pos: 1, off: lr.off}
+	start := l.first
+	if snap, after, window, ok := l.readSnapshot(); ok {
+		l.snap = &snap
+		l.marks = append(l.marks, window, after)
+		start = after
+	}
+	n, lastContent, err := countLines(l.f, start.off, l.size)
+	if err != nil {
+		return err
+	}
+	l.lines = start.pos - 1 + n
+	l.lastPos = start.pos - 1 + lastContent
+	if l.lastPos == start.pos-1 && start != l.first {
+		l.lastPos = l.snap.Pos // no record after the snapshot's
+	}
+	return nil
+}
+
+// countLines counts the lines of f in [off, end), and returns the number
+// (from 1) of the last one that is not blank, 0 if none.
+func countLines(f *os.File, off, end int64) (n, lastContent session.Position, err error) {
+	buf := make([]byte, 1<<20)
+	content := false
+	for off < end {
+		b := buf[:min(int64(len(buf)), end-off)]
+		if _, err := f.ReadAt(b, off); err != nil {
+			return 0, 0, err
+		}
+		off += int64(len(b))
+		for len(b) > 0 {
+			i := bytes.IndexByte(b, '\n')
+			seg := b
+			if i >= 0 {
+				seg = b[:i]
+			}
+			if !content && !blank(seg) {
+				content = true
+			}
+			if i < 0 {
+				break
+			}
+			n++
+			if content {
+				lastContent = n
+			}
+			content = false
+			b = b[i+1:]
+		}
+	}
+	return n, lastContent, nil
+}
+
+// blank reports whether b holds only JSON whitespace.
+func blank(b []byte) bool {
+	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
+}
+
+func (l *logFile) close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	err := l.f.Close()
+	l.auditMu.Lock()
+	defer l.auditMu.Unlock()
+	if l.auditF != nil {
+		err = errors.Join(err, l.auditF.Close())
+	}
+	return err
+}
+
+// append writes recs after the last record if it is at expected, and syncs.
+func (l *logFile) append(expected session.Position, recs []session.Record) (session.Position, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	size, lines, lastPos, broken := l.size, l.lines, l.lastPos, l.broken
+	l.mu.Unlock()
+	if broken != nil {
+		return 0, fmt.Errorf("filestore: session %q: a sync failed earlier, reopen the store: %w", l.id, broken)
+	}
+	if expected != lastPos {
+		return 0, fmt.Errorf("filestore: session %q: expected position %d, the last record is at %d: %w", l.id, expected, lastPos, session.ErrConflict)
+	}
+	buf := l.buf[:0]
+	newMarks := make([]mark, 0, 1)
+	for i, rec := range recs {
+		start := len(buf)
+		rec.Err = nil
+		buf = session.AppendRecord(buf, rec)
+		if len(buf)-start > sessionlog.MaxLineLen {
+			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes: %w", l.id, rec.Command.ID, len(buf)-start, sessionlog.ErrLineTooLong)
+		}
+		buf = append(buf, '\n')
+		if pos := lines + session.Position(i) + 1; len(rec.Events) > 0 && pos%markEvery == 0 {
+			newMarks = append(newMarks, mark{pos: pos, off: size + int64(start), before: rec.Events[0].Sequence() - 1})
+		}
+	}
+	l.buf = buf
+	if _, err := l.f.WriteAt(buf, size); err != nil {
+		if terr := l.f.Truncate(size); terr != nil {
+			l.setBroken(terr)
+		}
+		return 0, fmt.Errorf("filestore: session %q: write: %w", l.id, err)
+	}
+	if err := syncData(l.f); err != nil {
+		l.setBroken(err)
+		return 0, fmt.Errorf("filestore: session %q: sync: %w", l.id, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.size = size + int64(len(buf))
+	l.lines = lines + session.Position(len(recs))
+	l.lastPos = l.lines
+	l.marks = append(l.marks, newMarks...)
+	return l.lastPos, nil
+}
+
+func (l *logFile) setBroken(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.broken = err
+}
+
+// startMark returns where to start reading for events from seq from: the
+// last mark whose seq before is below from-1 (see session.Store.Records).
+func (l *logFile) startMark(from uint64) mark {
+	if from > 1 {
+		for i := len(l.marks) - 1; i >= 0; i-- {
+			if l.marks[i].before < from-1 {
+				return l.marks[i]
+			}
+		}
+	}
+	return l.first
+}
+
+// addMark remembers m unless a mark near it is known already.
+func (l *logFile) addMark(m mark) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, found := slices.BinarySearchFunc(l.marks, m.pos, func(m mark, pos session.Position) int { return int(m.pos) - int(pos) })
+	if found || (i > 0 && m.pos-l.marks[i-1].pos < markEvery) || (i < len(l.marks) && l.marks[i].pos-m.pos < markEvery) {
+		return
+	}
+	l.marks = slices.Insert(l.marks, i, m)
+}
+
+// records yields the records from the mark for from to the end the log had
+// when called.
+func (l *logFile) records(ctx context.Context, from uint64, yield func(session.Record, error) bool) {
+	l.mu.Lock()
+	m, end := l.startMark(from), l.size
+	l.mu.Unlock()
+	if m.off >= end {
+		return
+	}
+	l.scan(ctx, m, end, func(rec session.Record, off int64) bool { return yield(rec, nil) }, func(err error) { yield(session.Record{}, err) })
+}
+
+// scan reads the records from mark m to end, calling f with each and its
+// offset until f returns false, and fail on the first error.
+func (l *logFile) scan(ctx context.Context, m mark, end int64, f func(session.Record, int64) bool, fail func(error)) {
+	lr := newLineReader(l.f, m.off, end)
+	pos, lastMark := m.pos-1, m.pos
+	for {
+		line, off, err := lr.next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			fail(fmt.Errorf("filestore: session %q: %s at byte %d: %w", l.id, l.path, lr.off, err))
+			return
+		}
+		pos++
+		if blank(line) {
+			continue
+		}
+		rec, err := session.ParseRecord(line)
+		if err != nil {
+			fail(fmt.Errorf("filestore: session %q: %s: record %d at byte %d: %w", l.id, l.path, pos, off, err))
+			return
+		}
+		rec.Pos = pos
+		if len(rec.Events) > 0 && pos-lastMark >= markEvery {
+			l.addMark(mark{pos: pos, off: off, before: rec.Events[0].Sequence() - 1})
+			lastMark = pos
+		}
+		if err := ctx.Err(); err != nil {
+			fail(err)
+			return
+		}
+		if !f(rec, off) {
+			return
+		}
+	}
+}
+
+// audit appends a rejected record to the session's .rejected.jsonl file.
+func (l *logFile) audit(rec session.Record) error {
+	l.auditMu.Lock()
+	defer l.auditMu.Unlock()
+	if l.auditF == nil {
+		f, err := os.OpenFile(l.base()+rejectedExt, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Size() == 0 {
+			var w *sessionlog.Writer
+			if w, err = sessionlog.NewWriter(f, l.header); err == nil {
+				err = w.Flush()
+			}
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("filestore: %w", err)
+		}
+		l.auditF = f
+	}
+	line := append(session.AppendRecord(nil, rec), '\n')
+	if _, err := l.auditF.Write(line); err != nil {
+		return fmt.Errorf("filestore: session %q: audit: %w", l.id, err)
+	}
+	return nil
+}
+
+// lineReader reads the lines of f in [off, end) and knows where each starts.
+// (sessionlog.Reader does not tell byte offsets, which marks need.)
+type lineReader struct {
+	br   *bufio.Reader
+	off  int64 // offset of the next line
+	long []byte
+}
+
+func newLineReader(f *os.File, off, end int64) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 64<<10), off: off}
+}
+
+// next returns the next line without its line ending, and its offset. The
+// line is valid until the next call.
+func (r *lineReader) next() ([]byte, int64, error) {
+	r.long = r.long[:0]
+	start := r.off
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		r.off += int64(len(chunk))
+		if err == bufio.ErrBufferFull {
+			r.long = append(r.long, chunk...)
+			if len(r.long) > sessionlog.MaxLineLen+1 {
+				return nil, start, sessionlog.ErrLineTooLong
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, start, err
+		}
+		b := chunk
+		if len(r.long) > 0 {
+			b = append(r.long, chunk...)
+			r.long = b
+		}
+		if err == io.EOF && len(b) == 0 {
+			return nil, start, io.EOF
+		}
+		b = bytes.TrimSuffix(b, []byte{'\n'})
+		b = bytes.TrimSuffix(b, []byte{'\r'})
+		if len(b) > sessionlog.MaxLineLen {
+			return nil, start, sessionlog.ErrLineTooLong
+		}
+		return b, start, nil
+	}
+}

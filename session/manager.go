@@ -1,0 +1,278 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gavelrtc/gavel/core"
+)
+
+// Manager keeps a service's live sessions: it opens a session on first use
+// (creating it with WithPresets if the store does not have it), closes
+// sessions idle for WithIdleTimeout (no command, no subscriber), and closes
+// everything on Close. All methods are safe for concurrent use.
+//
+// Prefer the Manager's methods to holding a *Session: a session the manager
+// closed for idleness answers ErrClosed, and the Manager's methods reopen it.
+type Manager struct {
+	cfg config
+
+	mu       sync.Mutex
+	sessions map[string]*slot
+	closed   bool
+
+	quit chan struct{} // stops the janitor
+	done chan struct{} // closed when the janitor has stopped
+}
+
+// slot is a session being opened (ready open) or open.
+type slot struct {
+	ready chan struct{}
+	s     *Session
+	err   error
+}
+
+// NewManager returns a Manager; opts apply to every session it opens. Its
+// store (WithStore; default one MemStore) is shared by all its sessions.
+// With an idle timeout it runs one goroutine, stopped by Close.
+func NewManager(opts ...Option) (*Manager, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg:      cfg,
+		sessions: make(map[string]*slot),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if cfg.idleTimeout > 0 {
+		go m.janitor()
+	} else {
+		close(m.done)
+	}
+	return m, nil
+}
+
+// janitor closes idle sessions from time to time, on a real-time ticker;
+// idleness itself is measured on the clock.
+func (m *Manager) janitor() {
+	defer close(m.done)
+	t := time.NewTicker(max(m.cfg.idleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.idleTimeout)
+			_ = m.CloseIdle(ctx) // a session too busy to answer is not idle
+			cancel()
+		}
+	}
+}
+
+// Session returns the open session id, opening it if needed.
+func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("session manager: %w", ErrClosed)
+		}
+		sl := m.sessions[id]
+		if sl == nil {
+			sl = &slot{ready: make(chan struct{})}
+			m.sessions[id] = sl
+			m.mu.Unlock()
+			sl.s, sl.err = open(ctx, id, m.cfg)
+			m.mu.Lock()
+			if sl.err != nil {
+				delete(m.sessions, id)
+			}
+			m.mu.Unlock()
+			close(sl.ready)
+			return sl.s, sl.err
+		}
+		m.mu.Unlock()
+		select {
+		case <-sl.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if sl.err != nil {
+			return nil, sl.err
+		}
+		select {
+		case <-sl.s.quit:
+			// Closed for idleness: forget it, and open it again.
+			<-sl.s.done
+			m.mu.Lock()
+			if m.sessions[id] == sl {
+				delete(m.sessions, id)
+			}
+			m.mu.Unlock()
+			continue
+		default:
+		}
+		return sl.s, nil
+	}
+}
+
+// retry runs f on session id, again on a fresh session if the one it got
+// was closed for idleness in between. f fails with ErrClosed only before the
+// session took the call, so running it again is safe.
+func (m *Manager) retry(ctx context.Context, id string, f func(s *Session) error) error {
+	for {
+		s, err := m.Session(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err = f(s); errors.Is(err, ErrClosed) {
+			m.mu.Lock()
+			closed := m.closed
+			m.mu.Unlock()
+			if !closed {
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// Submit submits cmd to session id (see Session.Submit), opening it if
+// needed.
+func (m *Manager) Submit(ctx context.Context, id string, cmd core.Command) (Result, error) {
+	var res Result
+	err := m.retry(ctx, id, func(s *Session) (err error) {
+		res, err = s.Submit(ctx, cmd)
+		return err
+	})
+	return res, err
+}
+
+// Subscribe subscribes to session id (see Session.Subscribe), opening it if
+// needed. The session stays open while the subscription is.
+func (m *Manager) Subscribe(ctx context.Context, id string, after uint64) (*Subscription, error) {
+	var sub *Subscription
+	err := m.retry(ctx, id, func(s *Session) (err error) {
+		sub, err = s.Subscribe(ctx, after)
+		return err
+	})
+	return sub, err
+}
+
+// Watch is Session.Watch on session id, opening it if needed.
+func (m *Manager) Watch(ctx context.Context, id string) (core.State, *Subscription, error) {
+	var (
+		st  core.State
+		sub *Subscription
+	)
+	err := m.retry(ctx, id, func(s *Session) (err error) {
+		st, sub, err = s.Watch(ctx)
+		return err
+	})
+	return st, sub, err
+}
+
+// open lists the sessions that are open.
+func (m *Manager) open() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ss []*Session
+	for _, sl := range m.sessions {
+		select {
+		case <-sl.ready:
+			if sl.s != nil {
+				ss = append(ss, sl.s)
+			}
+		default:
+		}
+	}
+	return ss
+}
+
+// CloseIdle closes now every session idle for the idle timeout (on the
+// clock), as the manager does by itself from time to time, and waits for
+// them to stop. A session's owner decides, so a session that takes a
+// command or a subscriber meanwhile stays open.
+func (m *Manager) CloseIdle(ctx context.Context) error {
+	if m.cfg.idleTimeout == 0 {
+		return nil
+	}
+	now := m.cfg.clock()
+	for _, s := range m.open() {
+		var closed bool
+		err := s.do(ctx, func(o *owner) { closed = o.closeIfIdle(now, m.cfg.idleTimeout) })
+		if errors.Is(err, ErrClosed) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if closed {
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			m.forget(s)
+		}
+	}
+	return nil
+}
+
+// forget drops s from the open sessions if it is still there.
+func (m *Manager) forget(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sl := m.sessions[s.id]; sl != nil && sl.s == s {
+		delete(m.sessions, s.id)
+	}
+}
+
+// Close closes every session and stops the manager; later calls fail with
+// ErrClosed. It returns when all their goroutines have stopped, or ctx's
+// error if ctx ends first. It does not close the store.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		close(m.quit)
+	}
+	m.mu.Unlock()
+	// Sessions being opened are waited for, so none escapes.
+	m.mu.Lock()
+	slots := make([]*slot, 0, len(m.sessions))
+	for _, sl := range m.sessions {
+		slots = append(slots, sl)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, sl := range slots {
+		select {
+		case <-sl.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if sl.s != nil {
+			sl.s.stop()
+		}
+	}
+	for _, sl := range slots {
+		if sl.s != nil {
+			if err := sl.s.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}

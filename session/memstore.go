@@ -1,0 +1,265 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+
+	"github.com/gavelrtc/gavel/events"
+)
+
+// MemStore is a Store in memory, for tests and for services that need no
+// durability. It implements BatchAppender, Snapshotter, Auditor and Positioner. The zero
+// value is not usable: call NewMemStore.
+type MemStore struct {
+	mu       sync.RWMutex
+	sessions map[string]*memLog
+}
+
+type memLog struct {
+	mu       sync.RWMutex
+	header   events.Header
+	records  chunks   // records.at(i).Pos == i+1
+	after    []uint64 // after[i]: the session's seq after record i
+	snapshot *Snapshot
+	rejected []Record
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{sessions: make(map[string]*memLog)}
+}
+
+var (
+	_ Store         = (*MemStore)(nil)
+	_ BatchAppender = (*MemStore)(nil)
+	_ Snapshotter   = (*MemStore)(nil)
+	_ Auditor       = (*MemStore)(nil)
+	_ Positioner    = (*MemStore)(nil)
+)
+
+func (m *MemStore) log(session string) (*memLog, error) {
+	m.mu.RLock()
+	l := m.sessions[session]
+	m.mu.RUnlock()
+	if l == nil {
+		return nil, fmt.Errorf("session %q: %w", session, ErrNotFound)
+	}
+	return l, nil
+}
+
+// Create implements Store.
+func (m *MemStore) Create(ctx context.Context, h events.Header) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sessions[h.Session]; ok {
+		return fmt.Errorf("session %q: %w", h.Session, ErrExists)
+	}
+	m.sessions[h.Session] = &memLog{header: h}
+	return nil
+}
+
+// Header implements Store.
+func (m *MemStore) Header(ctx context.Context, session string) (events.Header, error) {
+	if err := ctx.Err(); err != nil {
+		return events.Header{}, err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return events.Header{}, err
+	}
+	return l.header, nil
+}
+
+// Append implements Store.
+func (m *MemStore) Append(ctx context.Context, session string, expected Position, rec Record) (Position, error) {
+	return m.AppendBatch(ctx, session, expected, []Record{rec})
+}
+
+// AppendBatch implements BatchAppender.
+func (m *MemStore) AppendBatch(ctx context.Context, session string, expected Position, recs []Record) (Position, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last := Position(len(l.after)); last != expected {
+		return 0, fmt.Errorf("session %q: expected position %d, last is %d: %w", session, expected, last, ErrConflict)
+	}
+	seq := uint64(0)
+	if n := len(l.after); n > 0 {
+		seq = l.after[n-1]
+	}
+	for _, r := range recs {
+		r.Pos = Position(len(l.after) + 1)
+		r.Err = nil
+		seq = r.LastSeq(seq)
+		l.records.set(len(l.after), r)
+		l.after = append(l.after, seq)
+	}
+	return Position(len(l.after)), nil
+}
+
+// LastPosition implements Positioner.
+func (m *MemStore) LastPosition(ctx context.Context, session string) (Position, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return Position(len(l.after)), nil
+}
+
+// Records implements Store. It starts at the record holding from, found by
+// binary search.
+func (m *MemStore) Records(ctx context.Context, session string, from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		l, err := m.log(session)
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		l.mu.RLock()
+		recs, n := l.records.view(), len(l.after)
+		start := startIndex(l.after, from)
+		l.mu.RUnlock()
+		for i := start; i < n; i++ {
+			if err := ctx.Err(); err != nil {
+				yield(Record{}, err)
+				return
+			}
+			if !yield(recs[i/chunkLen][i%chunkLen], nil) {
+				return
+			}
+		}
+	}
+}
+
+// startIndex returns the index of the first record to yield for from: the
+// record holding event from-1, which every later record follows and every
+// event < from-1 precedes. after is sorted, so a binary search finds it.
+func startIndex(after []uint64, from uint64) int {
+	if from <= 1 {
+		return 0
+	}
+	i, _ := slices.BinarySearch(after, from-1)
+	return i
+}
+
+// Sessions implements Store.
+func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		m.mu.RLock()
+		ids := make([]string, 0, len(m.sessions))
+		for id := range m.sessions {
+			ids = append(ids, id)
+		}
+		m.mu.RUnlock()
+		for _, id := range ids {
+			if err := ctx.Err(); err != nil {
+				yield("", err)
+				return
+			}
+			if !yield(id, nil) {
+				return
+			}
+		}
+	}
+}
+
+// SaveSnapshot implements Snapshotter.
+func (m *MemStore) SaveSnapshot(ctx context.Context, session string, snap Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if snap.Pos > Position(len(l.after)) {
+		return fmt.Errorf("session %q: snapshot at position %d beyond the log's %d", session, snap.Pos, len(l.after))
+	}
+	snap.State.Participants = slices.Clone(snap.State.Participants)
+	l.snapshot = &snap
+	return nil
+}
+
+// LatestSnapshot implements Snapshotter.
+func (m *MemStore) LatestSnapshot(ctx context.Context, session string) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.snapshot == nil {
+		return Snapshot{}, fmt.Errorf("session %q: no snapshot: %w", session, ErrNotFound)
+	}
+	snap := *l.snapshot
+	snap.State.Participants = slices.Clone(snap.State.Participants)
+	return snap, nil
+}
+
+// Audit implements Auditor.
+func (m *MemStore) Audit(ctx context.Context, session string, rec Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l, err := m.log(session)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec.Pos = 0
+	l.rejected = append(l.rejected, rec)
+	return nil
+}
+
+// Rejected returns the records given to Audit for session, in order.
+func (m *MemStore) Rejected(session string) []Record {
+	l, err := m.log(session)
+	if err != nil {
+		return nil
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return slices.Clone(l.rejected)
+}
+
+// chunks holds records in fixed-size arrays, so that a long log grows
+// without copying (and re-scanning) its records, and a reader of the first
+// n records shares no memory a writer changes.
+type chunks []*[chunkLen]Record
+
+const chunkLen = 1024
+
+// set stores record i; i is the number of records so far.
+func (c *chunks) set(i int, r Record) {
+	if i%chunkLen == 0 {
+		*c = append(*c, new([chunkLen]Record))
+	}
+	(*c)[i/chunkLen][i%chunkLen] = r
+}
+
+// view returns the chunks as they are now, for a reader of the records
+// stored so far.
+func (c chunks) view() chunks { return c[:len(c):len(c)] }

@@ -1,0 +1,169 @@
+package session
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gavelrtc/gavel/core"
+)
+
+// Defaults of the options.
+const (
+	DefaultIdempotencyWindow = 10_000
+	DefaultSubscriberBuffer  = 1024
+	DefaultSnapshotInterval  = 10_000
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultConflictRetries   = 8
+	DefaultMaxBatch          = 512
+)
+
+// Option configures Open and NewManager. A nil Option is skipped.
+type Option func(*config) error
+
+// config is what the options set; Open and NewManager start from defaults().
+type config struct {
+	store            Store
+	presets          core.Presets
+	window           int
+	subBuffer        int
+	snapshotInterval uint64
+	idleTimeout      time.Duration
+	clock            func() time.Time
+	conflictRetries  int
+	maxBatch         int
+}
+
+func defaults() config {
+	return config{
+		window:           DefaultIdempotencyWindow,
+		subBuffer:        DefaultSubscriberBuffer,
+		snapshotInterval: DefaultSnapshotInterval,
+		idleTimeout:      DefaultIdleTimeout,
+		clock:            time.Now,
+		conflictRetries:  DefaultConflictRetries,
+		maxBatch:         DefaultMaxBatch,
+	}
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := defaults()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&c); err != nil {
+			return config{}, err
+		}
+	}
+	if c.store == nil {
+		c.store = NewMemStore()
+	}
+	return c, nil
+}
+
+// ErrInvalidOption is matched by the error of an Option given a bad value.
+var ErrInvalidOption = errors.New("session: invalid option")
+
+// WithStore sets the store sessions are kept in. Default: a new MemStore
+// (for each Open; a Manager shares one).
+func WithStore(s Store) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.Join(ErrInvalidOption, errors.New("nil store"))
+		}
+		c.store = s
+		return nil
+	}
+}
+
+// WithPresets sets the presets of sessions created by Open (a session that
+// exists keeps those of its header). Default: none, so only commands that
+// need no permission can succeed, and join fails with unknown_preset.
+func WithPresets(p core.Presets) Option {
+	return func(c *config) error {
+		c.presets = p
+		return nil
+	}
+}
+
+// WithIdempotencyWindow sets how many recent command ids a session
+// remembers (default 10,000). 0 turns idempotency off.
+func WithIdempotencyWindow(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return errors.Join(ErrInvalidOption, errors.New("negative idempotency window"))
+		}
+		c.window = n
+		return nil
+	}
+}
+
+// WithSubscriberBuffer sets how many events a subscriber may have waiting
+// before it is cut off with ErrSlowSubscriber (default 1024, at least 1).
+func WithSubscriberBuffer(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return errors.Join(ErrInvalidOption, errors.New("subscriber buffer below 1"))
+		}
+		c.subBuffer = n
+		return nil
+	}
+}
+
+// WithSnapshotInterval sets how many events pass between two snapshots, for
+// a store that implements Snapshotter (default 10,000). 0 turns snapshots off.
+func WithSnapshotInterval(events uint64) Option {
+	return func(c *config) error {
+		c.snapshotInterval = events
+		return nil
+	}
+}
+
+// WithIdleTimeout sets how long, on the clock, a Manager keeps a session with
+// no command and no subscriber open (default 5 minutes). 0 keeps sessions
+// open until Close.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return errors.Join(ErrInvalidOption, errors.New("negative idle timeout"))
+		}
+		c.idleTimeout = d
+		return nil
+	}
+}
+
+// WithClock sets the clock that gives records their at time and measures
+// idleness (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.Join(ErrInvalidOption, errors.New("nil clock"))
+		}
+		c.clock = now
+		return nil
+	}
+}
+
+// WithConflictRetries sets how many times a command is decided again after
+// an ErrConflict from the store before Submit gives up (default 8).
+func WithConflictRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return errors.Join(ErrInvalidOption, errors.New("negative conflict retries"))
+		}
+		c.conflictRetries = n
+		return nil
+	}
+}
+
+// WithMaxBatch sets how many queued commands the owner decides and appends
+// together (default 512, at least 1).
+func WithMaxBatch(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return errors.Join(ErrInvalidOption, errors.New("max batch below 1"))
+		}
+		c.maxBatch = n
+		return nil
+	}
+}

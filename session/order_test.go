@@ -1,0 +1,57 @@
+package session
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gavelrtc/gavel/core"
+)
+
+// orderStore checks, when each record is appended, that nobody has been
+// told of it yet: no subscriber holds its events, no caller its answer.
+type orderStore struct {
+	*MemStore
+	t       *testing.T
+	sub     *Subscription
+	answers *int
+}
+
+func (o orderStore) Append(ctx context.Context, id string, expected Position, rec Record) (Position, error) {
+	if n := len(o.sub.ch); n != 0 {
+		o.t.Errorf("appending %q: the subscriber holds %d events already", rec.Command.ID, n)
+	}
+	if *o.answers != int(expected) {
+		o.t.Errorf("appending %q: %d commands answered, want %d", rec.Command.ID, *o.answers, expected)
+	}
+	return o.MemStore.Append(ctx, id, expected, rec)
+}
+
+// TestOrder checks the order of the package doc: decide, append, and only
+// then publish and answer.
+func TestOrder(t *testing.T) {
+	answers := 0
+	st := orderStore{MemStore: NewMemStore(), t: t, answers: &answers}
+	s, err := Open(t.Context(), "room-1", WithStore(&st), WithPresets(core.Presets{"host": {}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if st.sub, err = s.Subscribe(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	for i, cmd := range []core.Command{
+		{ID: "c1", Type: core.Join, Actor: "a", Preset: "host", Audio: true},
+		{ID: "c2", Type: core.SetAudio, Actor: "a"},
+		{ID: "c3", Type: core.SetAudio, Actor: "a"}, // no event
+	} {
+		if _, err := s.Submit(t.Context(), cmd); err != nil {
+			t.Fatal(err)
+		}
+		answers++
+		if i < 2 {
+			if _, err := st.sub.Next(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,864 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/session/storetest"
+)
+
+var presets = storetest.Presets
+
+var equateEmpty = cmpopts.EquateEmpty()
+
+// clock is a settable clock for WithClock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// open opens session id, closed when the test ends.
+func open(t testing.TB, id string, opts ...session.Option) *session.Session {
+	t.Helper()
+	s, err := session.Open(t.Context(), id, append([]session.Option{session.WithPresets(presets)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func joinCmd(id, actor, preset string) core.Command {
+	return core.Command{ID: id, Type: core.Join, Actor: actor, Name: actor, Preset: preset, Audio: true, Video: true}
+}
+
+func audioCmd(id, actor string, on bool) core.Command {
+	return core.Command{ID: id, Type: core.SetAudio, Actor: actor, Enabled: on}
+}
+
+func submit(t testing.TB, s *session.Session, cmd core.Command) session.Result {
+	t.Helper()
+	res, err := s.Submit(t.Context(), cmd)
+	if err != nil {
+		t.Fatalf("Submit(%+v): %v", cmd, err)
+	}
+	return res
+}
+
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// logOf reads every record of a session from st.
+func logOf(t tb, st session.Store, id string) []session.Record {
+	t.Helper()
+	var out []session.Record
+	for r, err := range st.Records(context.Background(), id, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// fold folds a log from a new session.
+func fold(id string, recs []session.Record) core.State {
+	s := core.NewState(id, presets)
+	for _, r := range recs {
+		s = reducer.Fold(s, r.Events)
+	}
+	return s
+}
+
+// checkLog checks that a log has no gap in its seqs, and each command id
+// at most once.
+func checkLog(t tb, recs []session.Record) {
+	t.Helper()
+	checkSeqs(t, recs)
+	ids := map[string]bool{}
+	for _, r := range recs {
+		if ids[r.Command.ID] {
+			t.Fatalf("command %q is in the log twice", r.Command.ID)
+		}
+		ids[r.Command.ID] = true
+	}
+}
+
+// checkSeqs checks that a log has no gap in its seqs.
+func checkSeqs(t tb, recs []session.Record) {
+	t.Helper()
+	seq := uint64(0)
+	for _, r := range recs {
+		for _, ev := range r.Events {
+			if seq++; ev.Sequence() != seq {
+				t.Fatalf("record %d (%q): event seq %d where %d was due", r.Pos, r.Command.ID, ev.Sequence(), seq)
+			}
+		}
+	}
+}
+
+func TestSubmit(t *testing.T) {
+	st := session.NewMemStore()
+	clk := newClock()
+	s := open(t, "room-1", session.WithStore(st), session.WithClock(clk.Now))
+	res := submit(t, s, joinCmd("c1", "alice", "host"))
+	want := session.Result{
+		Events: []events.Event{&events.ParticipantJoined{Seq: 1, Participant: "alice", Name: "alice", Preset: "host", AudioEnabled: true, VideoEnabled: true}},
+		Seq:    1,
+		At:     clk.Now(),
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("Result (-want +got):\n%s", diff)
+	}
+	clk.Advance(time.Second)
+	// A command that changes nothing: no event, but a record.
+	res = submit(t, s, audioCmd("c2", "alice", true))
+	if diff := cmp.Diff(session.Result{Seq: 1, At: clk.Now()}, res, equateEmpty); diff != "" {
+		t.Errorf("Result of a command changing nothing (-want +got):\n%s", diff)
+	}
+	recs := logOf(t, st, "room-1")
+	wantLog := []session.Record{
+		{Pos: 1, At: clk.Now().Add(-time.Second), Command: joinCmd("c1", "alice", "host"), Events: want.Events},
+		{Pos: 2, At: clk.Now(), Command: audioCmd("c2", "alice", true)},
+	}
+	if diff := cmp.Diff(wantLog, recs, equateEmpty); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	got, err := s.State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(fold("room-1", recs)) {
+		t.Errorf("State is %+v, the log folds to %+v", got.Snapshot(), fold("room-1", recs).Snapshot())
+	}
+}
+
+func TestRejection(t *testing.T) {
+	st := session.NewMemStore()
+	s := open(t, "room-1", session.WithStore(st))
+	submit(t, s, joinCmd("c1", "host", "host"))
+	submit(t, s, joinCmd("c2", "bob", "attendee"))
+	res, err := s.Submit(t.Context(), core.Command{ID: "c3", Type: core.Kick, Actor: "bob", Target: "host"})
+	if !errors.Is(err, core.ErrPermissionDenied) {
+		t.Fatalf("an attendee's kick: err = %v, want permission_denied", err)
+	}
+	if _, ok := errors.AsType[*core.Error](err); !ok {
+		t.Errorf("a rejection is %T, want *core.Error", err)
+	}
+	if diff := cmp.Diff(session.Result{}, res, equateEmpty); diff != "" {
+		t.Errorf("Result of a rejection (-want +got):\n%s", diff)
+	}
+	if n := len(logOf(t, st, "room-1")); n != 2 {
+		t.Errorf("the log has %d records after a rejection, want 2", n)
+	}
+	rej := st.Rejected("room-1")
+	if len(rej) != 1 || rej[0].Command.ID != "c3" || !errors.Is(rej[0].Err, core.ErrPermissionDenied) {
+		t.Errorf("audited rejections: %+v", rej)
+	}
+	// An infrastructure error is never a *core.Error.
+	s.Close(t.Context())
+	_, err = s.Submit(t.Context(), joinCmd("c4", "carol", "attendee"))
+	if !errors.Is(err, session.ErrClosed) {
+		t.Fatalf("Submit after Close: err = %v, want ErrClosed", err)
+	}
+	if _, ok := errors.AsType[*core.Error](err); ok {
+		t.Errorf("ErrClosed is a *core.Error")
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	st := session.NewMemStore()
+	s := open(t, "room-1", session.WithStore(st))
+	first := submit(t, s, joinCmd("c1", "host", "host"))
+	submit(t, s, audioCmd("c2", "host", false))
+	// The same id again, even with another command: the original outcome.
+	again := submit(t, s, audioCmd("c1", "host", true))
+	first.Duplicate = true
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("resubmitted command (-first +again):\n%s", diff)
+	}
+	_, err1 := s.Submit(t.Context(), core.Command{ID: "c3", Type: core.Pin, Actor: "nobody", Target: "host"})
+	submit(t, s, joinCmd("c4", "nobody", "host"))
+	res, err2 := s.Submit(t.Context(), core.Command{ID: "c3", Type: core.Pin, Actor: "nobody", Target: "host"})
+	if !errors.Is(err1, core.ErrNotJoined) || !cmp.Equal(err1, err2) || !res.Duplicate {
+		t.Errorf("resubmitted rejection: first %v, again %v (duplicate %v)", err1, err2, res.Duplicate)
+	}
+	recs := logOf(t, st, "room-1")
+	checkLog(t, recs)
+	if len(recs) != 3 {
+		t.Errorf("the log has %d records, want 3", len(recs))
+	}
+}
+
+// TestIdempotencyConcurrent submits the same command from many goroutines
+// at once: it is applied once, and all get its outcome.
+func TestIdempotencyConcurrent(t *testing.T) {
+	st := session.NewMemStore()
+	s := open(t, "room-1", session.WithStore(st))
+	submit(t, s, joinCmd("c0", "host", "host"))
+	var wg sync.WaitGroup
+	results := make([]session.Result, 32)
+	for i := range results {
+		wg.Go(func() {
+			res, err := s.Submit(context.Background(), audioCmd("same", "host", false))
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	originals := 0
+	for _, r := range results {
+		if !r.Duplicate {
+			originals++
+		}
+		if r.Seq != 2 || len(r.Events) != 1 {
+			t.Errorf("result %+v, want the event of seq 2", r)
+		}
+	}
+	if originals != 1 {
+		t.Errorf("%d results are not duplicates, want 1", originals)
+	}
+	if n := len(logOf(t, st, "room-1")); n != 2 {
+		t.Errorf("the log has %d records, want 2", n)
+	}
+}
+
+func TestIdempotencyWindow(t *testing.T) {
+	st := session.NewMemStore()
+	s := open(t, "room-1", session.WithStore(st), session.WithIdempotencyWindow(3))
+	submit(t, s, joinCmd("c0", "host", "host"))
+	submit(t, s, audioCmd("c1", "host", false))
+	for i := range 3 {
+		submit(t, s, audioCmd(fmt.Sprintf("x%d", i), "host", i%2 == 0))
+	}
+	// c1 has left the window: it is applied again.
+	if res := submit(t, s, audioCmd("c1", "host", false)); res.Duplicate || len(res.Events) != 1 {
+		t.Errorf("a command out of the window: %+v, want applied anew", res)
+	}
+	if res := submit(t, s, audioCmd("x2", "host", true)); !res.Duplicate {
+		t.Errorf("a command in the window: %+v, want a duplicate", res)
+	}
+}
+
+// TestIdempotencyAcrossRestart reopens the session on the same store: the
+// window is rebuilt from the log, with and without a snapshot.
+func TestIdempotencyAcrossRestart(t *testing.T) {
+	for _, interval := range []uint64{0, 1, 3, 1000} {
+		t.Run(fmt.Sprintf("snapshot=%d", interval), func(t *testing.T) {
+			st := session.NewMemStore()
+			opts := []session.Option{session.WithStore(st), session.WithSnapshotInterval(interval), session.WithPresets(presets)}
+			s, err := session.Open(t.Context(), "room-1", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cmds []core.Command
+			var results []session.Result
+			for i := range 20 {
+				cmd := audioCmd(fmt.Sprintf("c%d", i), "host", i%3 == 0) // some change nothing
+				if i == 0 {
+					cmd = joinCmd("c0", "host", "host")
+				}
+				cmds = append(cmds, cmd)
+				results = append(results, submit(t, s, cmd))
+			}
+			if err := s.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			s = open(t, "room-1", opts...)
+			for i, cmd := range cmds {
+				res := submit(t, s, cmd)
+				want := results[i]
+				want.Duplicate = true
+				if diff := cmp.Diff(want, res, equateEmpty); diff != "" {
+					t.Fatalf("command %q after the restart (-first +again):\n%s", cmd.ID, diff)
+				}
+			}
+			recs := logOf(t, st, "room-1")
+			checkLog(t, recs)
+			if len(recs) != len(cmds) {
+				t.Errorf("the log has %d records, want %d", len(recs), len(cmds))
+			}
+		})
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	s := open(t, "room-1")
+	var all []events.Event
+	for i := range 10 {
+		cmd := audioCmd(fmt.Sprintf("c%d", i), "host", i%2 == 0)
+		if i == 0 {
+			cmd = joinCmd("c0", "host", "host")
+		}
+		all = append(all, submit(t, s, cmd).Events...)
+	}
+	for after := range uint64(len(all) + 1) {
+		sub, err := s.Subscribe(t.Context(), after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := next(t, sub, len(all)-int(after))
+		if diff := cmp.Diff(all[after:], got, equateEmpty); diff != "" {
+			t.Errorf("Subscribe(%d) (-want +got):\n%s", after, diff)
+		}
+		sub.Close()
+	}
+	// Live events, after a subscription from the future.
+	sub, err := s.Subscribe(t.Context(), 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []events.Event
+	for i := range 4 {
+		live = append(live, submit(t, s, audioCmd(fmt.Sprintf("d%d", i), "host", i%2 == 0)).Events...)
+	}
+	if diff := cmp.Diff(live[2:], next(t, sub, 2)); diff != "" {
+		t.Errorf("Subscribe(12) (-want +got):\n%s", diff)
+	}
+}
+
+// next reads n events from sub.
+func next(t testing.TB, sub *session.Subscription, n int) []events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var out []events.Event
+	for range n {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next after %d events: %v", len(out), err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// TestWatch takes a state and a subscription while commands run: the state
+// plus the events that follow is the present state.
+func TestWatch(t *testing.T) {
+	s := open(t, "room-1")
+	submit(t, s, joinCmd("c0", "host", "host"))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 200 {
+			if _, err := s.Submit(context.Background(), audioCmd(fmt.Sprintf("c%d", i+1), "host", i%2 == 0)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	type watch struct {
+		st  core.State
+		sub *session.Subscription
+	}
+	var watches []watch
+	for range 20 {
+		st, sub, err := s.Watch(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		watches = append(watches, watch{st, sub})
+	}
+	wg.Wait()
+	final, _ := s.State(t.Context())
+	for _, w := range watches {
+		evs := next(t, w.sub, int(final.Seq()-w.st.Seq()))
+		if got := reducer.Fold(w.st, evs); !got.Equal(final) {
+			t.Errorf("watch at seq %d: state + events = %+v, want %+v", w.st.Seq(), got.Snapshot(), final.Snapshot())
+		}
+	}
+}
+
+// TestSlowSubscriber lets one subscriber fall behind: it is cut off after
+// its buffered events, the session and the other subscriber go on, and it
+// resumes from its last seq with nothing missing or doubled.
+func TestSlowSubscriber(t *testing.T) {
+	s := open(t, "room-1", session.WithSubscriberBuffer(4))
+	submit(t, s, joinCmd("c0", "host", "host"))
+	slow, err := s.Subscribe(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := s.Subscribe(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []events.Event
+	for i := range 20 {
+		evs := submit(t, s, audioCmd(fmt.Sprintf("c%d", i+1), "host", i%2 == 1)).Events
+		want = append(want, evs...)
+		// The fast one keeps up.
+		if diff := cmp.Diff(evs, next(t, fast, len(evs))); diff != "" {
+			t.Fatalf("fast subscriber (-want +got):\n%s", diff)
+		}
+	}
+	var got []events.Event
+	for {
+		ev, err := slow.Next(t.Context())
+		if errors.Is(err, session.ErrSlowSubscriber) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	if len(got) != 4 {
+		t.Errorf("the slow subscriber got %d events before the cut-off, want its buffer's 4", len(got))
+	}
+	if _, err := slow.Next(t.Context()); !errors.Is(err, session.ErrSlowSubscriber) {
+		t.Errorf("Next after the cut-off: %v, want ErrSlowSubscriber again", err)
+	}
+	// Resume, reading what the buffer could not hold from the store.
+	resumed, err := s.Subscribe(t.Context(), slow.Seq())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, next(t, resumed, len(want)-len(got))...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events before and after resuming (-want +got):\n%s", diff)
+	}
+}
+
+func TestCloseEndsSubscriptions(t *testing.T) {
+	s := open(t, "room-1")
+	submit(t, s, joinCmd("c0", "host", "host"))
+	sub, err := s.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if evs := next(t, sub, 1); evs[0].Sequence() != 1 {
+		t.Errorf("the buffered event: %+v", evs)
+	}
+	if _, err := sub.Next(t.Context()); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Next after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.Subscribe(t.Context(), 0); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+	<-s.Done()
+}
+
+func TestSubscriptionClose(t *testing.T) {
+	s := open(t, "room-1")
+	sub, err := s.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	if _, err := sub.Next(t.Context()); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Next after Close: %v, want ErrClosed", err)
+	}
+	submit(t, s, joinCmd("c0", "host", "host")) // publishing skips it
+}
+
+// TestConcurrency has 64 goroutines submit to one session: every answered
+// command is in the log once, the seqs have no gap, and every result is
+// what the log says.
+func TestConcurrency(t *testing.T) {
+	st := session.NewMemStore()
+	s := open(t, "room-1", session.WithStore(st))
+	hammer(t, st, []*session.Session{s}, 64, 50)
+}
+
+// hammer has goroutines submit cmds each to the sessions in turn, then
+// checks every session's log against the answers.
+func hammer(t *testing.T, st session.Store, ss []*session.Session, goroutines, cmds int) {
+	t.Helper()
+	type answer struct {
+		session string
+		cmd     core.Command
+		res     session.Result
+	}
+	answers := make(chan answer, goroutines*cmds)
+	// One runtime per session id, for the joins.
+	var distinct []*session.Session
+	for _, s := range ss {
+		if !slices.ContainsFunc(distinct, func(d *session.Session) bool { return d.ID() == s.ID() }) {
+			distinct = append(distinct, s)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			actor := fmt.Sprintf("p%d", g)
+			for i := range cmds {
+				s := ss[(g+i)%len(ss)]
+				cmd := audioCmd(fmt.Sprintf("%s-%d", actor, i), actor, i%2 == 0)
+				if i < len(distinct) {
+					s = distinct[i]
+					cmd = joinCmd(fmt.Sprintf("%s-%d", actor, i), actor, "attendee")
+				}
+				res, err := s.Submit(context.Background(), cmd)
+				if err != nil {
+					t.Errorf("%s: %v", cmd.ID, err)
+					return
+				}
+				answers <- answer{s.ID(), cmd, res}
+			}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	byID := map[string]answer{}
+	for a := range answers {
+		byID[a.cmd.ID] = a
+	}
+	for _, s := range distinct {
+		recs := logOf(t, st, s.ID())
+		checkLog(t, recs)
+		seq := uint64(0)
+		for _, r := range recs {
+			seq = r.LastSeq(seq)
+			a, ok := byID[r.Command.ID]
+			if !ok || a.session != s.ID() {
+				t.Fatalf("record %q in session %s was not answered there", r.Command.ID, s.ID())
+			}
+			if a.res.Seq != seq || !cmp.Equal(a.res.Events, r.Events, equateEmpty) {
+				t.Fatalf("answer %+v, log %+v", a.res, r)
+			}
+			delete(byID, r.Command.ID)
+		}
+		// A runtime knows the log up to its last command (another writer
+		// may have gone further).
+		final, _ := s.State(t.Context())
+		known := slices.IndexFunc(recs, func(r session.Record) bool { return len(r.Events) > 0 && r.Events[0].Sequence() > final.Seq() })
+		if known < 0 {
+			known = len(recs)
+		}
+		if !final.Equal(fold(s.ID(), recs[:known])) {
+			t.Errorf("session %s: State differs from its log's fold", s.ID())
+		}
+	}
+	for id := range byID {
+		t.Errorf("answered command %q is not in the log", id)
+	}
+}
+
+// TestConcurrencyManySessions has 64 goroutines submit over 8 sessions.
+func TestConcurrencyManySessions(t *testing.T) {
+	st := session.NewMemStore()
+	var ss []*session.Session
+	for i := range 8 {
+		ss = append(ss, open(t, fmt.Sprintf("room-%d", i), session.WithStore(st)))
+	}
+	hammer(t, st, ss, 64, 40)
+}
+
+// TestTwoWriters has two runtimes serve one session on one store, as two
+// gavel instances would: conflicts are retried, the log never forks, and
+// each runtime's subscribers see the other's events.
+func TestTwoWriters(t *testing.T) {
+	mem := session.NewMemStore()
+	// plain hides the optional interfaces: one Append a record, and the
+	// tail read instead of LastPosition to confirm rejections.
+	plain := plainStore{session.NewMemStore()}
+	for name, st := range map[string]session.Store{"mem": mem, "plain": plain} {
+		t.Run(name, func(t *testing.T) {
+			a := open(t, "room-1", session.WithStore(st))
+			b := open(t, "room-1", session.WithStore(st))
+			sub, err := a.Subscribe(t.Context(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hammer(t, st, []*session.Session{a, b}, 16, 30)
+			recs := logOf(t, st, "room-1")
+			var want []events.Event
+			for _, r := range recs {
+				want = append(want, r.Events...)
+			}
+			// a's subscriber sees everything a learnt, which is the log up
+			// to a's last answer; a's next command brings it to the end.
+			submit(t, a, joinCmd("last", "last", "attendee"))
+			want = append(want, logOf(t, st, "room-1")[len(recs)].Events...)
+			if diff := cmp.Diff(want, next(t, sub, len(want))); diff != "" {
+				t.Errorf("a's subscriber (-log +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// plainStore hides a store's optional interfaces.
+type plainStore struct{ session.Store }
+
+// conflictStore always answers ErrConflict.
+type conflictStore struct{ session.Store }
+
+func (conflictStore) Append(context.Context, string, session.Position, session.Record) (session.Position, error) {
+	return 0, session.ErrConflict
+}
+
+func TestConflictRetriesExhausted(t *testing.T) {
+	s := open(t, "room-1", session.WithStore(conflictStore{session.NewMemStore()}), session.WithConflictRetries(3))
+	_, err := s.Submit(t.Context(), joinCmd("c0", "host", "host"))
+	if !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	if _, ok := errors.AsType[*core.Error](err); ok {
+		t.Errorf("a conflict is a *core.Error")
+	}
+}
+
+// flakyStore fails the next Append after storing its record, or before.
+type flakyStore struct {
+	session.Store
+	mu         sync.Mutex
+	failAfter  bool // store, then fail
+	failBefore bool // fail without storing
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f *flakyStore) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
+	f.mu.Lock()
+	after, before := f.failAfter, f.failBefore
+	f.failAfter, f.failBefore = false, false
+	f.mu.Unlock()
+	if before {
+		return 0, errDisk
+	}
+	pos, err := f.Store.Append(ctx, id, expected, rec)
+	if after && err == nil {
+		return 0, errDisk
+	}
+	return pos, err
+}
+
+// TestAppendFailure: after an append error the runtime reloads from the
+// store, so a retry finds a record that landed and applies one that did not.
+func TestAppendFailure(t *testing.T) {
+	fs := &flakyStore{Store: session.NewMemStore()}
+	s := open(t, "room-1", session.WithStore(fs))
+	submit(t, s, joinCmd("c0", "host", "host"))
+
+	fs.failAfter = true
+	if _, err := s.Submit(t.Context(), audioCmd("c1", "host", false)); !errors.Is(err, errDisk) {
+		t.Fatalf("err = %v, want the store's", err)
+	}
+	if res := submit(t, s, audioCmd("c1", "host", false)); !res.Duplicate || res.Seq != 2 {
+		t.Errorf("retry of a command that landed: %+v, want the duplicate of seq 2", res)
+	}
+	fs.failBefore = true
+	if _, err := s.Submit(t.Context(), audioCmd("c2", "host", true)); !errors.Is(err, errDisk) {
+		t.Fatalf("err = %v, want the store's", err)
+	}
+	if res := submit(t, s, audioCmd("c2", "host", true)); res.Duplicate || res.Seq != 3 {
+		t.Errorf("retry of a command that did not land: %+v, want applied at seq 3", res)
+	}
+	checkLog(t, logOf(t, fs, "room-1"))
+}
+
+// TestSnapshotEqualsFold reopens sessions from snapshots taken at every
+// interval: the state always equals the full fold of the log, and the
+// reopened session goes on as the original would.
+func TestSnapshotEqualsFold(t *testing.T) {
+	for _, interval := range []uint64{1, 2, 7, 50} {
+		t.Run(fmt.Sprintf("interval=%d", interval), func(t *testing.T) {
+			st := session.NewMemStore()
+			s := open(t, "room-1", session.WithStore(st), session.WithSnapshotInterval(interval))
+			cmds := storetest.Records(60)
+			for i, r := range cmds {
+				submit(t, s, r.Command)
+				if i%9 != 0 {
+					continue
+				}
+				recs := logOf(t, st, "room-1")
+				withSnap := open(t, "room-1", session.WithStore(st), session.WithSnapshotInterval(interval))
+				without := open(t, "room-1", session.WithStore(plainStore{st}))
+				a, _ := withSnap.State(t.Context())
+				b, _ := without.State(t.Context())
+				full := fold("room-1", recs)
+				if !a.Equal(full) || !b.Equal(full) {
+					t.Fatalf("after %d commands: from the snapshot %+v, without %+v, fold %+v", i+1, a.Snapshot(), b.Snapshot(), full.Snapshot())
+				}
+				withSnap.Close(t.Context())
+				without.Close(t.Context())
+			}
+			if _, err := st.LatestSnapshot(t.Context(), "room-1"); err != nil {
+				t.Errorf("no snapshot was taken: %v", err)
+			}
+		})
+	}
+}
+
+func TestManager(t *testing.T) {
+	leakcheck.Check(t)
+	st := session.NewMemStore()
+	clk := newClock()
+	m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets),
+		session.WithClock(clk.Now), session.WithIdleTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	// Open on first use, with the configured presets.
+	if _, err := m.Submit(ctx, "room-1", joinCmd("c0", "host", "host")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Submit(ctx, "room-2", joinCmd("c0", "host", "host")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.Header(ctx, "room-1")
+	if err != nil || !cmp.Equal(h.Presets, presets) {
+		t.Fatalf("header %+v, %v", h, err)
+	}
+	s1, _ := m.Session(ctx, "room-1")
+	s2, _ := m.Session(ctx, "room-2")
+	sub, err := m.Subscribe(ctx, "room-2", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not idle yet.
+	if err := m.CloseIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s1.Done():
+		t.Fatal("a session closed before its idle timeout")
+	default:
+	}
+	clk.Advance(2 * time.Minute)
+	if err := m.CloseIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-s1.Done() // idle: closed
+	select {
+	case <-s2.Done():
+		t.Fatal("a session with a subscriber was closed as idle")
+	default:
+	}
+	// The closed one reopens on use, where it was.
+	res, err := m.Submit(ctx, "room-1", audioCmd("c1", "host", false))
+	if err != nil || res.Seq != 2 {
+		t.Fatalf("after reopening: %+v, %v", res, err)
+	}
+	if res, err := m.Submit(ctx, "room-1", joinCmd("c0", "host", "host")); err != nil || !res.Duplicate {
+		t.Errorf("after reopening, an old command: %+v, %v; want a duplicate", res, err)
+	}
+	sub.Close()
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-s2.Done()
+	if _, err := m.Submit(ctx, "room-1", audioCmd("c2", "host", true)); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Submit after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestManagerJanitor: the manager closes idle sessions by itself.
+func TestManagerJanitor(t *testing.T) {
+	leakcheck.Check(t)
+	clk := newClock()
+	m, err := session.NewManager(session.WithPresets(presets), session.WithClock(clk.Now), session.WithIdleTimeout(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	s, err := m.Session(t.Context(), "room-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	select {
+	case <-s.Done():
+	case <-t.Context().Done():
+		t.Fatal("the idle session was never closed")
+	}
+}
+
+// TestManagerShutdown closes a manager while 64 goroutines submit to many
+// sessions and subscribers wait: Close returns, every call ends, and no
+// goroutine is left.
+func TestManagerShutdown(t *testing.T) {
+	leakcheck.Check(t)
+	m, err := session.NewManager(session.WithPresets(presets), session.WithIdleTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 64)
+	for g := range 64 {
+		wg.Go(func() {
+			id := fmt.Sprintf("room-%d", g%10)
+			actor := fmt.Sprintf("p%d", g)
+			sub, err := m.Subscribe(context.Background(), id, 0)
+			if err == nil {
+				defer sub.Close()
+			}
+			started <- struct{}{}
+			for i := 0; ; i++ {
+				cmd := audioCmd(fmt.Sprintf("%s-%d", actor, i), actor, i%2 == 0)
+				if i == 0 {
+					cmd = joinCmd(cmd.ID, actor, "attendee")
+				}
+				if _, err := m.Submit(context.Background(), id, cmd); errors.Is(err, session.ErrClosed) {
+					return
+				} else if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 64 {
+		<-started
+	}
+	if err := m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+func TestOptions(t *testing.T) {
+	for name, opt := range map[string]session.Option{
+		"nil store": session.WithStore(nil),
+		"window":    session.WithIdempotencyWindow(-1),
+		"buffer":    session.WithSubscriberBuffer(0),
+		"idle":      session.WithIdleTimeout(-time.Second),
+		"clock":     session.WithClock(nil),
+		"retries":   session.WithConflictRetries(-1),
+		"batch":     session.WithMaxBatch(0),
+	} {
+		if _, err := session.Open(t.Context(), "x", opt); !errors.Is(err, session.ErrInvalidOption) {
+			t.Errorf("%s: err = %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := session.Open(t.Context(), "x", nil); err != nil {
+		t.Errorf("a nil option: %v", err)
+	}
+}
