@@ -1,0 +1,343 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
+)
+
+// packetInterval is the publishers' pacing: 50 packets a second per track,
+// as Opus in 20 ms frames.
+const packetInterval = 20 * time.Millisecond
+
+// window is how many packets a publisher sends, counted as the router reads
+// them, while a check for silence runs.
+const window = 10
+
+// muteCommands are the host's command that turns a kind of media off and
+// the participant's own command that turns it on again.
+func muteCommands(kind webrtc.RTPCodecType, host, target string) (off, on core.Command) {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return core.Command{Type: core.DisableAudio, Actor: host, Target: target},
+			core.Command{Type: core.SetAudio, Actor: target, Enabled: true}
+	}
+	return core.Command{Type: core.DisableVideo, Actor: host, Target: target},
+		core.Command{Type: core.SetVideo, Actor: target, Enabled: true}
+}
+
+// serverRead waits until the router has read the publisher's packet index
+// (its sequence number) on the track.
+func serverRead(t testing.TB, r *Router, participant string, kind webrtc.RTPCodecType, index uint32) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
+		st, ok := r.TrackStats(participant, kind)
+		return ok && !newer(uint16(index), st.LastSequence)
+	})
+}
+
+func TestMuteStopsForwarding(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			h := newHarness(t)
+			h.join("alice", "bob", "carol")
+			bob := h.connect("bob", true)
+			subs := []*client{h.connect("alice", false), h.connect("carol", false)}
+			bob.publish(packetInterval)
+			muted, control := from{"bob", kind}, from{"bob", webrtc.RTPCodecTypeAudio}
+			if kind == webrtc.RTPCodecTypeAudio {
+				control.kind = webrtc.RTPCodecTypeVideo
+			}
+			for _, c := range subs {
+				waitUntil(t, c.id+" receiving bob's "+kind.String(), func() bool { return c.received(muted, 2) })
+			}
+
+			off, on := muteCommands(kind, "alice", "bob")
+			h.do(off)
+			// Packets written after this one start after Apply returned, so
+			// the router reads them with the gate closed. The next one may
+			// have been on its way: at most it gets through.
+			s := bob.lastSent(kind)
+			serverRead(t, h.router, "bob", kind, s+window)
+			for _, c := range subs {
+				waitUntil(t, c.id+" receiving the control track", func() bool { return c.received(control, s+window) })
+				var late []uint32
+				for _, a := range c.arrivals(muted) {
+					if a.index > s {
+						late = append(late, a.index)
+					}
+				}
+				if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
+					t.Errorf("%s: after the mute (bob had sent %d), got %v", c.id, s, late)
+				}
+				t.Logf("%s: %d packet(s) in flight after the mute", c.id, len(late))
+			}
+			st, _ := h.router.TrackStats("bob", kind)
+			silentUpTo := uint32(st.LastSequence) // read by the router while muted
+
+			keyframes := bob.keyframeRequests[kindIndex(kind)].Load()
+			h.do(on)
+			u := bob.lastSent(kind)
+			for _, c := range subs {
+				waitUntil(t, c.id+" receiving bob's "+kind.String()+" again", func() bool { return c.received(muted, u) })
+			}
+			if kind == webrtc.RTPCodecTypeVideo {
+				// Subscribers resume mid-stream: they need a keyframe.
+				waitUntil(t, "a keyframe request to bob", func() bool {
+					return bob.keyframeRequests[kindIndex(kind)].Load() > keyframes
+				})
+			}
+			for _, c := range subs {
+				got := c.arrivals(muted)
+				var first, before arrival
+				for i, a := range got {
+					if a.index > s+1 && a.index <= silentUpTo {
+						t.Errorf("%s: got packet %d, sent while muted (%d..%d)", c.id, a.index, s+2, silentUpTo)
+					}
+					if a.index > silentUpTo && first.index == 0 {
+						first, before = a, got[i-1]
+					}
+				}
+				t.Logf("%s: first packet after the unmute is %d, %d packet(s) after bob's last before it",
+					c.id, first.index, first.index-u)
+				// The rewriter hides the mute: no hole in the sequence numbers.
+				if first.seq != before.seq+1 {
+					t.Errorf("%s: sequence number %d after %d across the mute, want %d", c.id, first.seq,
+						before.seq, before.seq+1)
+				}
+			}
+			st, _ = h.router.TrackStats("bob", kind)
+			if st.Forwarded >= st.Received {
+				t.Errorf("stats %+v: nothing withheld", st)
+			}
+		})
+	}
+}
+
+func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
+	h := newHarness(t)
+	h.join("alice", "bob", "carol")
+	bob := h.connect("bob", true)
+	subs := []*client{h.connect("alice", false), h.connect("carol", true)}
+	bob.publish(packetInterval)
+	for _, c := range subs {
+		for _, k := range kinds {
+			waitUntil(t, c.id+" receiving bob's "+k.String(), func() bool { return c.received(from{"bob", k}, 2) })
+		}
+	}
+
+	start := time.Now()
+	h.do(core.Command{Type: core.Kick, Actor: "alice", Target: "bob"})
+	applied := time.Since(start)
+	select {
+	case <-bob.peer.Done():
+	default:
+		t.Error("bob's Peer not done when Apply returned")
+	}
+	var closedAt time.Time
+	waitUntil(t, "bob's PeerConnection closed", func() bool {
+		bob.mu.Lock()
+		defer bob.mu.Unlock()
+		closedAt = bob.closedAt
+		return !closedAt.IsZero()
+	})
+	closedAfter := closedAt.Sub(start)
+	t.Logf("kick: Apply returned after %v; bob's side closed after %v", applied, closedAfter)
+
+	for _, c := range subs {
+		for _, k := range kinds {
+			waitUntil(t, c.id+": bob's "+k.String()+" track ended", func() bool { return c.ended(from{"bob", k}) })
+		}
+	}
+	t.Logf("kick: bob's tracks ended at the subscribers after %v", time.Since(start))
+	for _, k := range kinds {
+		if st, ok := h.router.TrackStats("bob", k); ok {
+			t.Errorf("bob's %s still forwarded after the kick: %+v", k, st)
+		}
+	}
+	if _, err := bob.peer.Next(context.Background()); !errors.Is(err, ErrPeerClosed) {
+		t.Errorf("bob's Next after the kick: %v, want ErrPeerClosed", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := h.router.Connect(ctx, "bob"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Connect of kicked bob: %v, want to wait for a join", err)
+	}
+	if carol := subs[1]; carol.connState() != webrtc.PeerConnectionStateConnected {
+		t.Errorf("carol's connection %s after bob's kick", carol.connState())
+	}
+}
+
+func TestKickAllClosesEverything(t *testing.T) {
+	h := newHarness(t)
+	h.join("alice", "bob", "carol")
+	clients := []*client{h.connect("alice", true), h.connect("bob", true), h.connect("carol", true)}
+	for _, c := range clients {
+		c.publish(packetInterval)
+	}
+	waitUntil(t, "media flowing", func() bool { return clients[0].received(from{"carol", webrtc.RTPCodecTypeVideo}, 2) })
+
+	start := time.Now()
+	h.do(core.Command{Type: core.KickAll, Actor: "alice"})
+	for _, c := range clients {
+		waitUntil(t, c.id+"'s PeerConnection closed", func() bool {
+			return c.connState() == webrtc.PeerConnectionStateClosed
+		})
+	}
+	t.Logf("kick_all: every connection closed after %v", time.Since(start))
+	if _, err := h.router.Connect(context.Background(), "alice"); !errors.Is(err, core.ErrSessionEnded) {
+		t.Errorf("Connect after kick_all: %v, want session_ended", err)
+	}
+	for _, c := range clients {
+		for _, k := range kinds {
+			if _, ok := h.router.TrackStats(c.id, k); ok {
+				t.Errorf("%s's %s still forwarded", c.id, k)
+			}
+		}
+	}
+}
+
+// flows returns, for every subscriber, the publishers' tracks it receives
+// ("bob audio"), once every publisher has sent a window of packets more and
+// every expected track has delivered one of them.
+func flows(t testing.TB, r *Router, clients []*client, expect map[string][]string) map[string][]string {
+	t.Helper()
+	mark := make(map[from]uint32)
+	for _, p := range clients {
+		for _, k := range kinds {
+			mark[from{p.id, k}] = p.lastSent(k)
+		}
+	}
+	for f, m := range mark {
+		serverRead(t, r, f.participant, f.kind, m+window)
+	}
+	for _, c := range clients {
+		for _, name := range expect[c.id] {
+			var f from
+			for g := range mark {
+				if g.participant+" "+g.kind.String() == name {
+					f = g
+				}
+			}
+			waitUntil(t, c.id+" receiving "+name, func() bool { return c.received(f, mark[f]+1) })
+		}
+	}
+	got := make(map[string][]string)
+	for _, c := range clients {
+		got[c.id] = []string{}
+		for f, m := range mark {
+			if c.received(f, m+1) {
+				got[c.id] = append(got[c.id], f.participant+" "+f.kind.String())
+			}
+		}
+		slices.Sort(got[c.id])
+	}
+	return got
+}
+
+// expectedFlows is what Forwards says each of ids receives in s.
+func expectedFlows(s core.State, ids []string) map[string][]string {
+	want := make(map[string][]string)
+	for _, sub := range ids {
+		want[sub] = []string{}
+		for _, pub := range ids {
+			for _, k := range kinds {
+				if pub != sub && Forwards(s, pub, k) {
+					want[sub] = append(want[sub], pub+" "+k.String())
+				}
+			}
+		}
+		slices.Sort(want[sub])
+	}
+	return want
+}
+
+// sliceSource is an EventSource over a recorded log.
+type sliceSource struct{ evs []events.Event }
+
+func (s *sliceSource) Next(ctx context.Context) (events.Event, error) {
+	if len(s.evs) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, nil
+}
+
+func TestRebuiltRouterForwardsTheSame(t *testing.T) {
+	ids := []string{"alice", "bob", "carol"}
+	connectAll := func(t *testing.T, r *Router, api *webrtc.API) []*client {
+		var cs []*client
+		for _, id := range ids {
+			c := connectTo(t, r, api, id, true)
+			c.publish(packetInterval)
+			cs = append(cs, c)
+		}
+		return cs
+	}
+
+	// The original router follows the session live.
+	h := newHarness(t)
+	h.join("alice", "bob", "carol", "dave")
+	original := connectAll(t, h.router, h.api)
+	h.connect("dave", true).publish(packetInterval)
+	h.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
+	h.do(core.Command{Type: core.DisableVideo, Actor: "alice", Target: "carol"})
+	h.do(core.Command{Type: core.SetVideo, Actor: "carol", Enabled: true})
+	h.do(core.Command{Type: core.SetVideo, Actor: "alice", Enabled: false})
+	h.do(core.Command{Type: core.Pin, Actor: "alice", Target: "carol"})
+	h.do(core.Command{Type: core.Kick, Actor: "alice", Target: "dave"})
+	want := expectedFlows(h.s.state, ids)
+	live := flows(t, h.router, original, want)
+	if d := cmp.Diff(want, live); d != "" {
+		t.Errorf("original router (-Forwards +received):\n%s", d)
+	}
+	t.Logf("flows: %v", live)
+	log := h.s.log
+
+	t.Run("from the log", func(t *testing.T) {
+		checkGoroutines(t)
+		r := newTestRouter(t, core.NewState("room-1", presets))
+		for _, ev := range log {
+			if err := r.Apply(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !r.State().Equal(h.router.State()) {
+			t.Fatalf("rebuilt state %+v, original %+v", r.State().Snapshot(), h.router.State().Snapshot())
+		}
+		got := flows(t, r, connectAll(t, r, h.api), want)
+		if d := cmp.Diff(live, got); d != "" {
+			t.Errorf("rebuilt router (-original +rebuilt):\n%s", d)
+		}
+	})
+
+	t.Run("restarted from a seq", func(t *testing.T) {
+		checkGoroutines(t)
+		k := len(log) / 2
+		r := newTestRouter(t, reducer.Fold(core.NewState("room-1", presets), log[:k]))
+		// The source starts before the router's seq: those events are skipped.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx, &sliceSource{evs: log[k-2:]}) }()
+		waitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == h.router.State().Seq() })
+		got := flows(t, r, connectAll(t, r, h.api), want)
+		if d := cmp.Diff(live, got); d != "" {
+			t.Errorf("restarted router (-original +restarted):\n%s", d)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	})
+}

@@ -1,0 +1,244 @@
+package media
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
+)
+
+// sink is the end of a chain in these tests: it records what reaches it.
+type sink struct {
+	written []rtp.Header
+	skipped []uint16
+}
+
+func (s *sink) WriteRTP(p *rtp.Packet) error {
+	s.written = append(s.written, p.Header.Clone())
+	return nil
+}
+
+func (s *sink) Skip(p *rtp.Packet) { s.skipped = append(s.skipped, p.SequenceNumber) }
+
+func seqs(hs []rtp.Header) []uint16 {
+	out := make([]uint16, len(hs))
+	for i, h := range hs {
+		out[i] = h.SequenceNumber
+	}
+	return out
+}
+
+func pkt(ssrc uint32, seq uint16, ts uint32) *rtp.Packet {
+	return &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: ssrc, SequenceNumber: seq, Timestamp: ts}}
+}
+
+var presets = core.Presets{"host": {DisableParticipantAudio: true, DisableParticipantVideo: true,
+	PinParticipant: true, KickParticipant: true}, "attendee": {}}
+
+// session applies commands with the reducer and keeps the state and events.
+type session struct {
+	t     testing.TB
+	state core.State
+	log   []events.Event
+	n     int
+}
+
+func newSession(t testing.TB) *session {
+	return &session{t: t, state: core.NewState("room-1", presets)}
+}
+
+// do applies cmd (its ID filled in) and returns its events.
+func (s *session) do(cmd core.Command) []events.Event {
+	s.t.Helper()
+	s.n++
+	cmd.ID = fmt.Sprintf("c%d", s.n)
+	next, evs, err := reducer.Apply(s.state, cmd)
+	if err != nil {
+		s.t.Fatalf("%s by %s: %v", cmd.Type, cmd.Actor, err)
+	}
+	s.state = next
+	s.log = append(s.log, evs...)
+	return evs
+}
+
+func (s *session) join(id, preset string) []events.Event {
+	return s.do(core.Command{Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true, Video: true})
+}
+
+func TestForwards(t *testing.T) {
+	s := newSession(t)
+	s.join("alice", "host")
+	s.join("bob", "attendee")
+	s.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
+	audio, video := webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo
+	got := map[string]bool{
+		"alice audio": Forwards(s.state, "alice", audio),
+		"alice video": Forwards(s.state, "alice", video),
+		"bob audio":   Forwards(s.state, "bob", audio),
+		"bob video":   Forwards(s.state, "bob", video),
+		"carol audio": Forwards(s.state, "carol", audio),
+	}
+	want := map[string]bool{"alice audio": true, "alice video": true, "bob audio": false,
+		"bob video": true, "carol audio": false}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("before kick_all (-want +got):\n%s", d)
+	}
+	s.do(core.Command{Type: core.KickAll, Actor: "alice"})
+	if Forwards(s.state, "alice", audio) {
+		t.Error("alice's audio forwarded after session_ended")
+	}
+}
+
+func TestMuteGate(t *testing.T) {
+	s := newSession(t)
+	s.join("alice", "host")
+	s.join("bob", "attendee")
+	g := newMuteGate()
+	g.Update(s.state)
+	out := &sink{}
+	bob := &TrackInfo{Participant: "bob", Kind: webrtc.RTPCodecTypeAudio}
+	w := g.BindTrack(bob, out)
+
+	_ = w.WriteRTP(pkt(1, 1, 0))
+	g.Update(s.state) // unchanged state: still open
+	_ = w.WriteRTP(pkt(1, 2, 0))
+	s.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
+	g.Update(s.state)
+	_ = w.WriteRTP(pkt(1, 3, 0))
+	_ = w.WriteRTP(pkt(1, 4, 0))
+	s.do(core.Command{Type: core.SetAudio, Actor: "bob", Enabled: true})
+	g.Update(s.state)
+	_ = w.WriteRTP(pkt(1, 5, 0))
+
+	if d := cmp.Diff([]uint16{1, 2, 5}, seqs(out.written)); d != "" {
+		t.Errorf("written (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]uint16{3, 4}, out.skipped); d != "" {
+		t.Errorf("skipped (-want +got):\n%s", d)
+	}
+
+	// A track bound while its media is off starts closed.
+	s.do(core.Command{Type: core.DisableVideo, Actor: "alice", Target: "bob"})
+	g.Update(s.state)
+	video := &sink{}
+	vw := g.BindTrack(&TrackInfo{Participant: "bob", Kind: webrtc.RTPCodecTypeVideo}, video)
+	_ = vw.WriteRTP(pkt(2, 1, 0))
+	if len(video.written) != 0 {
+		t.Errorf("video of a participant whose video is off was written: %v", seqs(video.written))
+	}
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestRewriterHidesSkips(t *testing.T) {
+	out := &sink{}
+	w := rewriter{now: time.Now}.BindTrack(&TrackInfo{Codec: webrtc.RTPCodecCapability{ClockRate: 48000}}, out)
+	w.WriteRTP(pkt(7, 100, 1000))
+	w.WriteRTP(pkt(7, 101, 1960))
+	w.Skip(pkt(7, 102, 2920)) // muted
+	w.Skip(pkt(7, 103, 3880))
+	w.WriteRTP(pkt(7, 104, 4840))
+	// 105 is lost upstream: the hole must stay for NACK.
+	w.WriteRTP(pkt(7, 106, 6760))
+	w.Skip(pkt(7, 107, 7720))
+	w.WriteRTP(pkt(7, 108, 8680))
+
+	if d := cmp.Diff([]uint16{100, 101, 102, 104, 105}, seqs(out.written)); d != "" {
+		t.Errorf("sequence numbers (-want +got):\n%s", d)
+	}
+	var ts []uint32
+	for _, h := range out.written {
+		ts = append(ts, h.Timestamp)
+	}
+	// Timestamps keep the publisher's clock, gap included.
+	if d := cmp.Diff([]uint32{1000, 1960, 4840, 6760, 8680}, ts); d != "" {
+		t.Errorf("timestamps (-want +got):\n%s", d)
+	}
+}
+
+func TestRewriterWrapsAround(t *testing.T) {
+	out := &sink{}
+	w := rewriter{now: time.Now}.BindTrack(&TrackInfo{Codec: webrtc.RTPCodecCapability{ClockRate: 48000}}, out)
+	w.WriteRTP(pkt(7, 65534, 0))
+	w.Skip(pkt(7, 65535, 0))
+	w.Skip(pkt(7, 0, 0))
+	w.WriteRTP(pkt(7, 1, 0))
+	w.WriteRTP(pkt(7, 2, 0))
+	if d := cmp.Diff([]uint16{65534, 65535, 0}, seqs(out.written)); d != "" {
+		t.Errorf("sequence numbers (-want +got):\n%s", d)
+	}
+}
+
+func TestRewriterRebasesNewSource(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	out := &sink{}
+	w := rewriter{now: clock.now}.BindTrack(&TrackInfo{Codec: webrtc.RTPCodecCapability{ClockRate: 90000}}, out)
+	w.WriteRTP(pkt(7, 500, 90000))
+	w.WriteRTP(pkt(7, 501, 93000))
+	clock.t = clock.t.Add(2 * time.Second) // the publisher reconnects two seconds later
+	w.WriteRTP(pkt(9, 40000, 12345))
+	w.WriteRTP(pkt(9, 40001, 15345))
+	w.Skip(pkt(7, 502, 96000)) // a straggler of the old source changes nothing
+
+	w.WriteRTP(pkt(9, 40002, 18345))
+	if d := cmp.Diff([]uint16{500, 501, 502, 503, 504}, seqs(out.written)); d != "" {
+		t.Errorf("sequence numbers (-want +got):\n%s", d)
+	}
+	var ts []uint32
+	for _, h := range out.written {
+		ts = append(ts, h.Timestamp)
+	}
+	if d := cmp.Diff([]uint32{90000, 93000, 93000 + 180000, 96000 + 180000, 99000 + 180000}, ts); d != "" {
+		t.Errorf("timestamps (-want +got):\n%s", d)
+	}
+}
+
+func TestRewriterStripsExtensions(t *testing.T) {
+	out := &sink{}
+	w := rewriter{now: time.Now}.BindTrack(&TrackInfo{Codec: webrtc.RTPCodecCapability{ClockRate: 48000}}, out)
+	p := pkt(7, 1, 0)
+	if err := p.Header.SetExtension(1, []byte("0")); err != nil { // a mid extension
+		t.Fatal(err)
+	}
+	w.WriteRTP(p)
+	if h := out.written[0]; h.Extension || len(h.Extensions) != 0 {
+		t.Errorf("header extensions forwarded: %+v", h)
+	}
+}
+
+func TestBindOrder(t *testing.T) {
+	var order []string
+	mk := func(name string) Stage { return tagStage{name: name, order: &order} }
+	w := bind([]Stage{mk("first"), mk("second"), mk("third")}, &TrackInfo{}, &sink{})
+	w.WriteRTP(pkt(1, 1, 0))
+	if d := cmp.Diff([]string{"first", "second", "third"}, order); d != "" {
+		t.Errorf("stage order (-want +got):\n%s", d)
+	}
+}
+
+type tagStage struct {
+	NoOp
+	name  string
+	order *[]string
+}
+
+func (s tagStage) BindTrack(_ *TrackInfo, next Writer) Writer { return tagWriter{Writer: next, s: s} }
+
+type tagWriter struct {
+	Writer
+	s tagStage
+}
+
+func (w tagWriter) WriteRTP(p *rtp.Packet) error {
+	*w.s.order = append(*w.s.order, w.s.name)
+	return w.Writer.WriteRTP(p)
+}
