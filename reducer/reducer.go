@@ -65,7 +65,11 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
 }
 
-func check(s core.State, cmd core.Command) error {
+// WellFormed returns the invalid_command error of a command that fails
+// check 1 (unknown type, empty id or actor, no target where the type needs
+// one), or nil. Check 1 needs no state, so a transport can refuse a
+// malformed command before it opens the session; Decide runs it first.
+func WellFormed(cmd core.Command) error {
 	switch {
 	case !cmd.Type.Known():
 		return core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
@@ -75,7 +79,15 @@ func check(s core.State, cmd core.Command) error {
 		return core.Errorf(core.CodeInvalidCommand, "%s: empty actor", cmd.Type)
 	case cmd.Type.Targeted() && cmd.Target == "":
 		return core.Errorf(core.CodeInvalidCommand, "%s: no target", cmd.Type)
-	case s.Ended():
+	}
+	return nil
+}
+
+func check(s core.State, cmd core.Command) error {
+	if err := WellFormed(cmd); err != nil {
+		return err
+	}
+	if s.Ended() {
 		return core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
 	}
 	actor, joined := s.Participant(cmd.Actor)

@@ -1,0 +1,288 @@
+package nats
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	gonats "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/session/storetest"
+)
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
+// cluster is three JetStream servers routed to each other on loopback.
+type cluster struct {
+	servers []*server.Server
+	urls    string // client URLs, comma separated
+}
+
+// startCluster starts a three-node cluster, retrying a start that stalls
+// (a route port taken meanwhile, a first meta-leader election that hangs).
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	for attempt := range 5 {
+		c, err := tryCluster(t)
+		if err == nil {
+			t.Cleanup(c.shutdown)
+			return c
+		}
+		t.Logf("cluster start %d: %v", attempt, err)
+	}
+	t.Fatal("no cluster after 5 attempts")
+	return nil
+}
+
+func tryCluster(t *testing.T) (*cluster, error) {
+	var ports []int
+	for range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	c := &cluster{}
+	var urls []string
+	for i, p := range ports {
+		srv, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "gavel", Host: "127.0.0.1", Port: p},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+			NoLog:      true,
+			NoSigs:     true,
+		})
+		if err != nil {
+			c.shutdown()
+			return nil, err
+		}
+		srv.Start()
+		c.servers = append(c.servers, srv)
+		if !srv.ReadyForConnections(5*time.Second) || !srv.JetStreamEnabled() || !srv.JetStreamIsClustered() {
+			c.shutdown()
+			return nil, fmt.Errorf("server %d did not start clustered", i)
+		}
+		urls = append(urls, srv.ClientURL())
+	}
+	c.urls = strings.Join(urls, ",")
+	ready := waitFor(2*time.Second, func() bool {
+		leaders := 0
+		for _, s := range c.servers {
+			if s.JetStreamIsLeader() {
+				leaders++
+				if len(s.JetStreamClusterPeers()) != 3 { // known to the leader only
+					return false
+				}
+			}
+			if !s.JetStreamIsCurrent() {
+				return false
+			}
+		}
+		return leaders == 1
+	})
+	if !ready {
+		var st []string
+		for _, s := range c.servers {
+			st = append(st, fmt.Sprintf("%s leader=%v peers=%d current=%v", s.Name(), s.JetStreamIsLeader(), len(s.JetStreamClusterPeers()), s.JetStreamIsCurrent()))
+		}
+		c.shutdown()
+		return nil, fmt.Errorf("no meta leader within 2 s: %s", strings.Join(st, "; "))
+	}
+	return c, nil
+}
+
+func (c *cluster) shutdown() {
+	for _, s := range c.servers {
+		s.Shutdown()
+	}
+	for _, s := range c.servers {
+		s.WaitForShutdown()
+	}
+}
+
+// streamLeader waits until stream has a leader and current followers
+// (want of them), and returns the leader.
+func (c *cluster) streamLeader(t *testing.T, nc *gonats.Conn, stream string, want int) *server.Server {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader *server.Server
+	ok := waitFor(10*time.Second, func() bool {
+		s, err := js.Stream(t.Context(), stream)
+		if err != nil {
+			return false
+		}
+		ci := s.CachedInfo().Cluster
+		if ci == nil || ci.Leader == "" {
+			return false
+		}
+		current := 0
+		for _, r := range ci.Replicas {
+			if r.Current {
+				current++
+			}
+		}
+		if current < want {
+			return false
+		}
+		for _, srv := range c.servers {
+			if srv.Name() == ci.Leader && srv.JetStreamIsStreamLeader("$G", stream) {
+				leader = srv
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("stream %s has no leader with %d current followers", stream, want)
+	}
+	return leader
+}
+
+// TestCluster runs two gavel instances on a three-node cluster with a
+// three-replica stream, and stops the stream's leader while commands are in
+// flight: every acknowledged command is in the log once, nobody was told of
+// events the log does not hold, and the session goes on.
+func TestCluster(t *testing.T) {
+	c := startCluster(t)
+	opts := []Option{
+		WithURL(c.urls), WithReplicas(3), WithNATSOptions(gonats.ReconnectWait(20 * time.Millisecond)),
+		WithSessionOptions(session.WithPresets(presets)),
+	}
+	a, b := startNode(t, opts...), startNode(t, opts...)
+	nc := connect(t, c.urls)
+	leader := c.streamLeader(t, nc, DefaultStream, 2)
+	// A lost request is sent again after a second, not two.
+	client := newClient(t, nc, WithRequestTimeout(time.Second))
+	// A subscriber follows the whole run, across the change of leader.
+	sub, err := newClient(t, connect(t, c.urls)).Subscribe(t.Context(), "room-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	half := make(chan struct{})
+	stopped := make(chan string)
+	go func() {
+		<-half
+		leader.Shutdown()
+		leader.WaitForShutdown()
+		stopped <- leader.Name()
+	}()
+	answers := race(t, client, "room-1", 16, 30, func() { close(half) })
+	t.Logf("stopped the stream leader %s halfway", <-stopped)
+
+	c.streamLeader(t, nc, DefaultStream, 1) // a new one, on the two left
+	want := checkLog(t, a.Store(), "room-1", answers)
+	var logged []events.Event
+	for r, err := range a.Store().Records(t.Context(), "room-1", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged = append(logged, r.Events...)
+	}
+	if got := collect(t, sub, len(logged)); jsonOf(got) != jsonOf(logged) {
+		t.Errorf("the subscriber saw\n%s\nthe log holds\n%s", jsonOf(got), jsonOf(logged))
+	}
+	// The session goes on.
+	next := core.Command{ID: "after", Type: core.Join, Actor: "late", Name: "Late", Preset: "attendee"}
+	res, err := client.Submit(t.Context(), "room-1", next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Events) != 1 || res.Events[0].Sequence() != want.Seq()+1 {
+		t.Errorf("the command after the failover gave %s, want one event with seq %d", jsonOf(res.Events), want.Seq()+1)
+	}
+	var stats []string
+	for i, n := range []*Node{a, b} {
+		st := n.Store()
+		stats = append(stats, fmt.Sprintf("instance %d: %d×10071, %d×10164, %d resent, %d found landed",
+			i, st.wrongSeq.Load(), st.wrongSeqConst.Load(), st.retried.Load(), st.ownLanded.Load()))
+	}
+	t.Logf("%d commands, seq %d; %s", len(answers), want.Seq(), strings.Join(stats, "; "))
+}
+
+// TestClusterConcurrentWriters races eight writers expecting the same
+// position on a replicated stream, twenty times: a replicated stream answers
+// the losers with 10071, or with 10164 while the winner's write is in
+// flight, and both must be ErrConflict. Exactly one writer wins each round.
+func TestClusterConcurrentWriters(t *testing.T) {
+	const writers, rounds = 8, 20
+	c := startCluster(t)
+	nc := connect(t, c.urls)
+	st := newStore(t, nc, WithReplicas(3))
+	c.streamLeader(t, nc, DefaultStream, 2)
+	ctx := t.Context()
+	if err := st.Create(ctx, events.Header{Session: "room-1", Presets: presets}); err != nil {
+		t.Fatal(err)
+	}
+	var last session.Position
+	for r := range rounds {
+		rec := storetest.Records(r + 1)[r]
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			wins []session.Position
+			errs []error
+		)
+		for w := range writers {
+			wrec := rec
+			wrec.Command.ID = fmt.Sprintf("%s-w%d", rec.Command.ID, w) // distinct: no duplicate shortcut
+			wg.Go(func() {
+				p, err := st.Append(ctx, "room-1", last, wrec)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins = append(wins, p)
+				case !errors.Is(err, session.ErrConflict):
+					errs = append(errs, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(errs) > 0 || len(wins) != 1 {
+			t.Fatalf("round %d: %d writers won (want 1), other errors: %v", r, len(wins), errs)
+		}
+		last = wins[0]
+	}
+	n := 0
+	for range st.Records(ctx, "room-1", 1) {
+		n++
+	}
+	if n != rounds {
+		t.Errorf("the log holds %d records, want %d", n, rounds)
+	}
+	t.Logf("losers answered %d×10071, %d×10164", st.wrongSeq.Load(), st.wrongSeqConst.Load())
+}

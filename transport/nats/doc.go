@@ -1,0 +1,167 @@
+// Package nats runs gavel sessions over NATS: a JetStream stream is the
+// durable, replicated log of every session (a session.Store), any number of
+// gavel instances answer commands on request/reply subjects, and trusted
+// services submit commands and follow sessions with a Client. With no NATS
+// URL, a Node starts an in-process nats-server with JetStream, so one binary
+// is a complete deployment; with a URL it joins a server or cluster.
+//
+// # API in brief
+//
+//	n, err := nats.Start(ctx, nats.WithDataDir("data"), nats.WithSessionOptions(session.WithPresets(p)))
+//	n, err := nats.Start(ctx, nats.WithURL("nats://a:4222,nats://b:4222"), nats.WithReplicas(3))
+//	res, err := n.Client().Submit(ctx, "room-1", cmd)   // events, or the *core.Error
+//	sub, err := n.Client().Subscribe(ctx, "room-1", 0)  // every event with seq > 0, in order
+//	ev, err := sub.Next(ctx)
+//	n.Close(ctx)
+//
+//	The parts: StartServer (embedded server), NewStore (the session.Store),
+//	NewService (serves a session.Manager on the command subjects), NewClient.
+//	Options (one Option type, each constructor reads its own): WithURL,
+//	WithNATSOptions, WithDataDir, WithPort, WithSyncAlways, WithStream,
+//	WithPrefix, WithReplicas, WithMemoryStorage, WithDuplicateWindow,
+//	WithStoreTimeout, WithQueue, WithMaxCommand, WithConcurrency,
+//	WithSessionOptions, WithRequestTimeout, WithSubmitTimeout.
+//
+// # Subjects and the log
+//
+// Session ids become single subject tokens (SessionToken: [A-Za-z0-9_-] as
+// they are, every other byte %XX, one to one). Under the prefix (default
+// gavel):
+//
+//	gavel.cmd.<session>   commands, request/reply, one queue group
+//	gavel.log.<session>   the session's command records, in stream GAVEL
+//	gavel.head.<session>  the session's header, in stream GAVEL
+//	gavel.snap.<session>  the session's latest snapshot, in stream GAVEL_SNAP
+//
+// A record message is the gavel-log/1 record line, written with
+// session.AppendRecord, so the messages of head and log subjects in stream
+// order are the session's gavel-log/1 file. Its headers: Nats-Msg-Id
+// (<session token>/<escaped command id>: the server's duplicate check is
+// stream wide), Nats-Expected-Last-Subject-Sequence, Gavel-Seq (the
+// session's seq after the record, which lets Records and Subscribe find
+// where to start by a search over a few messages instead of reading the log
+// from the beginning) and Gavel-Writer (an id of the Append call). A
+// session.Position is the record's stream sequence. A snapshot (the runtime
+// saves one every WithSnapshotInterval events) is the SPEC's state JSON with
+// its position and window start in headers; only the latest is kept.
+//
+// # Instances never fork a session
+//
+// Every append carries the expected last sequence of the session's subject,
+// so of two instances appending after the same record, the server stores
+// one and refuses the other (10071, or 10164 from a replicated stream while
+// the winner's write is in flight; the codes decide, not error strings):
+// that is session.ErrConflict, and the loser's runtime reads the new
+// records, decides again and retries. When the outcome of a publish is
+// unknown (a timeout, a stream leader election), Append sends the same
+// message again; a duplicate acknowledgement or a wrong sequence is then
+// resolved by looking at the record after the expected one: if its
+// Gavel-Writer is this Append's, the first attempt landed. Nothing else
+// counts as success, so a command another instance stored first is a
+// conflict, which the runtime answers from its idempotency window.
+//
+// modernice/goes deprecated its JetStream event store (backend/natsjs); its
+// code shows what to avoid, and this store does: appends without an expected sequence (here every
+// append has one); a second, non-atomic write to a KV index (here one
+// message per record holds the command and all its events, and the header
+// is created with an expected sequence of 0); several messages per command
+// (partial writes); a duplicate acknowledgement treated as a failure, so a
+// retry fails (here it is resolved as above); subject escaping that maps
+// different ids to one subject (here it is one to one); streams created on
+// the fly per type (here one stream, created by NewStore); reads that stop
+// when a batch comes back short (here reads stop at the subject's last
+// sequence, taken when reading starts).
+//
+// # Storage and durability
+//
+// The stream uses file storage (WithMemoryStorage for tests). The embedded
+// server keeps nats-server's default sync: a write reaches the operating
+// system before it is acknowledged, so an acknowledged command survives a
+// crash of the process (kill -9), and the files are fsynced every two
+// minutes; a power loss can lose the last acknowledged commands. fsync on
+// every write (WithSyncAlways) costs about 9× per append here (~227 µs
+// against ~26 µs). A deployment that must survive the loss of a machine
+// runs a three-node cluster with WithReplicas(3): an acknowledgement then
+// means a majority of servers hold the record.
+//
+// One command is one message, so the largest record must fit in the
+// server's max_payload: disable_all_audio at 10,000 participants records
+// about 1 MB of events. The embedded server allows 8 MiB (MaxPayload); give
+// a server of your own the same (max_payload: 8MB).
+//
+// # Replies
+//
+// The command service answers each request with one JSON object. Events
+// and errors are in the events codec's form; the envelope is:
+//
+//	{"seq":4,"at":"2026-03-01T10:00:00Z","events":[…]}     applied; events may be []
+//	{"seq":4,"at":"…","duplicate":true,"events":[…]}       the id was applied before: its outcome
+//	{"error":{"code":1201,"name":"permission_denied","message":"…"}}   rejected
+//	{"failure":"…"}                                        not applied now; send again, same id
+//
+// A request that is not a command (not JSON, unknown type, a field of the
+// wrong type, larger than WithMaxCommand, a subject that is not
+// <prefix>.cmd.<session token>) is answered with invalid_command (1210)
+// before it reaches the runtime: it creates no session and appends nothing.
+// A command published without a reply subject is not served.
+//
+// # Following sessions
+//
+// Client.Subscribe reads the stream itself (an ordered consumer on the
+// session's log subject): it sees every instance's commands as they are
+// stored, survives instances and servers restarting, and resumes from any
+// seq. A Node's Manager().Subscribe sees another instance's commands only
+// when its own runtime next reads the log (at its next conflict); with more
+// than one instance, follow sessions with the Client.
+//
+// # Trust
+//
+// The NATS transport is for trusted services. Whoever may publish on
+// gavel.cmd.<session> may submit any command as any actor: the command
+// names its actor and nothing checks it. Whoever may publish on gavel.log.*,
+// gavel.head.* or gavel.snap.* writes the log directly. So untrusted clients (browsers,
+// participants' apps) never get NATS credentials: they come in through the
+// websocket transport, which authenticates them and sets the actor. On
+// NATS, only gavel instances may write the log and take commands, and
+// trusted services may submit and read. The configuration that enforces it
+// (with JetStream enabled; testdata/permissions.conf, run by
+// TestPermissions):
+//
+//	authorization {
+//	  users = [
+//	    {
+//	      user: gavel, password: $GAVEL_PASSWORD
+//	      permissions: {
+//	        publish: { allow: ["gavel.log.*", "gavel.head.*", "gavel.snap.*", "$JS.API.>"] }
+//	        subscribe: { allow: ["gavel.cmd.>", "_INBOX.>"] }
+//	        allow_responses: true
+//	      }
+//	    }
+//	    {
+//	      user: service, password: $SERVICE_PASSWORD
+//	      permissions: {
+//	        publish: {
+//	          allow: [
+//	            "gavel.cmd.*",
+//	            "$JS.API.STREAM.INFO.GAVEL",
+//	            "$JS.API.STREAM.MSG.GET.GAVEL",
+//	            "$JS.API.CONSUMER.CREATE.GAVEL.>",
+//	            "$JS.API.CONSUMER.INFO.GAVEL.>",
+//	            "$JS.API.CONSUMER.MSG.NEXT.GAVEL.>",
+//	            "$JS.API.CONSUMER.DELETE.GAVEL.>"
+//	          ]
+//	        }
+//	        subscribe: { allow: ["_INBOX.>"] }
+//	      }
+//	    }
+//	  ]
+//	}
+//
+// A service that may only act on some sessions gets gavel.cmd.<token> for
+// those (SessionToken gives the token). The embedded server listens on
+// 127.0.0.1 only and has no users: every process on the machine can reach
+// it, so run it where those are trusted.
+//
+// Package nats imports core, events, reducer and session, and
+// github.com/nats-io/nats.go and github.com/nats-io/nats-server/v2.
+package nats

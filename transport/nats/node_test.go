@@ -1,0 +1,262 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	gonats "github.com/nats-io/nats.go"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/session/storetest"
+)
+
+// presets are the presets of the sessions the tests create.
+var presets = storetest.Presets
+
+// script is a session's commands, with what the reducer makes of them.
+type script struct {
+	cmds   []core.Command
+	events [][]events.Event // per command; nil when rejected
+	errs   []error
+	state  core.State
+}
+
+// newScript decides cmds one after the other, as the runtime will.
+func newScript(id string, cmds []core.Command) script {
+	s := script{cmds: cmds, state: core.NewState(id, presets)}
+	for _, c := range cmds {
+		next, evs, err := reducer.Apply(s.state, c)
+		s.events = append(s.events, evs)
+		s.errs = append(s.errs, err)
+		s.state = next
+	}
+	return s
+}
+
+// from returns the script from command i on.
+func (s script) from(i int) script {
+	return script{cmds: s.cmds[i:], events: s.events[i:], errs: s.errs[i:], state: s.state}
+}
+
+// all returns every event of the script, in order.
+func (s script) all() []events.Event {
+	var out []events.Event
+	for _, evs := range s.events {
+		out = append(out, evs...)
+	}
+	return out
+}
+
+// jsonOf encodes events, for diffs that read well.
+func jsonOf(evs []events.Event) string { return string(events.AppendEvents(nil, evs)) }
+
+// classroom is a short session: joins, a host muting, a refused kick, pins.
+var classroom = []core.Command{
+	{ID: "1", Type: core.Join, Actor: "alice", Name: "Alice", Preset: "host", Audio: true, Video: true},
+	{ID: "2", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true, Video: true},
+	{ID: "3", Type: core.Join, Actor: "carol", Name: "Carol", Preset: "attendee", Audio: true},
+	{ID: "4", Type: core.DisableAudio, Actor: "alice", Target: "bob"},
+	{ID: "5", Type: core.Kick, Actor: "bob", Target: "alice"}, // permission_denied
+	{ID: "6", Type: core.Pin, Actor: "alice", Target: "carol"},
+	{ID: "7", Type: core.SetAudio, Actor: "carol", Enabled: true}, // changes nothing
+	{ID: "8", Type: core.DisableAllAudio, Actor: "alice"},
+	{ID: "9", Type: core.Pin, Actor: "alice", Target: "bob"},
+}
+
+// submitScript submits every command of s through c and checks each outcome
+// against the reducer's.
+func submitScript(t *testing.T, c *Client, id string, s script) {
+	t.Helper()
+	for i, cmd := range s.cmds {
+		res, err := c.Submit(t.Context(), id, cmd)
+		checkOutcome(t, cmd, res, err, s.events[i], s.errs[i])
+	}
+}
+
+func checkOutcome(t *testing.T, cmd core.Command, res session.Result, err error, want []events.Event, wantErr error) {
+	t.Helper()
+	if wantErr != nil {
+		wc, _ := core.CodeOf(wantErr)
+		var cerr *core.Error
+		if !errors.As(err, &cerr) || cerr.Code != wc {
+			t.Fatalf("command %s: err = %v, want code %d", cmd.ID, err, wc)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("command %s: %v", cmd.ID, err)
+	}
+	if diff := cmp.Diff(jsonOf(want), jsonOf(res.Events)); diff != "" {
+		t.Fatalf("command %s events (-want +got):\n%s", cmd.ID, diff)
+	}
+}
+
+// collect reads n events from sub.
+func collect(t *testing.T, sub interface {
+	Next(context.Context) (events.Event, error)
+}, n int) []events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out []events.Event
+	for len(out) < n {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", len(out), n, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestNode runs a session on the embedded server: commands through the
+// command service, their retries, subscriptions from every seq; then the
+// node and its server restart on the same directory, the session is intact,
+// and a subscription made before the restart (from another process's
+// connection) goes on.
+func TestNode(t *testing.T) {
+	leakcheck.Check(t) // and nothing keeps running after Close
+	dir, port := t.TempDir(), freePort(t)
+	opts := []Option{WithDataDir(dir), WithPort(port),
+		WithSessionOptions(session.WithPresets(presets), session.WithSnapshotInterval(4))}
+	n, err := Start(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newScript("room-1", classroom)
+	submitScript(t, n.Client(), "room-1", s)
+	all := s.all()
+
+	// A retry of an applied command is answered with the original outcome.
+	res, err := n.Client().Submit(t.Context(), "room-1", classroom[3])
+	if err != nil || !res.Duplicate {
+		t.Fatalf("retry of command 4: %+v, %v; want the duplicate", res, err)
+	}
+	if diff := cmp.Diff(jsonOf(s.events[3]), jsonOf(res.Events)); diff != "" {
+		t.Errorf("retry of command 4 (-want +got):\n%s", diff)
+	}
+
+	// Another process's connection, over TCP.
+	other := newClient(t, connect(t, n.URL()))
+	for after := range uint64(len(all)) + 1 {
+		sub, err := other.Subscribe(t.Context(), "room-1", after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(jsonOf(all[after:]), jsonOf(collect(t, sub, len(all)-int(after)))); diff != "" {
+			t.Errorf("Subscribe(after %d) (-want +got):\n%s", after, diff)
+		}
+		sub.Close()
+	}
+	live, err := other.Subscribe(t.Context(), "room-1", uint64(len(all)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted on the same directory and port: the same log and state,
+	// from the latest snapshot and the records after it.
+	n = startNode(t, opts...)
+	if snap, err := n.Store().LatestSnapshot(t.Context(), "room-1"); err != nil || snap.State.Seq < 4 {
+		t.Errorf("latest snapshot: %+v, %v; want one at seq 4 or later", snap, err)
+	}
+	var logged []events.Event
+	for r, err := range n.Store().Records(t.Context(), "room-1", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged = append(logged, r.Events...)
+	}
+	if diff := cmp.Diff(jsonOf(all), jsonOf(logged)); diff != "" {
+		t.Errorf("log after the restart (-want +got):\n%s", diff)
+	}
+	st, err := n.Manager().Session(t.Context(), "room-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(s.state) {
+		t.Errorf("state after the restart:\n%s\nwant\n%s", events.AppendState(nil, got), events.AppendState(nil, s.state))
+	}
+	// The idempotency window came back from the log.
+	if res, err := n.Client().Submit(t.Context(), "room-1", classroom[0]); err != nil || !res.Duplicate {
+		t.Errorf("command 1 again after the restart: %+v, %v; want the duplicate", res, err)
+	}
+	// The session goes on, and the subscription made before sees it.
+	more := newScript("room-1", append(classroom[:len(classroom):len(classroom)],
+		core.Command{ID: "10", Type: core.SetAudio, Actor: "bob", Enabled: true}))
+	submitScript(t, n.Client(), "room-1", more.from(len(classroom)))
+	if diff := cmp.Diff(jsonOf(more.from(len(classroom)).all()), jsonOf(collect(t, live, 1))); diff != "" {
+		t.Errorf("subscription across the restart (-want +got):\n%s", diff)
+	}
+}
+
+// newClient is NewClient for tests.
+func newClient(t *testing.T, nc *gonats.Conn, opts ...Option) *Client {
+	t.Helper()
+	c, err := NewClient(nc, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStartServerFails reports why the embedded server did not start.
+func TestStartServerFails(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err = StartServer(ctx, WithDataDir(t.TempDir()), WithPort(l.Addr().(*net.TCPAddr).Port))
+	if err == nil {
+		t.Fatal("StartServer on a taken port succeeded")
+	}
+	t.Log(err)
+}
+
+// TestOptions checks that bad option values are refused.
+func TestOptions(t *testing.T) {
+	for i, o := range []Option{
+		WithDataDir(""), WithPort(70000), WithStream("a.b"), WithPrefix("a..b"), WithPrefix(""),
+		WithReplicas(0), WithDuplicateWindow(0), WithStoreTimeout(0), WithQueue(""),
+		WithMaxCommand(1), WithConcurrency(0), WithRequestTimeout(0), WithSubmitTimeout(-1),
+	} {
+		if _, err := newConfig([]Option{o}); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("option %d: err = %v, want ErrInvalidOption", i, err)
+		}
+	}
+	if _, err := newConfig([]Option{nil, WithPrefix("acme.gavel")}); err != nil {
+		t.Errorf("nil option and a dotted prefix: %v", err)
+	}
+}

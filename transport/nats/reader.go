@@ -1,0 +1,210 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gavelrtc/gavel/session"
+)
+
+// shortRead is how many records are read by direct gets before an ordered
+// consumer takes over: a conflict's tail is short, and a consumer costs a
+// round trip to create.
+const shortRead = 8
+
+// logReader reads session logs from the stream. The store and the client
+// share it.
+type logReader struct {
+	stream jetstream.Stream
+	subj   subjects
+	wait   time.Duration // how long one read may retry, see retry
+}
+
+// last returns the last message on subject, or nil when it has none.
+func (r logReader) last(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	m, err := retry(ctx, r.wait, attemptTimeout, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return r.stream.GetLastMsgForSubject(ctx, subject)
+	}, nil)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// first returns the first message on subject at stream sequence seq or
+// later, or nil when there is none.
+func (r logReader) first(ctx context.Context, subject string, seq uint64) (*jetstream.RawStreamMsg, error) {
+	return r.get(ctx, seq, jetstream.WithGetMsgSubject(subject))
+}
+
+// get returns the message at seq (or, with WithGetMsgSubject, the first on
+// that subject from seq), or nil when there is none.
+func (r logReader) get(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	m, err := retry(ctx, r.wait, attemptTimeout, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return r.stream.GetMsg(ctx, seq, opts...)
+	}, nil)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// start returns the stream sequence to read subject from so that every event
+// with seq ≥ from, and every record after the one holding event from-1, is
+// read: the first record whose seq-after is ≥ from-1. last is the subject's
+// last message; ok is false when no record is needed (from-1 is beyond the
+// log's seq).
+//
+// Seq-after grows with the stream sequence, so the first such record is
+// found by a search: galloping back from the end, which is where a
+// runtime's tail read starts, then bisecting.
+func (r logReader) start(ctx context.Context, subject string, from uint64, last *jetstream.RawStreamMsg) (seq uint64, ok bool, err error) {
+	if from <= 1 {
+		return 1, true, nil
+	}
+	target := from - 1
+	after, err := seqHeader(last.Header)
+	if err != nil {
+		return 0, false, fmt.Errorf("stream message %d: %w", last.Sequence, err)
+	}
+	if after < target {
+		return 0, false, nil
+	}
+	// best is the earliest known record with seq-after ≥ target; records in
+	// [lo, hi) are yet to be looked at, and hi ≤ best.
+	best, lo, hi := last.Sequence, uint64(1), last.Sequence
+	probe := func(at uint64) (*jetstream.RawStreamMsg, uint64, error) {
+		m, err := r.first(ctx, subject, at)
+		if err != nil {
+			return nil, 0, err
+		}
+		if m == nil { // cannot be: best is on subject and ≥ at
+			return nil, 0, fmt.Errorf("no message on %s from %d", subject, at)
+		}
+		a, err := seqHeader(m.Header)
+		if err != nil {
+			return nil, 0, fmt.Errorf("stream message %d: %w", m.Sequence, err)
+		}
+		return m, a, nil
+	}
+	for d := uint64(1); hi > lo; d *= 2 {
+		at := lo
+		if hi-lo > d {
+			at = hi - d
+		}
+		m, a, err := probe(at)
+		if err != nil {
+			return 0, false, err
+		}
+		if a < target {
+			lo = m.Sequence + 1
+			break
+		}
+		if m.Sequence < hi {
+			best = m.Sequence
+		}
+		hi = at
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		m, a, err := probe(mid)
+		if err != nil {
+			return 0, false, err
+		}
+		switch {
+		case m.Sequence >= hi: // nothing on subject in [mid, hi)
+			hi = mid
+		case a >= target:
+			best, hi = m.Sequence, mid
+		default:
+			lo = m.Sequence + 1
+		}
+	}
+	return best, true, nil
+}
+
+// records yields the records of subject as Store.Records does, up to the
+// subject's last message when reading started.
+func (r logReader) records(ctx context.Context, subject string, from uint64, yield func(session.Record) bool) error {
+	last, err := r.last(ctx, subject)
+	if err != nil || last == nil {
+		return err
+	}
+	next, ok, err := r.start(ctx, subject, from, last)
+	if err != nil || !ok {
+		return err
+	}
+	for range shortRead {
+		m, err := r.first(ctx, subject, next)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return fmt.Errorf("no message on %s from %d, before the last at %d", subject, next, last.Sequence)
+		}
+		rec, err := parseRecord(m.Data, m.Sequence)
+		if err != nil {
+			return err
+		}
+		if !yield(rec) || m.Sequence >= last.Sequence {
+			return nil
+		}
+		next = m.Sequence + 1
+	}
+	msgs, err := r.follow(ctx, subject, next)
+	if err != nil {
+		return err
+	}
+	defer msgs.Stop()
+	for {
+		m, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		rec, err := parseRecord(m.Data(), meta.Sequence.Stream)
+		if err != nil {
+			return err
+		}
+		if !yield(rec) || meta.Sequence.Stream >= last.Sequence {
+			return nil
+		}
+	}
+}
+
+// follow returns the messages of subject from stream sequence seq on, in
+// order and without gaps, through an ordered consumer (it recreates itself
+// after a gap, a server restart or a leader change).
+//
+// Its pull requests expire after two seconds (the default is thirty), so
+// that a consumer lost with its server is noticed, by two missed
+// heartbeats, and recreated within two seconds rather than ten.
+func (r logReader) follow(ctx context.Context, subject string, seq uint64) (jetstream.MessagesContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
+	if seq > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = seq
+	}
+	cons, err := r.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cons.Messages(jetstream.PullMaxMessages(256), jetstream.PullExpiry(2*time.Second))
+}
+
+// parseRecord decodes a record message.
+func parseRecord(data []byte, seq uint64) (session.Record, error) {
+	rec, err := session.ParseRecord(data)
+	if err != nil {
+		return session.Record{}, fmt.Errorf("stream message %d: %w", seq, err)
+	}
+	rec.Pos = session.Position(seq)
+	return rec, nil
+}

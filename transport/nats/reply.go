@@ -1,0 +1,166 @@
+package nats
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+)
+
+// ErrUnavailable is matched by the error of Client.Submit when the service
+// answered that it could not apply the command for a reason of its own (the
+// log's stream unreachable, too many conflicting writers): the command may or
+// may not have been applied, and submitting it again with the same id is
+// safe. Submit retries such answers itself until its context ends.
+var ErrUnavailable = errors.New("gavel/nats: service unavailable")
+
+// ErrBadReply is matched by the error of Client.Submit when the answer is not
+// a reply of this package.
+var ErrBadReply = errors.New("gavel/nats: malformed reply")
+
+// The reply to a command is one JSON object (see the package doc):
+//
+//	{"seq":4,"at":"2026-…Z","events":[…]}         applied (events may be [])
+//	{"seq":4,"at":"…","duplicate":true,"events":[…]}  its id was applied before
+//	{"error":{"code":1201,"name":…,"message":…}}  rejected, SPEC error
+//	{"failure":"…"}                                not applied now, retry
+//
+// Events and errors are in the events codec's form; this envelope is the
+// only JSON this package spells.
+
+// appendReply appends the reply to a command whose outcome is res, err.
+// The events come last, so that decodeReply can find them without a
+// generic JSON pass over the reply.
+func appendReply(dst []byte, res session.Result, err error) []byte {
+	var cerr *core.Error
+	switch {
+	case errors.As(err, &cerr):
+		dst = append(dst, `{"error":`...)
+		dst = events.AppendError(dst, cerr)
+		if res.Duplicate {
+			dst = append(dst, `,"duplicate":true`...)
+		}
+	case err != nil:
+		dst = append(dst, `{"failure":`...)
+		dst = events.AppendString(dst, err.Error())
+	default:
+		dst = append(dst, `{"seq":`...)
+		dst = strconv.AppendUint(dst, res.Seq, 10)
+		if !res.At.IsZero() {
+			dst = append(dst, `,"at":"`...)
+			dst = res.At.UTC().AppendFormat(dst, time.RFC3339Nano)
+			dst = append(dst, '"')
+		}
+		if res.Duplicate {
+			dst = append(dst, `,"duplicate":true`...)
+		}
+		dst = append(dst, `,"events":`...)
+		dst = events.AppendEvents(dst, res.Events)
+	}
+	return append(dst, '}')
+}
+
+type wireReply struct {
+	Seq       *uint64           `json:"seq"`
+	At        string            `json:"at"`
+	Events    []json.RawMessage `json:"events"` // one pass of encoding/json for all
+	Error     json.RawMessage   `json:"error"`
+	Duplicate bool              `json:"duplicate"`
+	Failure   *string           `json:"failure"`
+}
+
+// decodeReply decodes a reply: the result, the *core.Error (unwrapped) of a
+// rejection, an error matching ErrUnavailable for a failure, or one matching
+// ErrBadReply.
+func decodeReply(b []byte) (session.Result, error) {
+	if res, ok := decodeApplied(b); ok {
+		return res, nil
+	}
+	return decodeReplyJSON(b)
+}
+
+// decodeReplyJSON is decodeReply for any reply in any field order.
+func decodeReplyJSON(b []byte) (session.Result, error) {
+	var w wireReply
+	if err := json.Unmarshal(b, &w); err != nil {
+		return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
+	}
+	switch {
+	case w.Failure != nil:
+		return session.Result{}, fmt.Errorf("%w: %s", ErrUnavailable, *w.Failure)
+	case len(w.Error) > 0:
+		cerr, err := events.DecodeError(w.Error)
+		if err != nil {
+			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
+		}
+		return session.Result{Duplicate: w.Duplicate}, cerr
+	case w.Seq == nil:
+		return session.Result{}, fmt.Errorf("%w: no seq, error or failure", ErrBadReply)
+	}
+	res := session.Result{Seq: *w.Seq, Duplicate: w.Duplicate}
+	for _, raw := range w.Events {
+		e, err := events.DecodeEvent(raw)
+		if err != nil {
+			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
+		}
+		res.Events = append(res.Events, e)
+	}
+	if w.At != "" {
+		at, err := time.Parse(time.RFC3339Nano, w.At)
+		if err != nil {
+			return session.Result{}, fmt.Errorf("%w: at: %v", ErrBadReply, err)
+		}
+		res.At = at
+	}
+	return res, nil
+}
+
+// decodeApplied decodes the reply to an applied command exactly as
+// appendReply writes it, {"seq":…[,"at":"…"][,"duplicate":true],"events":[…]},
+// without a generic JSON pass over the envelope (the command round trip's
+// largest cost on the client). Anything else is left to decodeReply.
+func decodeApplied(b []byte) (session.Result, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	if !ok {
+		return session.Result{}, false
+	}
+	n := 0
+	for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+		n++
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil || (n > 1 && rest[0] == '0') { // JSON has no leading zeros
+		return session.Result{}, false
+	}
+	res := session.Result{Seq: seq}
+	rest = rest[n:]
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"at":"`)); ok {
+		end := bytes.IndexByte(r, '"')
+		if end < 0 {
+			return session.Result{}, false
+		}
+		if res.At, err = time.Parse(time.RFC3339Nano, string(r[:end])); err != nil {
+			return session.Result{}, false
+		}
+		rest = r[end+1:]
+	}
+	rest, res.Duplicate = bytes.CutPrefix(rest, []byte(`,"duplicate":true`))
+	rest, ok = bytes.CutPrefix(rest, []byte(`,"events":`))
+	if !ok || len(rest) == 0 || rest[len(rest)-1] != '}' {
+		return session.Result{}, false
+	}
+	evs, err := events.DecodeEvents(rest[:len(rest)-1])
+	if err != nil {
+		return session.Result{}, false
+	}
+	if len(evs) > 0 {
+		res.Events = evs
+	}
+	return res, true
+}

@@ -1,0 +1,168 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	gonats "github.com/nats-io/nats.go"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/session"
+)
+
+// Service answers commands on <prefix>.cmd.<session> for a session.Manager.
+// Every instance of a deployment joins one queue group (WithQueue), so each
+// command is served by one of them; their managers share the JetStream
+// store, whose expected sequences keep the instances from forking a session.
+type Service struct {
+	mgr    *session.Manager
+	sub    *gonats.Subscription
+	prefix string // <prefix>.cmd.
+	max    int
+	slots  chan struct{} // one per command being served
+
+	// life is the service's lifetime, the context of every Submit it makes:
+	// cancelled when Close gives up waiting (as http.Server's BaseContext).
+	life   context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex // guards closed and wg.Add against Close
+	closed  bool
+	serving sync.WaitGroup
+}
+
+// NewService subscribes to the command subjects on nc (a connection to the
+// server or cluster that holds the store's stream) and serves commands with
+// mgr until Close. It returns once the server has the subscription. Options:
+// WithPrefix, WithQueue, WithMaxCommand, WithConcurrency.
+func NewService(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, opts ...Option) (*Service, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	life, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		mgr:    mgr,
+		prefix: newSubjects(cfg.prefix).cmd,
+		max:    cfg.maxCommand,
+		slots:  make(chan struct{}, cfg.concurrency),
+		life:   life,
+		cancel: cancel,
+	}
+	// ">" rather than "*": a subject with too many tokens is answered too.
+	s.sub, err = nc.QueueSubscribe(s.prefix+">", cfg.queue, s.handle)
+	if err == nil {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = nc.FlushWithContext(fctx)
+		cancel()
+	}
+	if err != nil {
+		if s.sub != nil {
+			_ = s.sub.Unsubscribe()
+		}
+		cancel()
+		return nil, fmt.Errorf("gavel/nats: subscribe to %s>: %w", s.prefix, err)
+	}
+	return s, nil
+}
+
+// handle runs on the subscription's goroutine: it hands m to a goroutine of
+// its own, waiting for a free slot (so a flood waits in the subscription's
+// buffer, not in goroutines).
+func (s *Service) handle(m *gonats.Msg) {
+	if m.Reply == "" {
+		return // a command nobody waits for is not served: its outcome would be lost
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.life.Done():
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.slots
+		return
+	}
+	s.serving.Add(1)
+	s.mu.Unlock()
+	go s.serve(m)
+}
+
+func (s *Service) serve(m *gonats.Msg) {
+	defer func() {
+		<-s.slots
+		s.serving.Done()
+	}()
+	res, err := s.submit(m)
+	buf := replyBufs.Get().(*[]byte)
+	*buf = appendReply((*buf)[:0], res, err)
+	// An error of Respond means the connection is gone: the requester times
+	// out and retries with the same id, which the runtime answers from its
+	// idempotency window.
+	_ = m.Respond(*buf) // copies *buf into the connection's buffer
+	replyBufs.Put(buf)
+}
+
+// replyBufs holds reply buffers, reused from one command to the next.
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// submit decodes m and submits it. Bad input is answered with
+// invalid_command before anything reaches the runtime, so it neither creates
+// a session nor appends anything.
+func (s *Service) submit(m *gonats.Msg) (session.Result, error) {
+	id, err := SessionFromToken(strings.TrimPrefix(m.Subject, s.prefix))
+	if err != nil {
+		return session.Result{}, core.Errorf(core.CodeInvalidCommand, "subject %q does not name a session: %v", m.Subject, err)
+	}
+	if len(m.Data) > s.max {
+		return session.Result{}, core.Errorf(core.CodeInvalidCommand, "command of %d bytes, more than %d", len(m.Data), s.max)
+	}
+	cmd, err := events.DecodeCommand(m.Data)
+	if err != nil {
+		return session.Result{}, err
+	}
+	if err := reducer.WellFormed(cmd); err != nil {
+		return session.Result{}, err
+	}
+	return s.mgr.Submit(s.life, id, cmd)
+}
+
+// Close stops taking commands, waits until those taken are answered, and
+// returns. If ctx ends first, the commands still waiting on the runtime are
+// cancelled (they may or may not be applied; their requesters retry) and
+// Close returns ctx's error once their goroutines have ended. It does not
+// close the manager or the connection.
+func (s *Service) Close(ctx context.Context) error {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	var err error
+	if !already {
+		err = s.sub.Unsubscribe()
+		if errors.Is(err, gonats.ErrConnectionClosed) || errors.Is(err, gonats.ErrBadSubscription) {
+			err = nil
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		s.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		err = errors.Join(err, ctx.Err())
+	}
+	s.cancel()
+	return err
+}

@@ -1,0 +1,472 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	gonats "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+)
+
+// ErrDuplicateID is matched by the error of Append when the server has
+// already stored a record with the same command id, earlier in the session's
+// log, within its duplicate window: the command id was reused after the
+// runtime's idempotency window forgot it. Nothing was stored.
+var ErrDuplicateID = errors.New("gavel/nats: command id already in the log")
+
+// Headers of a record message besides the Nats-* ones.
+const (
+	// hdrSeq holds the session's seq after the record. Records uses it to
+	// find where to start reading without decoding the log from the start.
+	hdrSeq = "Gavel-Seq"
+	// hdrWriter holds a unique id of the Append call that published the
+	// message (the same for all its attempts), so that Append can tell its
+	// own record from another writer's with the same command id.
+	hdrWriter = "Gavel-Writer"
+)
+
+// Store is a session.Store on a JetStream stream. Create it with NewStore;
+// it is safe for concurrent use, also by several gavel instances (processes)
+// sharing the stream: Append's expected position is enforced by the server.
+//
+// Layout (subjects under the prefix, WithPrefix; tokens from SessionToken):
+//
+//	<prefix>.head.<token>  one message: the gavel-log/1 header line
+//	<prefix>.log.<token>   one message per command record: the gavel-log/1
+//	                       record line, with headers
+//	                         Nats-Msg-Id: <token>/<escaped command id>
+//	                         Nats-Expected-Last-Subject-Sequence: <expected>
+//	                         Gavel-Seq: <the session's seq after the record>
+//	                         Gavel-Writer: <unique id of the Append call>
+//
+// A session.Position is the stream sequence of the record's message; 0 is an
+// empty log. Reading a session's messages in stream order gives its
+// gavel-log/1 file, line for line.
+type Store struct {
+	js     jetstream.JetStream
+	reader logReader
+	snaps  jetstream.Stream // <stream>_SNAP: the latest snapshot of each session
+
+	headers sync.Map // session id → events.Header; a header never changes
+	tails   sync.Map // session id → tail: the last append this store made
+
+	// Counters, read by the tests.
+	wrongSeq      atomic.Int64 // 10071 answers
+	wrongSeqConst atomic.Int64 // 10164 answers
+	ownLanded     atomic.Int64 // conflicts and duplicates that were our own write
+	retried       atomic.Int64 // publishes sent again after an unknown outcome
+}
+
+// tail is where a session's log ended after an append of this store.
+type tail struct {
+	pos session.Position
+	seq uint64
+}
+
+var (
+	_ session.Store       = (*Store)(nil)
+	_ session.Positioner  = (*Store)(nil)
+	_ session.Snapshotter = (*Store)(nil)
+)
+
+// NewStore returns a Store on nc's JetStream, creating the stream (WithStream,
+// default GAVEL) or updating its configuration: file storage (or
+// WithMemoryStorage), WithReplicas replicas, WithDuplicateWindow, message
+// deletion denied (a log has no holes), reads from the stream leader only.
+// Snapshots go to a second stream, <stream>_SNAP, on <prefix>.snap.<session>,
+// which keeps one message per session.
+func NewStore(ctx context.Context, nc *gonats.Conn, opts ...Option) (*Store, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)
+	}
+	subj := newSubjects(cfg.prefix)
+	sc := jetstream.StreamConfig{
+		Name:        cfg.stream,
+		Description: "gavel session logs (gavel-log/1)",
+		Subjects:    []string{subj.log + "*", subj.head + "*"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.replicas,
+		Duplicates:  cfg.duplicates,
+		Retention:   jetstream.LimitsPolicy,
+		DenyDelete:  true,
+		// AllowDirect stays off: direct gets may be answered by a
+		// follower that lags, and conflict checks must see the leader's log.
+	}
+	if cfg.memory {
+		sc.Storage = jetstream.MemoryStorage
+	}
+	stream, err := createStream(ctx, js, sc)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := createStream(ctx, js, jetstream.StreamConfig{
+		Name:              cfg.stream + "_SNAP",
+		Description:       "gavel session snapshots, the latest of each session",
+		Subjects:          []string{subj.snap + "*"},
+		Storage:           sc.Storage,
+		Replicas:          cfg.replicas,
+		MaxMsgsPerSubject: 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps}, nil
+}
+
+func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	stream, err := js.CreateOrUpdateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// Another instance created it between our lookup and our create.
+		stream, err = js.CreateOrUpdateStream(ctx, sc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: stream %s: %w", sc.Name, err)
+	}
+	return stream, nil
+}
+
+// Create implements session.Store. The header is published with an expected
+// last subject sequence of 0, so of two instances creating one session
+// exactly one succeeds, and the other gets session.ErrExists.
+func (s *Store) Create(ctx context.Context, h events.Header) error {
+	tok, err := SessionToken(h.Session)
+	if err != nil {
+		return err
+	}
+	msg := &gonats.Msg{
+		Subject: s.reader.subj.head + tok,
+		Header:  gonats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}},
+		Data:    events.AppendHeader(nil, h),
+	}
+	if _, err := s.publish(ctx, msg); err != nil {
+		if isWrongSeq(err) {
+			return fmt.Errorf("session %q: %w", h.Session, session.ErrExists)
+		}
+		return fmt.Errorf("session %q: create: %w", h.Session, err)
+	}
+	s.headers.Store(h.Session, h)
+	return nil
+}
+
+// Header implements session.Store.
+func (s *Store) Header(ctx context.Context, id string) (events.Header, error) {
+	if h, ok := s.headers.Load(id); ok {
+		return h.(events.Header), nil
+	}
+	tok, err := SessionToken(id)
+	if err != nil {
+		return events.Header{}, fmt.Errorf("session %q: %w: %w", id, session.ErrNotFound, err)
+	}
+	m, err := s.reader.last(ctx, s.reader.subj.head+tok)
+	if err != nil {
+		return events.Header{}, fmt.Errorf("session %q: header: %w", id, err)
+	}
+	if m == nil {
+		return events.Header{}, fmt.Errorf("session %q: %w", id, session.ErrNotFound)
+	}
+	h, err := events.DecodeHeader(m.Data)
+	if err != nil {
+		return events.Header{}, fmt.Errorf("session %q: stream message %d: %w", id, m.Sequence, err)
+	}
+	if h.Session != id {
+		return events.Header{}, fmt.Errorf("session %q: stream message %d is the header of %q", id, m.Sequence, h.Session)
+	}
+	s.headers.Store(id, h)
+	return h, nil
+}
+
+// known returns the subject token of a session whose header exists.
+func (s *Store) known(ctx context.Context, id string) (string, error) {
+	if _, err := s.Header(ctx, id); err != nil {
+		return "", err
+	}
+	return SessionToken(id) // cannot fail: the header exists
+}
+
+// Append implements session.Store: one message, published with
+// Nats-Expected-Last-Subject-Sequence = expected and Nats-Msg-Id from the
+// command id.
+//
+// When the outcome of a publish is unknown (a timeout, no responders while a
+// new stream leader is elected) the same message is sent again, for up to
+// WithStoreTimeout. The answer to a later attempt may then be a duplicate
+// acknowledgement (the server checks Nats-Msg-Id before the sequence) or a
+// wrong sequence (10071, or 10164 from a replicated stream with a write to
+// the subject in flight): Append looks at the first record after expected,
+// and if it is its own (Gavel-Writer) an earlier attempt landed and Append
+// succeeds with its position. Otherwise a wrong sequence is
+// session.ErrConflict, and so is a duplicate of a record after expected
+// (another writer stored the same command first); a duplicate of a record
+// at or before expected is ErrDuplicateID.
+func (s *Store) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
+	return s.append(ctx, id, expected, rec, nuid.Next())
+}
+
+// append is Append as writer.
+func (s *Store) append(ctx context.Context, id string, expected session.Position, rec session.Record, writer string) (session.Position, error) {
+	tok, err := s.known(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	subject := s.reader.subj.log + tok
+	after, err := s.afterSeq(ctx, id, subject, expected, rec)
+	if err != nil {
+		return 0, err
+	}
+	msg := &gonats.Msg{
+		Subject: subject,
+		Header: gonats.Header{
+			jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(uint64(expected), 10)},
+			hdrSeq:                              []string{strconv.FormatUint(after, 10)},
+			hdrWriter:                           []string{writer},
+		},
+		Data: session.AppendRecord(nil, rec),
+	}
+	if rec.Command.ID != "" {
+		// Duplicate detection is stream wide: the session is part of the id.
+		msg.Header[jetstream.MsgIDHeader] = []string{string(escape(append([]byte(tok), '/'), rec.Command.ID))}
+	}
+	ack, err := s.publish(ctx, msg)
+	pos := session.Position(0)
+	switch {
+	case err == nil && !ack.Duplicate:
+		pos = session.Position(ack.Sequence)
+	case err == nil:
+		if pos, err = s.landed(ctx, subject, expected, writer); err == nil && pos == 0 {
+			err = session.ErrConflict
+			if ack.Sequence <= uint64(expected) {
+				err = ErrDuplicateID
+			}
+			err = fmt.Errorf("command %q is at position %d: %w", rec.Command.ID, ack.Sequence, err)
+		}
+	case isWrongSeq(err):
+		cause := err
+		if pos, err = s.landed(ctx, subject, expected, writer); err == nil && pos == 0 {
+			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("session %q: append after position %d: %w", id, expected, err)
+	}
+	s.tails.Store(id, tail{pos: pos, seq: after})
+	return pos, nil
+}
+
+// landed returns the position of the record after expected if writer
+// published it (an earlier attempt of this Append landed), else 0.
+func (s *Store) landed(ctx context.Context, subject string, expected session.Position, writer string) (session.Position, error) {
+	m, err := s.reader.first(ctx, subject, uint64(expected)+1)
+	if err != nil || m == nil || m.Header.Get(hdrWriter) != writer {
+		return 0, err
+	}
+	s.ownLanded.Add(1)
+	return session.Position(m.Sequence), nil
+}
+
+// LastPosition implements session.Positioner: the stream sequence of the
+// last message on the session's log subject.
+func (s *Store) LastPosition(ctx context.Context, id string) (session.Position, error) {
+	tok, err := s.known(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.reader.last(ctx, s.reader.subj.log+tok)
+	if err != nil || m == nil {
+		return 0, err
+	}
+	return session.Position(m.Sequence), nil
+}
+
+// afterSeq returns the session's seq after rec: its last event's, or for a
+// record with no events the seq after the record at expected, which this
+// store usually remembers from its own last append.
+func (s *Store) afterSeq(ctx context.Context, id, subject string, expected session.Position, rec session.Record) (uint64, error) {
+	if n := len(rec.Events); n > 0 {
+		return rec.Events[n-1].Sequence(), nil
+	}
+	if expected == 0 {
+		return 0, nil
+	}
+	if t, ok := s.tails.Load(id); ok && t.(tail).pos == expected {
+		return t.(tail).seq, nil
+	}
+	m, err := s.reader.get(ctx, uint64(expected))
+	switch {
+	case err != nil:
+		return 0, err
+	case m == nil:
+		return 0, fmt.Errorf("position %d: %w", expected, session.ErrConflict)
+	case m.Subject != subject:
+		// Not a position of this session: the server would refuse it too.
+		return 0, fmt.Errorf("position %d is not in this log: %w", expected, session.ErrConflict)
+	}
+	return seqHeader(m.Header)
+}
+
+// publish sends msg, and sends it again while the outcome is unknown, for up
+// to the store timeout. A wrong-sequence answer is returned as it came (an
+// error holding the *jetstream.APIError).
+func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck, error) {
+	var code jetstream.ErrorCode
+	ack, err := retry(ctx, s.reader.wait, attemptTimeout, func(ctx context.Context) (*jetstream.PubAck, error) {
+		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			code = apiCode(err)
+		}
+		return ack, err
+	}, &s.retried)
+	switch {
+	case err == nil:
+	case code == jetstream.JSErrCodeStreamWrongLastSequence:
+		s.wrongSeq.Add(1)
+	case code == jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+		s.wrongSeqConst.Add(1)
+	default:
+		err = fmt.Errorf("publish to %s: %w", msg.Subject, err)
+	}
+	return ack, err
+}
+
+// apiCode returns the JetStream error code in err's chain, or 0.
+func apiCode(err error) jetstream.ErrorCode {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
+}
+
+// isWrongSeq reports whether err is a wrong-last-sequence answer. The codes
+// decide: errors.Is against jetstream sentinels compares codes too loosely
+// (ErrKeyExists shares 10071).
+func isWrongSeq(err error) bool {
+	c := apiCode(err)
+	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// Headers of a snapshot message, whose data is the SPEC's state JSON.
+const (
+	hdrPos    = "Gavel-Pos"        // session.Snapshot.Pos
+	hdrWindow = "Gavel-Window-Seq" // session.Snapshot.WindowSeq
+)
+
+// SaveSnapshot implements session.Snapshotter: one message on
+// <prefix>.snap.<session>, replacing the one before.
+func (s *Store) SaveSnapshot(ctx context.Context, id string, snap session.Snapshot) error {
+	last, err := s.LastPosition(ctx, id)
+	if err != nil {
+		return err
+	}
+	if snap.Pos > last {
+		return fmt.Errorf("session %q: snapshot at position %d, beyond the log's last %d", id, snap.Pos, last)
+	}
+	tok, _ := SessionToken(id) // the header exists
+	msg := &gonats.Msg{
+		Subject: s.reader.subj.snap + tok,
+		Header: gonats.Header{
+			hdrPos:    []string{strconv.FormatUint(uint64(snap.Pos), 10)},
+			hdrWindow: []string{strconv.FormatUint(snap.WindowSeq, 10)},
+		},
+		Data: events.AppendSnapshot(nil, snap.State),
+	}
+	if _, err := s.publish(ctx, msg); err != nil {
+		return fmt.Errorf("session %q: snapshot: %w", id, err)
+	}
+	return nil
+}
+
+// LatestSnapshot implements session.Snapshotter.
+func (s *Store) LatestSnapshot(ctx context.Context, id string) (session.Snapshot, error) {
+	tok, err := s.known(ctx, id)
+	if err != nil {
+		return session.Snapshot{}, err
+	}
+	r := s.reader
+	r.stream = s.snaps
+	m, err := r.last(ctx, s.reader.subj.snap+tok)
+	switch {
+	case err != nil:
+		return session.Snapshot{}, fmt.Errorf("session %q: snapshot: %w", id, err)
+	case m == nil:
+		return session.Snapshot{}, fmt.Errorf("session %q: no snapshot: %w", id, session.ErrNotFound)
+	}
+	state, err := events.DecodeSnapshot(m.Data)
+	if err != nil {
+		return session.Snapshot{}, fmt.Errorf("session %q: snapshot message %d: %w", id, m.Sequence, err)
+	}
+	pos, err1 := strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
+	window, err2 := strconv.ParseUint(m.Header.Get(hdrWindow), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return session.Snapshot{}, fmt.Errorf("session %q: snapshot message %d: %w", id, m.Sequence, err)
+	}
+	return session.Snapshot{State: state, Pos: session.Position(pos), WindowSeq: window}, nil
+}
+
+// Records implements session.Store. It finds the record holding event from-1
+// by a search over stream sequences (reading the Gavel-Seq header of a few
+// messages, starting from the end of the log), then reads the subject in
+// order: a few direct gets, and an ordered consumer for anything longer.
+func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[session.Record, error] {
+	return func(yield func(session.Record, error) bool) {
+		tok, err := s.known(ctx, id)
+		if err != nil {
+			yield(session.Record{}, err)
+			return
+		}
+		err = s.reader.records(ctx, s.reader.subj.log+tok, from, func(r session.Record) bool {
+			return yield(r, nil)
+		})
+		if err != nil {
+			yield(session.Record{}, fmt.Errorf("session %q: records: %w", id, err))
+		}
+	}
+}
+
+// Sessions implements session.Store: the subjects holding a header.
+func (s *Store) Sessions(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		info, err := s.reader.stream.Info(ctx, jetstream.WithSubjectFilter(s.reader.subj.head+"*"))
+		if err != nil {
+			yield("", fmt.Errorf("gavel/nats: sessions: %w", err))
+			return
+		}
+		for subject := range info.State.Subjects {
+			if err := ctx.Err(); err != nil {
+				yield("", err)
+				return
+			}
+			id, err := SessionFromToken(strings.TrimPrefix(subject, s.reader.subj.head))
+			if err != nil {
+				continue // not written by gavel
+			}
+			if !yield(id, nil) {
+				return
+			}
+		}
+	}
+}
+
+// seqHeader reads the Gavel-Seq header of a record message.
+func seqHeader(h gonats.Header) (uint64, error) {
+	v := h.Get(hdrSeq)
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("record message without a valid %s header (%q)", hdrSeq, v)
+	}
+	return seq, nil
+}
