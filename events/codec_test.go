@@ -133,10 +133,17 @@ func TestEventsArray(t *testing.T) {
 	if b := events.AppendEvents(nil, nil); string(b) != "[]" {
 		t.Errorf("AppendEvents(nil) = %s", b)
 	}
-	if got, err := events.DecodeEvents([]byte(`[]`)); err != nil || len(got) != 0 {
-		t.Errorf("DecodeEvents([]) = %v, %v", got, err)
+	for _, none := range []string{`[]`, " [\n] ", `null`, ` null `} {
+		if got, err := events.DecodeEvents([]byte(none)); err != nil || got == nil || len(got) != 0 {
+			t.Errorf("DecodeEvents(%q) = %#v, %v; want no events", none, got, err)
+		}
 	}
-	for _, bad := range []string{`{}`, `[{"seq":1,"type":"pinned"},{"seq":2,"type":"muted"}]`, `[1]`, `[`} {
+	spaced := bytes.ReplaceAll(b, []byte("},{"), []byte("} ,\r\n\t{"))
+	if got, err := events.DecodeEvents(append(append([]byte(" [ "), spaced[1:]...), ' ')); err != nil || !cmp.Equal(evs, got) {
+		t.Errorf("DecodeEvents with whitespace: %v, %v", got, err)
+	}
+	for _, bad := range []string{`{}`, `[{"seq":1,"type":"pinned"},{"seq":2,"type":"muted"}]`, `[1]`, `[`, `[{"seq":1,"type":"pinned"},]`,
+		`[{"seq":1,"type":"muted"},`, `[{"seq":1,"type":"pinned"}]]`, `"x"`, `nul`} {
 		if _, err := events.DecodeEvents([]byte(bad)); err == nil {
 			t.Errorf("DecodeEvents(%s) succeeded", bad)
 		}

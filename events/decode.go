@@ -11,9 +11,9 @@ import (
 )
 
 // The decoders split one JSON value into raw fields in one pass (scanObject
-// for records, commands, events and errors; encoding/json for the rest),
-// then convert the fields the value's type needs. Absent and null fields
-// read as zero.
+// and scanArray for records, commands, events and errors; encoding/json for
+// the rest), then convert the fields the value's type needs. Absent and null
+// fields read as zero.
 
 // ErrUnknownType is matched (errors.Is) by the error DecodeEvent returns for
 // an event type gavel does not define.
@@ -92,19 +92,30 @@ func DecodeEvent(b []byte) (Event, error) {
 	return e, nil
 }
 
-// DecodeEvents decodes a JSON array of events.
+// DecodeEvents decodes a JSON array of events (null, as encoding/json
+// reads it, is none).
 func DecodeEvents(b []byte) ([]Event, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(b, &raws); err != nil {
+	evs := []Event{}
+	if string(bytes.Trim(b, " \t\r\n")) == "null" {
+		return evs, nil
+	}
+	var evErr error // the first element's error: a syntax error anywhere comes first
+	err := scanArray(b, func(raw []byte) {
+		if evErr != nil {
+			return
+		}
+		e, err := DecodeEvent(raw)
+		if err != nil {
+			evErr = fmt.Errorf("events[%d]: %w", len(evs), err)
+			return
+		}
+		evs = append(evs, e)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	evs := make([]Event, len(raws))
-	for i, r := range raws {
-		e, err := DecodeEvent(r)
-		if err != nil {
-			return nil, fmt.Errorf("events[%d]: %w", i, err)
-		}
-		evs[i] = e
+	if evErr != nil {
+		return nil, evErr
 	}
 	return evs, nil
 }

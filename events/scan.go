@@ -7,10 +7,11 @@ import (
 )
 
 // A hand-written scanner for the objects the decoders split into raw fields
-// (records, commands, events, errors). It accepts exactly what
-// encoding/json accepts and matches member names as encoding/json matches
-// struct fields, but it validates and splits in one pass without
-// reflection: replaying a log spends most of its time here.
+// (records, commands, events, errors) and the arrays they split into raw
+// elements (a record's events). It accepts exactly what encoding/json
+// accepts and matches member names as encoding/json matches struct fields,
+// but it validates and splits in one pass without reflection: replaying a
+// log spends most of its time here.
 
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
@@ -46,6 +47,38 @@ func scanObject(b []byte, member func(name, value []byte)) error {
 			return end(b, i+1)
 		case b[i] != ',':
 			return syntaxError(b, i, "after object key:value pair")
+		}
+		i++
+	}
+}
+
+// scanArray checks that b is one JSON array, with nothing but whitespace
+// around it, and calls elem with each element's raw value, in order. The
+// value aliases b.
+func scanArray(b []byte, elem func(value []byte)) error {
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '[' {
+		return syntaxError(b, i, "looking for beginning of array")
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return end(b, i+1)
+	}
+	for {
+		vs := skipSpace(b, i)
+		ve, err := skipValue(b, vs, 1)
+		if err != nil {
+			return err
+		}
+		elem(b[vs:ve])
+		i = skipSpace(b, ve)
+		switch {
+		case i == len(b):
+			return syntaxError(b, i, "")
+		case b[i] == ']':
+			return end(b, i+1)
+		case b[i] != ',':
+			return syntaxError(b, i, "after array element")
 		}
 		i++
 	}

@@ -7,11 +7,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // scanObject must accept exactly what encoding/json accepts as one object,
 // and split it into the fields encoding/json would fill (names folded, the
-// last duplicate winning). These tests compare the two.
+// last duplicate winning); scanArray must accept exactly what it accepts as
+// one array, and split it into the elements it would fill a
+// []json.RawMessage with. These tests compare the two.
 
 // taggedRecord and taggedCommand are wireRecord and wireCommand as
 // encoding/json fills them.
@@ -37,6 +40,34 @@ type taggedCommand struct {
 
 func isObject(b []byte) bool {
 	return json.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
+}
+
+func isArray(b []byte) bool {
+	return json.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("["))
+}
+
+// checkScanArray fails t if scanArray and encoding/json disagree on b.
+func checkScanArray(t *testing.T, b []byte) {
+	t.Helper()
+	in := b
+	if len(in) > 80 {
+		in = append(in[:77:77], "..."...)
+	}
+	var got []json.RawMessage
+	err := scanArray(b, func(v []byte) { got = append(got, v) })
+	if want := isArray(b); (err == nil) != want {
+		t.Fatalf("scanArray(%q) = %v; encoding/json accepts it as an array: %v", in, err, want)
+	}
+	if err != nil {
+		return
+	}
+	want := []json.RawMessage{}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("json.Unmarshal(%q): %v", in, err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("elements of %q (-encoding/json +scanArray):\n%s", in, diff)
+	}
 }
 
 // checkScan fails t if scanObject and encoding/json disagree on b.
@@ -92,11 +123,20 @@ var scanSeeds = []string{
 	`{"a":[1,[2,{"b":[]}],{}],"c":{"d":{"e":[null]}}}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":{"b":1,}}`,
 	`{"a":[1 2]}`, `{"a":{"b" 1}}`, `{"a":{1:2}}`, `{"a":[}`, `{"a":{]}`, `{"a":"unterminated}`,
 	`{"a":1}` + "\x00", "{\"a\":1\x00}",
+	` [ ] `, "\t[\r\n]\n", `[1]`, `[ 1 , "x" ,null,true,false,-1.5e3,{"a":[1]},[[],{}] ]`, `[{"seq":1,"type":"pinned"}]`,
+	`[1,]`, `[,]`, `[,1]`, `[1 2]`, `[1,,2]`, `[`, `]`, `[1`, `[1,`, `[1]x`, `[1][]`, `[1]]`, `[}`, `[{]`, `[{"a"}]`,
+	`["\u12"]`, `["a` + "\x01" + `"]`, `[01]`, `[tru]`, "[1]\x00", "[\x00]", `[[1,[2,[3]]],"]"]`,
 }
 
 func TestScanObjectMatchesEncodingJSON(t *testing.T) {
 	for _, s := range scanSeeds {
 		checkScan(t, []byte(s))
+	}
+}
+
+func TestScanArrayMatchesEncodingJSON(t *testing.T) {
+	for _, s := range scanSeeds {
+		checkScanArray(t, []byte(s))
 	}
 }
 
@@ -109,9 +149,25 @@ func TestScanObjectDepth(t *testing.T) {
 	}
 }
 
+// TestScanArrayDepth checks the nesting limit for arrays.
+func TestScanArrayDepth(t *testing.T) {
+	for _, depth := range []int{9998, 9999, 10000, 10001} {
+		// depth arrays inside the top-level array.
+		b := []byte(`[1,` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `]`)
+		checkScanArray(t, b)
+	}
+}
+
 func FuzzScanObject(f *testing.F) {
 	for _, s := range scanSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkScan)
+}
+
+func FuzzScanArray(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkScanArray)
 }

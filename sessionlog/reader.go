@@ -12,11 +12,15 @@ import (
 // decoded in place, longer ones are assembled in a separate buffer.
 const readBufSize = 64 << 10
 
-// Reader reads a session log one record at a time.
+// Reader reads a session log one record at a time. It counts lines and
+// bytes, so that a program can note where a record is (Line, Offset, End)
+// and later read on from there (ResumeReader).
 type Reader struct {
 	br     *bufio.Reader
 	long   []byte // a line longer than br's buffer, assembled
 	line   int    // lines read so far
+	start  int64  // offset of the line last read
+	off    int64  // offset of the next line: bytes read so far
 	header events.Header
 	err    error // the first error, returned by every later Next
 }
@@ -38,12 +42,31 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return lr, nil
 }
 
+// ResumeReader returns a Reader that reads on in a log from the start of
+// one of its lines: r reads the log from byte offset off on, line is the
+// number of the line before off, and h is the log's header. The Line and
+// End of a Reader that read the same log are such a place. Line, Offset and
+// End then count from the log's start, as if the Reader had read it all
+// (before the first Next, Offset and End are off).
+func ResumeReader(r io.Reader, h events.Header, line int, off int64) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, readBufSize), line: line, start: off, off: off, header: h}
+}
+
 // Header is the log's header.
 func (r *Reader) Header() events.Header { return r.header }
 
 // Line is the number of the line last read: the line of the record Next
 // returned, or of the header before the first Next.
 func (r *Reader) Line() int { return r.line }
+
+// Offset is the byte offset of the start of the line last read, the line
+// Line numbers.
+func (r *Reader) Offset() int64 { return r.start }
+
+// End is the byte offset just past the line last read and its line ending:
+// where the next line starts. After Next returns io.EOF, it is the length
+// of the log.
+func (r *Reader) End() int64 { return r.off }
 
 // Next returns the next record, or io.EOF after the last. Any other error is
 // a *LineError, and Next returns it again on every later call. The record
@@ -83,13 +106,16 @@ func (r *Reader) nextLine() ([]byte, error) {
 // there is none. A line that fits br's buffer is returned in place.
 func (r *Reader) readLine() ([]byte, error) {
 	r.long = r.long[:0]
+	start := r.off
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		r.off += int64(len(chunk))
 		if err == bufio.ErrBufferFull {
 			r.long = append(r.long, chunk...)
 			// One byte over is allowed for a '\r' before the '\n'.
 			if len(r.long) > MaxLineLen+1 {
 				r.line++
+				r.start = start
 				return nil, r.tooLong()
 			}
 			continue
@@ -106,6 +132,7 @@ func (r *Reader) readLine() ([]byte, error) {
 			return nil, io.EOF
 		}
 		r.line++
+		r.start = start
 		b = trimLineEnd(b)
 		if len(b) > MaxLineLen {
 			return nil, r.tooLong()

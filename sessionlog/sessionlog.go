@@ -7,7 +7,9 @@
 // Every error a Reader returns for a line is a *LineError carrying that
 // line's number. A line may be at most MaxLineLen bytes; a longer one is an
 // error (ErrLineTooLong), never a truncation. Lines holding only whitespace
-// are skipped, and CRLF line endings are accepted.
+// are skipped, and CRLF line endings are accepted. A Reader also tells
+// where each line is in bytes, and ResumeReader reads on from such a place,
+// so that a store can index its log and read it from the middle.
 //
 // The JSON of headers and records is the events package's codec: this
 // package only splits and joins lines.

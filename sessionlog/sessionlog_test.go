@@ -397,3 +397,97 @@ func TestWriterRefuses(t *testing.T) {
 		t.Errorf("after a refused line: Flush %v, %d bytes written; want nothing", err, buf.Len())
 	}
 }
+
+// place is where a Reader says a record is.
+type place struct {
+	ID          string
+	Line        int
+	Offset, End int64
+}
+
+// places reads the records of r to the end.
+func places(t *testing.T, r *sessionlog.Reader) []place {
+	t.Helper()
+	var got []place
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, place{rec.Command.ID, r.Line(), r.Offset(), r.End()})
+	}
+}
+
+// TestReaderOffsets checks that Offset and End frame each record's line in
+// the log, line ending included, and agree with Line; and that a Reader
+// resumed after any record reads the rest as the first one did.
+func TestReaderOffsets(t *testing.T) {
+	logs := map[string]string{
+		"plain":        header + "\n" + cmdLine("a") + "\n" + cmdLine("b") + "\n",
+		"blank lines":  "\n  \n" + header + "\n\n\t \r\n" + cmdLine("a") + "\n\n" + cmdLine("b") + "\n\n",
+		"CRLF":         header + "\r\n" + cmdLine("a") + "\r\n\r\n" + cmdLine("b") + "\r\n",
+		"no final EOL": header + "\n" + cmdLine("a") + "\n" + cmdLine("b"),
+		"long lines": header + "\n" + paddedLine(sessionlog.MaxLineLen) + "\n" + cmdLine("a") + "\n" +
+			paddedLine(100<<10) + "\r\n" + cmdLine("b") + "\n",
+	}
+	for name, log := range logs {
+		t.Run(name, func(t *testing.T) {
+			r, err := sessionlog.NewReader(strings.NewReader(log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, hLine, hEnd := r.Header(), r.Line(), r.End()
+			if got := log[r.Offset():r.End()]; !strings.HasPrefix(got, header) || strings.TrimRight(got, "\r\n") != header {
+				t.Errorf("header at [%d:%d] = %.40q", r.Offset(), r.End(), got)
+			}
+			all := places(t, r)
+			if r.End() != int64(len(log)) {
+				t.Errorf("End at io.EOF = %d, want the log's length %d", r.End(), len(log))
+			}
+			prev := hEnd
+			for _, p := range all {
+				line := log[p.Offset:p.End]
+				if body, ok := strings.CutSuffix(line, "\n"); ok {
+					line = strings.TrimSuffix(body, "\r")
+				} else if p.End != int64(len(log)) {
+					t.Errorf("%+v: the line does not end with a newline", p)
+				}
+				if strings.Contains(line, "\n") || !strings.Contains(line, `"id":"`+p.ID+`"`) {
+					t.Errorf("%+v: not the record's line: %.60q", p, line)
+				}
+				if n := strings.Count(log[:p.Offset], "\n") + 1; n != p.Line || p.Offset < prev {
+					t.Errorf("%+v: the line at Offset is line %d; the previous line ended at %d", p, n, prev)
+				}
+				prev = p.End
+			}
+			// Resuming after the header, or after any record, reads the rest
+			// alike.
+			resumes := append([]place{{Line: hLine, End: hEnd}}, all...)
+			for i, at := range resumes {
+				rr := sessionlog.ResumeReader(strings.NewReader(log[at.End:]), h, at.Line, at.End)
+				if diff := cmp.Diff(all[i:], places(t, rr), cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("resumed at line %d, byte %d (-first reading +resumed):\n%s", at.Line, at.End, diff)
+				}
+				if rr.Header().Session != "room-1" || rr.End() != int64(len(log)) {
+					t.Errorf("resumed at %d: header %+v, End %d", at.End, rr.Header(), rr.End())
+				}
+			}
+		})
+	}
+}
+
+// TestResumedLineErrors checks that a resumed Reader's errors name the
+// line in the whole log.
+func TestResumedLineErrors(t *testing.T) {
+	log := header + "\n" + cmdLine("a") + "\n\nnope\n"
+	off := int64(len(header) + 1 + len(cmdLine("a")) + 1)
+	r := sessionlog.ResumeReader(strings.NewReader(log[off:]), events.Header{}, 2, off)
+	_, err := r.Next()
+	checkLineError(t, err, 4, nil, "not a JSON object")
+	if r.Offset() != off+1 {
+		t.Errorf("Offset after the error = %d, want %d, the bad line's", r.Offset(), off+1)
+	}
+}

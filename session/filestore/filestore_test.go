@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/filestore"
 	"github.com/gavelrtc/gavel/session/storetest"
@@ -522,4 +524,139 @@ func TestAudit(t *testing.T) {
 		t.Errorf("the log has %d records, want 1", n)
 	}
 	verify(t, st.Path("room-1"))
+}
+
+// TestBlankLines opens a log with blank lines before its header, between
+// records and at its end, as a person editing it may leave them (the SPEC
+// allows them): each takes a position, reads from marks and from a
+// snapshot start on the right lines, and the log goes on.
+func TestBlankLines(t *testing.T) {
+	src := open(t, t.TempDir())
+	recs := storetest.Records(300)
+	fill(t, src, "room-1", recs)
+	written, err := os.ReadFile(src.Path("room-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(written), "\n")
+	log := "\n \r\n" + lines[0] // the header on line 3
+	var want []session.Record
+	var pos session.Position
+	for i, line := range lines[1 : len(recs)+1] {
+		if i%7 == 3 {
+			log += "\t\n"
+			pos++
+		}
+		pos++
+		r := recs[i]
+		r.Pos = pos
+		want = append(want, r)
+		log += line
+	}
+	log += "\n"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(src.Path("room-1"))), []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, dir)
+	checkSuffixes := func(st *filestore.Store) {
+		t.Helper()
+		last := want[len(want)-1].LastSeq(0)
+		for from := uint64(1); from <= last+1; from += max(1, last/50) {
+			var got []session.Record
+			for r, err := range st.Records(t.Context(), "room-1", from) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r)
+			}
+			start := len(want) - len(got)
+			need := slices.IndexFunc(want, func(r session.Record) bool { return r.LastSeq(0) >= from })
+			if need < 0 {
+				need = len(want)
+			}
+			if start < 0 || start > need || !cmp.Equal(want[start:], got, equateEmpty) {
+				t.Fatalf("Records(%d): %d records, not a suffix of the log starting at record %d or before", from, len(got), need)
+			}
+		}
+	}
+	checkSuffixes(st) // reads from the first record, then from the marks it made
+
+	// A snapshot after a record that a blank line follows.
+	i := 150
+	for i%7 != 2 {
+		i++
+	}
+	var evs []events.Event
+	for _, r := range want[:i+1] {
+		evs = append(evs, r.Events...)
+	}
+	state := reducer.Fold(core.NewState("room-1", storetest.Presets), evs)
+	snap := session.Snapshot{State: state.Snapshot(), Pos: want[i].Pos, WindowSeq: state.Seq() - 20}
+	if err := st.SaveSnapshot(t.Context(), "room-1", snap); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = open(t, dir)
+	got, err := st.LatestSnapshot(t.Context(), "room-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(snap, got, equateEmpty); diff != "" {
+		t.Errorf("snapshot (-saved +read):\n%s", diff)
+	}
+	checkSuffixes(st)
+	if last, err := st.LastPosition(t.Context(), "room-1"); err != nil || last != want[len(want)-1].Pos {
+		t.Fatalf("LastPosition = %d, %v; want %d", last, err, want[len(want)-1].Pos)
+	}
+	more := storetest.Records(len(recs) + 1)[len(recs)]
+	if _, err := st.Append(t.Context(), "room-1", want[len(want)-1].Pos, more); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, st.Path("room-1"))
+}
+
+// TestBadLine: a line that does not decode is an error naming the file and
+// the line, as `replay -verify` would, never silently skipped.
+func TestBadLine(t *testing.T) {
+	src := open(t, t.TempDir())
+	fill(t, src, "room-1", storetest.Records(3))
+	written, err := os.ReadFile(src.Path("room-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(written), "\n")
+	for _, tt := range []struct {
+		name, bad string
+		line      int
+	}{
+		{"not JSON", "nope\n", 5},
+		{"no outcome", `{"cmd":{"id":"x","type":"leave","actor":"host"}}` + "\n", 5},
+		{"too long", strings.Repeat(" ", sessionlog.MaxLineLen+1) + "x\n", 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := "\n" + lines[0] + lines[1] + "\n" + tt.bad + lines[2] + lines[3]
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(src.Path("room-1"))), []byte(log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			st := open(t, dir)
+			var n int
+			for _, err := range st.Records(t.Context(), "room-1", 1) {
+				var le *sessionlog.LineError
+				if err == nil {
+					n++
+					continue
+				}
+				if !errors.As(err, &le) || le.Line != tt.line || !strings.Contains(err.Error(), st.Path("room-1")) {
+					t.Fatalf("error %q: want one naming %s and line %d", err, st.Path("room-1"), tt.line)
+				}
+				if n != 1 {
+					t.Fatalf("%d records before the error, want 1", n)
+				}
+				return
+			}
+			t.Fatalf("no error reading a log with a bad line")
+		})
+	}
 }

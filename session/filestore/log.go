@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -20,7 +19,9 @@ import (
 
 // A position is a record's line number in its log, counting from the first
 // line after the header; blank lines (there are none in logs this package
-// writes) take a number and are skipped.
+// writes) take a number and are skipped. The log is read with a
+// sessionlog.Reader, which tells where each line starts in bytes: that is
+// what marks are made of, and a read resumes from a mark.
 
 // mark says where a record starts: record pos starts at byte off, and the
 // session's seq before it is before. Marks let a read start near the seq it
@@ -36,10 +37,11 @@ const markEvery = 64
 
 // logFile is one session's open log.
 type logFile struct {
-	path   string // the .jsonl file; the others are derived from it
-	id     string
-	header events.Header
-	first  mark // the first record's mark: after the header, seq 0
+	path       string // the .jsonl file; the others are derived from it
+	id         string
+	header     events.Header
+	headerLine int  // the header's line number: 1 unless blank lines precede it
+	first      mark // the first record's mark: after the header, seq 0
 
 	appendMu sync.Mutex // one append or snapshot save at a time
 	f        *os.File
@@ -119,21 +121,15 @@ func (l *logFile) load() error {
 		return err
 	}
 	l.size = fi.Size()
-	lr := newLineReader(l.f, 0, l.size)
-	line, _, err := lr.next()
-	if err == io.EOF {
-		return errors.New("no header: the log is empty")
-	}
+	r, err := sessionlog.NewReader(io.NewSectionReader(l.f, 0, l.size))
 	if err != nil {
 		return err
 	}
-	if l.header, err = events.DecodeHeader(line); err != nil {
-		return err
-	}
+	l.header, l.headerLine = r.Header(), r.Line()
 	if l.header.Session != l.id {
 		return fmt.Errorf("the header is of session %q", l.header.Session)
 	}
-	l.first = mark{pos: 1, off: lr.off}
+	l.first = mark{pos: 1, off: r.End()}
 	start := l.first
 	if snap, after, window, ok := l.readSnapshot(); ok {
 		l.snap = &snap
@@ -280,8 +276,16 @@ func (l *logFile) addMark(m mark) {
 	l.marks = slices.Insert(l.marks, i, m)
 }
 
+// reader returns a Reader of the log's records from mark m to end.
+func (l *logFile) reader(m mark, end int64) *sessionlog.Reader {
+	return sessionlog.ResumeReader(io.NewSectionReader(l.f, m.off, end-m.off), l.header, l.headerLine+int(m.pos)-1, m.off)
+}
+
+// pos is the position of the line numbered line.
+func (l *logFile) pos(line int) session.Position { return session.Position(line - l.headerLine) }
+
 // records yields the records from the mark for from to the end the log had
-// when called.
+// when called, and marks the way for later reads.
 func (l *logFile) records(ctx context.Context, from uint64, yield func(session.Record, error) bool) {
 	l.mu.Lock()
 	m, end := l.startMark(from), l.size
@@ -289,42 +293,33 @@ func (l *logFile) records(ctx context.Context, from uint64, yield func(session.R
 	if m.off >= end {
 		return
 	}
-	l.scan(ctx, m, end, func(rec session.Record, off int64) bool { return yield(rec, nil) }, func(err error) { yield(session.Record{}, err) })
-}
-
-// scan reads the records from mark m to end, calling f with each and its
-// offset until f returns false, and fail on the first error.
-func (l *logFile) scan(ctx context.Context, m mark, end int64, f func(session.Record, int64) bool, fail func(error)) {
-	lr := newLineReader(l.f, m.off, end)
-	pos, lastMark := m.pos-1, m.pos
+	r := l.reader(m, end)
+	lastMark := m.pos
 	for {
-		line, off, err := lr.next()
+		lrec, err := r.Next()
 		if err == io.EOF {
 			return
 		}
+		var rec session.Record
+		if err == nil {
+			if rec, err = session.FromLogRecord(lrec); err != nil {
+				err = &sessionlog.LineError{Line: r.Line(), Err: err}
+			}
+		}
 		if err != nil {
-			fail(fmt.Errorf("filestore: session %q: %s at byte %d: %w", l.id, l.path, lr.off, err))
+			yield(session.Record{}, fmt.Errorf("filestore: session %q: %s (byte %d): %w", l.id, l.path, r.Offset(), err))
 			return
 		}
-		pos++
-		if blank(line) {
-			continue
-		}
-		rec, err := session.ParseRecord(line)
-		if err != nil {
-			fail(fmt.Errorf("filestore: session %q: %s: record %d at byte %d: %w", l.id, l.path, pos, off, err))
-			return
-		}
-		rec.Pos = pos
-		if len(rec.Events) > 0 && pos-lastMark >= markEvery {
-			l.addMark(mark{pos: pos, off: off, before: rec.Events[0].Sequence() - 1})
-			lastMark = pos
+		rec.Pos = l.pos(r.Line())
+		if len(rec.Events) > 0 && rec.Pos-lastMark >= markEvery {
+			l.addMark(mark{pos: rec.Pos, off: r.Offset(), before: rec.Events[0].Sequence() - 1})
+			lastMark = rec.Pos
 		}
 		if err := ctx.Err(); err != nil {
-			fail(err)
+			yield(session.Record{}, err)
 			return
 		}
-		if !f(rec, off) {
+		if !yield(rec, nil) {
 			return
 		}
 	}
@@ -357,51 +352,4 @@ func (l *logFile) audit(rec session.Record) error {
 		return fmt.Errorf("filestore: session %q: audit: %w", l.id, err)
 	}
 	return nil
-}
-
-// lineReader reads the lines of f in [off, end) and knows where each starts.
-// (sessionlog.Reader does not tell byte offsets, which marks need.)
-type lineReader struct {
-	br   *bufio.Reader
-	off  int64 // offset of the next line
-	long []byte
-}
-
-func newLineReader(f *os.File, off, end int64) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 64<<10), off: off}
-}
-
-// next returns the next line without its line ending, and its offset. The
-// line is valid until the next call.
-func (r *lineReader) next() ([]byte, int64, error) {
-	r.long = r.long[:0]
-	start := r.off
-	for {
-		chunk, err := r.br.ReadSlice('\n')
-		r.off += int64(len(chunk))
-		if err == bufio.ErrBufferFull {
-			r.long = append(r.long, chunk...)
-			if len(r.long) > sessionlog.MaxLineLen+1 {
-				return nil, start, sessionlog.ErrLineTooLong
-			}
-			continue
-		}
-		if err != nil && err != io.EOF {
-			return nil, start, err
-		}
-		b := chunk
-		if len(r.long) > 0 {
-			b = append(r.long, chunk...)
-			r.long = b
-		}
-		if err == io.EOF && len(b) == 0 {
-			return nil, start, io.EOF
-		}
-		b = bytes.TrimSuffix(b, []byte{'\n'})
-		b = bytes.TrimSuffix(b, []byte{'\r'})
-		if len(b) > sessionlog.MaxLineLen {
-			return nil, start, sessionlog.ErrLineTooLong
-		}
-		return b, start, nil
-	}
 }

@@ -121,7 +121,7 @@ func (l *logFile) saveSnapshot(snap session.Snapshot) error {
 	}
 	after := mark{pos: snap.Pos + 1, off: size, before: snap.State.Seq}
 	if snap.Pos < lastPos {
-		off, err := l.locate(snap.Pos+1, size)
+		off, err := l.lineAfter(snap.Pos, size)
 		if err != nil {
 			return err
 		}
@@ -140,28 +140,30 @@ func (l *logFile) saveSnapshot(snap session.Snapshot) error {
 	return nil
 }
 
-// locate returns the offset where record pos starts, reading from the
-// nearest mark before it.
-func (l *logFile) locate(pos session.Position, end int64) (int64, error) {
+// lineAfter returns the offset where the line after record pos starts (the
+// first record's mark for pos 0), reading from the nearest mark before it.
+func (l *logFile) lineAfter(pos session.Position, end int64) (int64, error) {
 	l.mu.Lock()
 	m := l.first
 	for _, mk := range l.marks {
-		if mk.pos <= pos && mk.pos > m.pos {
+		if mk.pos <= pos+1 && mk.pos > m.pos {
 			m = mk
 		}
 	}
 	l.mu.Unlock()
-	if m.pos == pos {
+	if m.pos == pos+1 {
 		return m.off, nil
 	}
-	lr := newLineReader(l.f, m.off, end)
-	for p := m.pos; ; p++ {
-		_, off, err := lr.next()
-		if err != nil {
+	r := l.reader(m, end)
+	for {
+		if _, err := r.Next(); err != nil {
 			return 0, fmt.Errorf("filestore: session %q: finding record %d: %w", l.id, pos, err)
 		}
-		if p == pos {
-			return off, nil
+		switch p := l.pos(r.Line()); {
+		case p == pos:
+			return r.End(), nil
+		case p > pos:
+			return 0, fmt.Errorf("filestore: session %q: no record at position %d", l.id, pos)
 		}
 	}
 }
