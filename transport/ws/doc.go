@@ -1,0 +1,79 @@
+// Package ws is gavel's websocket transport: the way untrusted
+// participants (browsers, apps, the Go client SDK) reach a session of a
+// session.Manager. The protocol is docs/ws-protocol.md; package wire holds
+// its frames.
+//
+//	key := …                                  // ≥ 32 secret bytes, shared with the code that mints tokens
+//	srv, err := ws.NewServer(manager, key, ws.WithOriginPatterns("app.example.com"))
+//	mux.Handle("/gavel", srv)
+//	tok, err := ws.MintToken(key, ws.Token{Session: "room-1", Participant: "alice", Preset: "host", Expires: time.Now().Add(time.Hour)})
+//	…
+//	srv.Shutdown(ctx)                         // goodbye "shutdown" to every client
+//
+// # Authentication and binding
+//
+// A connection carries a token (query parameter "token" or an
+// Authorization: Bearer header): HMAC-SHA256, by the service's key, over
+// the session, the participant id, the preset and the expiry (MintToken,
+// VerifyToken; compared in constant time). A missing, altered or expired
+// token is refused with HTTP 401 before the upgrade; a token is checked
+// when the connection opens, not during it.
+//
+// The connection is bound to the token's participant: a command's actor
+// must be that participant (an empty actor means it), else the command is
+// rejected with permission_denied (1201) and nothing is applied. A join
+// takes its preset from the token: an empty preset means the token's, and
+// another is rejected with permission_denied, so that a client cannot
+// raise its own permissions. The session then checks every command as for
+// any caller.
+//
+// # Ordering
+//
+// Each connection has one outbound queue, written in order. The server
+// sends the welcome first: a snapshot of the session at a seq, or, for a
+// client resuming from seq N within the resume window, nothing but N, then
+// every event after it. Every event reaches a connection exactly once, in
+// seq order: in an event frame, or in the result of the connection's own
+// command that produced it, which then carries it (so the result leaves
+// with one write and no goroutine hop). A result never overtakes the
+// events before its command's: it waits for them in the queue.
+//
+// A connection ends with a goodbye: kicked, left or ended after the event
+// that removed self (participant_left for self, session_ended) and the
+// result of a command in flight; replaced when a second connection of the
+// same participant opens; shutdown from Shutdown or when the manager
+// closes; slow when the client falls further behind than its outbound
+// queue. Then the server closes the socket (status 1000, 1001 for
+// shutdown, 1008 for slow, the reason as the close reason). A participant
+// that left joins again on a new connection. A connection that ends, with
+// or without a goodbye, never removes its participant from the session:
+// see WithDisconnectHandler.
+//
+// # Limits
+//
+// A frame above WithMaxFrameSize (64 KiB) closes the connection (1009); a
+// binary frame (1003) or a frame that is not a command frame (1008) too. A
+// command over the connection's token bucket (WithCommandRate) is refused
+// with rate_limited and not applied.
+//
+// The outbound queue (WithOutboundQueue) bounds what waits for one client.
+// When it is full the connection stops taking the session's events until
+// the socket takes frames: the session buffers them for it, and past its
+// buffer the connection reads them back from the store, so that a burst (a
+// disable-all in a large room) or a long catch-up reaches the client at
+// its own pace, complete. A client whose socket takes no frame for
+// WithWriteTimeout while its queue is full is cut off as slow. Nothing of
+// this ever delays the session or the other clients: only the
+// connection's own goroutines wait on its socket. Pings (WithKeepalive)
+// close a connection whose peer stopped answering.
+//
+// # Goroutines
+//
+// ServeHTTP's goroutine reads the connection and owns two more, the pump
+// and the writer, which it stops and waits for before it returns;
+// keepalive pings run from a timer, one at a time. Shutdown and Close
+// return when every connection's goroutines have stopped.
+//
+// Package ws imports core, events, session, transport/ws/wire, the
+// websocket library and golang.org/x/time/rate.
+package ws

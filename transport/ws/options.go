@@ -1,0 +1,182 @@
+package ws
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gavelrtc/gavel/transport/ws/wire"
+)
+
+// Defaults of the options.
+const (
+	DefaultMaxFrameSize  = 64 << 10
+	DefaultCommandRate   = 20 // commands a second, per connection
+	DefaultCommandBurst  = 40
+	DefaultOutboundQueue = 256 // frames
+	DefaultPingInterval  = 30 * time.Second
+	DefaultPingTimeout   = 10 * time.Second
+	DefaultResumeWindow  = 1024 // events
+	DefaultWriteTimeout  = 10 * time.Second
+)
+
+// Option configures NewServer. A nil Option is skipped.
+type Option func(*config) error
+
+type config struct {
+	origins      []string
+	maxFrame     int64
+	rate         float64
+	burst        int
+	queue        int
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	resumeWindow uint64
+	writeTimeout time.Duration
+	onDisconnect func(Disconnect)
+	now          func() time.Time
+}
+
+func defaults() config {
+	return config{
+		maxFrame:     DefaultMaxFrameSize,
+		rate:         DefaultCommandRate,
+		burst:        DefaultCommandBurst,
+		queue:        DefaultOutboundQueue,
+		pingInterval: DefaultPingInterval,
+		pingTimeout:  DefaultPingTimeout,
+		resumeWindow: DefaultResumeWindow,
+		writeTimeout: DefaultWriteTimeout,
+		now:          time.Now,
+	}
+}
+
+// ErrInvalidOption is matched by the error of an Option given a bad value.
+var ErrInvalidOption = errors.New("ws: invalid option")
+
+func invalid(msg string) error { return errors.Join(ErrInvalidOption, errors.New(msg)) }
+
+// WithOriginPatterns accepts cross-origin browser connections from origins
+// matching one of patterns (path.Match, case-insensitive, against the
+// origin's host, or "scheme://host" when the pattern has "://"). Without
+// it only same-origin browser requests are accepted; clients that send no
+// Origin header (programs) always are.
+func WithOriginPatterns(patterns ...string) Option {
+	return func(c *config) error {
+		c.origins = append(c.origins, patterns...)
+		return nil
+	}
+}
+
+// WithMaxFrameSize sets the largest frame a client may send (default
+// 64 KiB). A larger frame closes the connection with status 1009.
+func WithMaxFrameSize(n int64) Option {
+	return func(c *config) error {
+		if n < 512 {
+			return invalid("max frame size below 512 bytes")
+		}
+		c.maxFrame = n
+		return nil
+	}
+}
+
+// WithCommandRate sets each connection's token bucket: perSecond commands
+// a second on average, burst at once (default 20 and 40). A command over
+// the rate is refused (rate_limited) and not applied. perSecond 0 turns
+// the limit off.
+func WithCommandRate(perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if perSecond < 0 || (perSecond > 0 && burst < 1) {
+			return invalid("command rate below 0 or burst below 1")
+		}
+		c.rate, c.burst = perSecond, burst
+		return nil
+	}
+}
+
+// WithOutboundQueue sets how many frames may wait to be written to one
+// client (default 256). Past it the connection takes no more of the
+// session's events until the socket takes some (the session buffers them,
+// then they are read from the store): a burst or a catch-up is sent at the
+// client's pace. A client whose socket takes nothing for the write timeout
+// meanwhile is cut off with reason slow; it never delays the session or
+// other clients.
+func WithOutboundQueue(frames int) Option {
+	return func(c *config) error {
+		if frames < 1 {
+			return invalid("outbound queue below 1")
+		}
+		c.queue = frames
+		return nil
+	}
+}
+
+// WithKeepalive sets how often the server pings each client and how long
+// it waits for the pong before it closes the connection (default 30 s and
+// 10 s). An interval of 0 turns pings off.
+func WithKeepalive(interval, timeout time.Duration) Option {
+	return func(c *config) error {
+		if interval < 0 || (interval > 0 && timeout <= 0) {
+			return invalid("negative ping interval or no ping timeout")
+		}
+		c.pingInterval, c.pingTimeout = interval, timeout
+		return nil
+	}
+}
+
+// WithResumeWindow sets how many events a reconnecting client may have
+// missed and still be sent them (default 1024); further behind, it gets a
+// fresh snapshot instead.
+func WithResumeWindow(events uint64) Option {
+	return func(c *config) error {
+		c.resumeWindow = events
+		return nil
+	}
+}
+
+// WithWriteTimeout sets how long a client's socket may take no frame while
+// its outbound queue is full before the client is cut off as slow, and how
+// long its goodbye may take to write (default 10 s).
+func WithWriteTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("write timeout not above 0")
+		}
+		c.writeTimeout = d
+		return nil
+	}
+}
+
+// Disconnect describes a connection that ended, for WithDisconnectHandler.
+type Disconnect struct {
+	Session     string
+	Participant string
+	// Reason is the goodbye the server gave, or "" when the connection
+	// ended otherwise (the client closed it, the network failed, a
+	// protocol violation); Err then says what happened.
+	Reason wire.Reason
+	Err    error
+}
+
+// WithDisconnectHandler calls f, on the connection's goroutine, after each
+// connection has ended and released everything. The transport never
+// removes a participant from its session when its connection ends (it may
+// reconnect, here or on another instance); a service that wants presence
+// timeouts submits leave from here.
+func WithDisconnectHandler(f func(Disconnect)) Option {
+	return func(c *config) error {
+		c.onDisconnect = f
+		return nil
+	}
+}
+
+// WithClock sets the clock tokens' expiry is checked against (default
+// time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return invalid("nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}

@@ -1,0 +1,547 @@
+package ws_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wstest"
+)
+
+const room = "room-1"
+
+func seqs(evs []events.Event) []uint64 {
+	s := make([]uint64, len(evs))
+	for i, e := range evs {
+		s[i] = e.Sequence()
+	}
+	return s
+}
+
+func span(from, to uint64) []uint64 {
+	var s []uint64
+	for q := from; q <= to; q++ {
+		s = append(s, q)
+	}
+	return s
+}
+
+func TestWelcome(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	submit(t, srv, room, core.Command{ID: "j", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true})
+
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	want := wire.Welcome{Session: room, Self: "hana", Preset: "host", Permissions: wstest.Presets["host"],
+		Presets: wstest.Presets, Seq: 1, State: core.Snapshot{Session: room, Seq: 1,
+			Participants: []core.Participant{{ID: "bob", Name: "Bob", Preset: "attendee", AudioEnabled: true}}}}
+	if d := cmp.Diff(want, host.welcome); d != "" {
+		t.Errorf("welcome (-want +got):\n%s", d)
+	}
+	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	if bob.welcome.Permissions != (core.Permissions{}) || bob.welcome.Preset != "attendee" {
+		t.Errorf("attendee welcome: preset %q, permissions %+v", bob.welcome.Preset, bob.welcome.Permissions)
+	}
+}
+
+func TestUnauthorizedBeforeUpgrade(t *testing.T) {
+	srv := wstest.New(t)
+	other := wstest.New(t) // same claims, another key
+	for name, tok := range map[string]string{
+		"none":      "",
+		"garbage":   "gavel1.xyz.abc",
+		"other key": other.Token(t, room, "alice", "host"),
+		"expired":   srv.TokenUntil(t, room, "alice", "host", time.Now().Add(-time.Second)),
+	} {
+		if got := statusOf(t, srv, tok, nil); got != http.StatusUnauthorized {
+			t.Errorf("%s token: HTTP %d, want 401", name, got)
+		}
+	}
+	// The header carries a token as well as the query.
+	h := http.Header{"Authorization": {"Bearer " + srv.Token(t, room, "alice", "host")}}
+	if got := statusOf(t, srv, "", h); got != http.StatusSwitchingProtocols {
+		t.Errorf("bearer token: HTTP %d, want an upgrade", got)
+	}
+	if st := srv.State(t, room); st.Seq() != 0 {
+		t.Errorf("refused connections changed the session: seq %d", st.Seq())
+	}
+}
+
+func TestOriginCheck(t *testing.T) {
+	plain := wstest.New(t)
+	tok := plain.Token(t, room, "alice", "host")
+	if got := statusOf(t, plain, tok, http.Header{"Origin": {"https://evil.example"}}); got != http.StatusForbidden {
+		t.Errorf("cross origin without patterns: HTTP %d, want 403", got)
+	}
+	open := wstest.New(t, ws.WithOriginPatterns("app.example"))
+	tok = open.Token(t, room, "alice", "host")
+	if got := statusOf(t, open, tok, http.Header{"Origin": {"https://app.example"}}); got != http.StatusSwitchingProtocols {
+		t.Errorf("allowed origin: HTTP %d, want an upgrade", got)
+	}
+	if got := statusOf(t, open, tok, http.Header{"Origin": {"https://evil.example"}}); got != http.StatusForbidden {
+		t.Errorf("other origin: HTTP %d, want 403", got)
+	}
+}
+
+// A command naming another actor is refused with 1201 and not applied;
+// the other clients see nothing of it.
+func TestForgedActorRefused(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	host.join()
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	alice.join()
+	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	bob.join()
+	alice.events(3)
+	before := srv.State(t, room)
+
+	for _, forged := range []core.Command{
+		{Type: core.Kick, Actor: "hana", Target: "bob"},
+		{Type: core.KickAll, Actor: "hana"},
+		{Type: core.SetAudio, Actor: "bob", Enabled: true},
+	} {
+		res, evs := alice.do(forged)
+		if code, _ := core.CodeOf(res.Err); code != core.CodePermissionDenied || len(evs) != 0 {
+			t.Errorf("forged %s as %s: %+v with %d events, want permission_denied and none", forged.Type, forged.Actor, res, len(evs))
+		}
+	}
+	if after := srv.State(t, room); !after.Equal(before) {
+		t.Errorf("forged commands changed the session: %+v", after.Snapshot())
+	}
+	if n := len(srv.Store.Rejected(room)); n != 0 {
+		t.Errorf("%d forged commands reached the session", n)
+	}
+	// An empty actor is the connection's participant.
+	res, _ := alice.do(core.Command{Type: core.SetAudio, Enabled: true})
+	if res.Err != nil || res.Seq != before.Seq()+1 {
+		t.Fatalf("set_audio with no actor: %+v", res)
+	}
+	// The others' next event is that one: nothing came between.
+	for _, c := range []*raw{host, bob} {
+		evs := slices.DeleteFunc(c.events(res.Seq), func(e events.Event) bool { return e.Sequence() <= before.Seq() })
+		want := []events.Event{&events.AudioUpdate{Seq: res.Seq, Participant: "alice", AudioEnabled: true, By: "alice"}}
+		if d := cmp.Diff(want, evs); d != "" {
+			t.Errorf("%s: events after the forged commands (-want +got):\n%s", c.welcome.Self, d)
+		}
+	}
+}
+
+// A join takes the token's preset: another is refused, none means the
+// token's.
+func TestJoinPresetFromToken(t *testing.T) {
+	srv := wstest.New(t)
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	res, _ := alice.do(core.Command{Type: core.Join, Name: "Alice", Preset: "host"})
+	if code, _ := core.CodeOf(res.Err); code != core.CodePermissionDenied {
+		t.Fatalf("join as host with an attendee token: %+v, want permission_denied", res)
+	}
+	if srv.State(t, room).Joined("alice") {
+		t.Fatal("alice joined with a preset her token does not grant")
+	}
+	alice.join()
+	if p, _ := srv.State(t, room).Participant("alice"); p.Preset != "attendee" {
+		t.Errorf("alice joined with preset %q, want the token's", p.Preset)
+	}
+}
+
+// A frame over the limit closes the sender's connection (1009) and applies
+// nothing; the others go on.
+func TestOversizedFrame(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	host.join()
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	alice.join()
+	before := srv.State(t, room)
+
+	big := core.Command{ID: "big", Type: core.Join, Actor: "alice", Name: strings.Repeat("A", ws.DefaultMaxFrameSize)}
+	alice.sendRaw(wire.AppendCommand(nil, big))
+	if ce := alice.closed(); ce.Code != websocket.StatusMessageTooBig {
+		t.Errorf("oversized frame: closed with %v, want 1009", ce)
+	}
+	if after := srv.State(t, room); !after.Equal(before) {
+		t.Errorf("an oversized frame changed the session: %+v", after.Snapshot())
+	}
+	res, _ := host.do(core.Command{Type: core.DisableAudio, Target: "alice"})
+	if res.Err != nil || res.Seq != before.Seq() {
+		t.Errorf("host after alice's oversized frame: %+v, want a no-op at seq %d", res, before.Seq())
+	}
+}
+
+// A flood beyond the token bucket: every command gets an answer, the ones
+// over the rate are refused and not applied, and another client sees
+// exactly the applied ones.
+func TestRateLimit(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t, ws.WithCommandRate(1, 5))
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	alice.join()
+	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	bob.join()
+	alice.events(2)
+
+	const flood = 50
+	ids := make([]string, flood)
+	for i := range flood {
+		ids[i] = alice.send(core.Command{Type: core.SetAudio, Enabled: i%2 == 0})
+	}
+	var applied, refused []string
+	for len(applied)+len(refused) < flood {
+		f := alice.next()
+		if f.Type != wire.TypeResult {
+			continue
+		}
+		switch r := f.Result; {
+		case r.Refused == wire.RefusedRateLimited:
+			refused = append(refused, r.ID)
+		case r.Err == nil && r.Refused == "":
+			applied = append(applied, r.ID)
+		default:
+			t.Fatalf("result %+v", r)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatalf("%d commands at once, none refused", flood)
+	}
+	var logged []string
+	for rec, err := range srv.Store.Records(context.Background(), room, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Command.Actor == "alice" && rec.Command.Type == core.SetAudio {
+			logged = append(logged, rec.Command.ID)
+		}
+	}
+	if d := cmp.Diff(applied, logged); d != "" {
+		t.Errorf("applied commands (-answered +logged):\n%s", d)
+	}
+	// Each applied toggle is one event, and bob sees exactly those.
+	seq := srv.State(t, room).Seq()
+	if got := bob.events(seq); uint64(len(applied)) != seq-2 || !slices.Equal(seqs(got), span(3, seq)) {
+		t.Errorf("bob saw %v, %d applied", seqs(got), len(applied))
+	}
+}
+
+// A client that stops reading is cut off as slow, and the others keep
+// receiving every event.
+func TestSlowClientCut(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	gone := make(chan ws.Disconnect, 8)
+	srv := wstest.New(t, ws.WithOutboundQueue(64), ws.WithWriteTimeout(100*time.Millisecond),
+		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+	// Long ids make big events, so that the slow client's socket buffers
+	// fill after a few hundred.
+	host := strings.Repeat("h", 4000)
+	submit(t, srv, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
+	slow := dial(t, srv, srv.Token(t, room, "slow", "attendee"), nil)
+	_ = slow // never reads
+	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	got := bob.join() // from seq 2: the host's join is in bob's welcome
+	last := got[len(got)-1].Sequence()
+
+	deadline := time.After(60 * time.Second)
+	for cut := false; !cut; {
+		for i := range 16 { // bob reads between bursts, so only the slow one lags
+			submit(t, srv, room, core.Command{ID: "t" + strconv.FormatUint(last, 10) + "-" + strconv.Itoa(i),
+				Type: core.SetAudio, Actor: host, Enabled: (last+uint64(i))%2 == 0})
+		}
+		last += 16
+		got = append(got, bob.events(last)...)
+		select {
+		case d := <-gone:
+			if d.Participant != "slow" || d.Reason != wire.ReasonSlow {
+				t.Fatalf("disconnected %+v, want slow cut off as slow", d)
+			}
+			cut = true
+		case <-deadline:
+			t.Fatalf("slow client not cut off after %d events", last)
+		default:
+		}
+	}
+	submit(t, srv, room, core.Command{ID: "after", Type: core.SetVideo, Actor: host, Enabled: true})
+	got = append(got, bob.events(last+1)...)
+	if !slices.Equal(seqs(got), span(2, last+1)) {
+		t.Errorf("bob received %d events out of order or with gaps", len(got))
+	}
+	t.Logf("slow client cut off after %d events", last)
+}
+
+// Reconnecting with the last seq seen delivers exactly the missed events;
+// too far behind, or ahead, a fresh snapshot.
+func TestResume(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t, ws.WithResumeWindow(4))
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	host.join()
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	alice.join()
+	seen := uint64(2) // hana joined at 1 (the welcome), alice at 2 (her join's result)
+	alice.c.CloseNow()
+
+	for _, on := range []bool{true, false, true} {
+		host.do(core.Command{Type: core.SetVideo, Enabled: on})
+	}
+	back := dial(t, srv, srv.Token(t, room, "alice", "attendee"), &seen)
+	if !back.welcome.Resumed || back.welcome.Seq != seen {
+		t.Fatalf("welcome %+v, want resumed at %d", back.welcome, seen)
+	}
+	host.do(core.Command{Type: core.DisableAudio, Target: "alice"}) // alice joined with audio off: a no-op
+	res, _ := host.do(core.Command{Type: core.Pin, Target: "alice"})
+	got := back.events(res.Seq)
+	want := []events.Event{
+		&events.VideoUpdate{Seq: 3, Participant: "hana", VideoEnabled: true, By: "hana"},
+		&events.VideoUpdate{Seq: 4, Participant: "hana", VideoEnabled: false, By: "hana"},
+		&events.VideoUpdate{Seq: 5, Participant: "hana", VideoEnabled: true, By: "hana"},
+		&events.Pinned{Seq: 6, Participant: "alice", By: "hana"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("resumed stream (-want +got):\n%s", d)
+	}
+
+	for name, after := range map[string]uint64{"too old": 1, "ahead": 99} {
+		c := dial(t, srv, srv.Token(t, room, "carol", "attendee"), &after)
+		if c.welcome.Resumed || c.welcome.Seq != 6 || c.welcome.State.Seq != 6 || c.welcome.State.Pinned != "alice" {
+			t.Errorf("%s: welcome %+v, want a fresh snapshot at 6", name, c.welcome)
+		}
+		c.c.CloseNow()
+	}
+}
+
+// Kick: the kicked client gets its participant_left, then goodbye kicked,
+// then the close; leave likewise, with its result before the goodbye.
+func TestFinalEventThenGoodbye(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	host.join()
+	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	alice.join()
+	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	bob.join()
+	alice.events(3)
+
+	res, _ := host.do(core.Command{Type: core.Kick, Target: "alice"})
+	if d := cmp.Diff([]events.Event{&events.ParticipantLeft{Seq: 4, Participant: "alice", Reason: events.ReasonKicked, By: "hana"}},
+		alice.events(res.Seq)); d != "" {
+		t.Errorf("kicked client's last event (-want +got):\n%s", d)
+	}
+	if reason, ce := alice.goodbye(); reason != wire.ReasonKicked || ce.Code != websocket.StatusNormalClosure || ce.Reason != "kicked" {
+		t.Errorf("kicked: goodbye %q, close %v", reason, ce)
+	}
+
+	bob.events(4)
+	res, evs := bob.do(core.Command{Type: core.Leave})
+	if res.Err != nil || len(evs) != 1 || evs[0].Type() != events.TypeParticipantLeft {
+		t.Errorf("leave: %+v, events %v", res, evs)
+	}
+	if reason, _ := bob.goodbye(); reason != wire.ReasonLeft {
+		t.Errorf("left: goodbye %q", reason)
+	}
+
+	res, _ = host.do(core.Command{Type: core.KickAll})
+	if reason, _ := host.goodbye(); reason != wire.ReasonEnded || res.Err != nil {
+		t.Errorf("kick all: %+v, goodbye %q", res, reason)
+	}
+	// A connection to the ended session gets its state, then goodbye.
+	late := dial(t, srv, srv.Token(t, room, "dan", "attendee"), nil)
+	if !late.welcome.State.Ended {
+		t.Errorf("welcome to an ended session: %+v", late.welcome)
+	}
+	if reason, _ := late.goodbye(); reason != wire.ReasonEnded {
+		t.Errorf("ended session: goodbye %q", reason)
+	}
+}
+
+// A second connection of a participant replaces the first.
+func TestReplaced(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	first := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	first.join()
+	second := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	if reason, ce := first.goodbye(); reason != wire.ReasonReplaced || ce.Reason != "replaced" {
+		t.Errorf("first connection: goodbye %q, close %v", reason, ce)
+	}
+	if res, _ := second.do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || res.Seq != 2 {
+		t.Errorf("second connection: %+v", res)
+	}
+}
+
+// Shutdown says goodbye to every client, then refuses new ones.
+func TestShutdown(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	b := dial(t, srv, srv.Token(t, "room-2", "bob", "attendee"), nil)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		done <- srv.WS.Shutdown(ctx)
+	}()
+	for _, c := range []*raw{a, b} {
+		if reason, ce := c.goodbye(); reason != wire.ReasonShutdown || ce.Code != websocket.StatusGoingAway {
+			t.Errorf("%s: goodbye %q, close %v", c.welcome.Self, reason, ce)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if got := statusOf(t, srv, srv.Token(t, room, "carol", "attendee"), nil); got != http.StatusServiceUnavailable {
+		t.Errorf("after Shutdown: HTTP %d, want 503", got)
+	}
+}
+
+// A command's events reach its client once, in an event frame before the
+// result or in the result itself; a resent id gets the first outcome.
+func TestResultAfterEvents(t *testing.T) {
+	srv := wstest.New(t)
+	alice := dial(t, srv, srv.Token(t, room, "alice", "host"), nil)
+	for i := range 20 {
+		res, evs := alice.do(core.Command{Type: core.SetVideo, Enabled: i%2 == 1})
+		if i == 0 {
+			if res.Err == nil {
+				t.Fatalf("set_video before joining: %+v", res)
+			}
+			alice.join()
+			continue
+		}
+		if len(evs) != 1 || evs[0].Sequence() != res.Seq {
+			t.Fatalf("toggle %d: result %+v, events %v: want its one event by the result", i, res, seqs(evs))
+		}
+	}
+	res, _ := alice.do(core.Command{Type: core.SetAudio, Enabled: false})
+	if res.Seq != srv.State(t, room).Seq() || len(res.Events) != 0 || res.Err != nil {
+		t.Errorf("no-op: %+v", res)
+	}
+	// A duplicate id: the first outcome, not applied again.
+	first, _ := alice.do(core.Command{ID: "same", Type: core.SetAudio, Enabled: true})
+	again, evs := alice.do(core.Command{ID: "same", Type: core.SetAudio, Enabled: false})
+	if !again.Duplicate || again.Seq != first.Seq || len(evs) != 0 {
+		t.Errorf("resent id: %+v then %+v with events %v", first, again, evs)
+	}
+}
+
+// A peer that stops answering pings is dropped; one that answers stays.
+func TestKeepalive(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	gone := make(chan ws.Disconnect, 2)
+	srv := wstest.New(t, ws.WithKeepalive(10*time.Millisecond, 50*time.Millisecond),
+		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+
+	// Answers pings: coder/websocket answers while a read is in progress.
+	pings := make(chan struct{}, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, srv.URL+"?token="+srv.Token(t, room, "alice", "attendee"), &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool { pings <- struct{}{}; return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reading := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				reading <- err
+				return
+			}
+		}
+	}()
+	for range 3 {
+		select {
+		case <-pings:
+		case err := <-reading:
+			t.Fatalf("a client answering pings was dropped: %v", err)
+		}
+	}
+	c.CloseNow()
+	<-reading
+	<-gone
+
+	// Never reads, so never answers.
+	mute := dial(t, srv, srv.Token(t, room, "mute", "attendee"), nil)
+	_ = mute
+	if d := <-gone; d.Participant != "mute" || d.Reason != "" {
+		t.Errorf("dropped %+v, want the mute client, without a goodbye", d)
+	}
+}
+
+// When the session manager closes, every client gets goodbye shutdown.
+func TestManagerClosed(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	srv := wstest.New(t)
+	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	if err := srv.Manager.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if reason, _ := a.goodbye(); reason != wire.ReasonShutdown {
+		t.Errorf("goodbye %q, want shutdown", reason)
+	}
+}
+
+// A frame that is not a command frame closes the connection (1008), a
+// binary one too (1003); a command the codec rejects is answered.
+func TestBadFrames(t *testing.T) {
+	srv := wstest.New(t)
+	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	a.sendRaw([]byte(`{"type":"command","cmd":{"id":"x","type":"set_audio","actor":"alice","enabled":"yes"}}`))
+	if f := a.next(); f.Type != wire.TypeResult || f.Result.ID != "x" || f.Result.Err == nil || f.Result.Err.Code != core.CodeInvalidCommand {
+		t.Errorf("ill-typed command: %+v", f)
+	}
+	a.sendRaw([]byte(`{"type":"hello"}`))
+	if ce := a.closed(); ce.Code != websocket.StatusPolicyViolation {
+		t.Errorf("unknown frame: closed %v, want 1008", ce)
+	}
+	b := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := b.c.Write(ctx, websocket.MessageBinary, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if ce := b.closed(); ce.Code != websocket.StatusUnsupportedData {
+		t.Errorf("binary frame: closed %v, want 1003", ce)
+	}
+}
+
+// A burst bigger than the outbound queue (and than the session's
+// subscriber buffer) is sent at the client's pace, not cut off.
+func TestBurstPaced(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	gone := make(chan ws.Disconnect, 4)
+	srv := wstest.NewWith(t, []session.Option{session.WithSubscriberBuffer(8)}, ws.WithOutboundQueue(4),
+		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+	const n = 100
+	for i := range n {
+		submit(t, srv, room, core.Command{ID: "j" + strconv.Itoa(i), Type: core.Join, Actor: "p" + strconv.Itoa(i), Name: "P", Preset: "attendee", Audio: true})
+	}
+	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
+	host.join()
+	watcher := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil) // gets the burst from the pump
+	res, evs := host.do(core.Command{Type: core.DisableAllAudio})
+	if res.Err != nil || len(evs) != n || !slices.Equal(seqs(evs), span(n+2, 2*n+1)) {
+		t.Fatalf("disable all: %+v, %d events", res, len(evs))
+	}
+	if got := watcher.events(2*n + 1); !slices.Equal(seqs(got), span(n+2, 2*n+1)) {
+		t.Errorf("watcher got %v", seqs(got))
+	}
+	select {
+	case d := <-gone:
+		t.Errorf("disconnected %+v during a burst", d)
+	default:
+	}
+}

@@ -1,0 +1,124 @@
+// Package wstest runs a gavel websocket server in-process for tests, as
+// net/http/httptest does for HTTP: a session.Manager on a MemStore, a
+// ws.Server in front of it, on a loopback httptest server.
+//
+// Package wstest imports core, session, transport/ws and the standard
+// library's testing packages.
+package wstest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/transport/ws"
+)
+
+// Presets are the presets of every session a Server creates: "host" has
+// every host control, "attendee" none.
+var Presets = core.Presets{
+	"host":     {DisableParticipantAudio: true, DisableParticipantVideo: true, PinParticipant: true, KickParticipant: true},
+	"attendee": {},
+}
+
+// Server is a running test server. It is shut down when the test ends.
+type Server struct {
+	// URL is the websocket URL clients dial (ws://127.0.0.1:port/).
+	URL     string
+	HTTP    *httptest.Server
+	WS      *ws.Server
+	Manager *session.Manager
+	Store   *session.MemStore
+	Key     []byte
+}
+
+// New starts a server with the given ws options.
+func New(tb testing.TB, opts ...ws.Option) *Server { return NewWith(tb, nil, opts...) }
+
+// NewWith starts a server whose manager also has sessionOpts (after the
+// store and the presets).
+func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Server {
+	tb.Helper()
+	st := session.NewMemStore()
+	m, err := session.NewManager(append([]session.Option{session.WithStore(st), session.WithPresets(Presets)}, sessionOpts...)...)
+	if err != nil {
+		tb.Fatalf("session.NewManager: %v", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	srv, err := ws.NewServer(m, key, opts...)
+	if err != nil {
+		tb.Fatalf("ws.NewServer: %v", err)
+	}
+	hs := httptest.NewServer(srv)
+	s := &Server{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/", HTTP: hs, WS: srv, Manager: m, Store: st, Key: key}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("ws shutdown: %v", err)
+		}
+		hs.Close()
+		if err := m.Close(ctx); err != nil && !errors.Is(err, session.ErrClosed) {
+			tb.Errorf("manager close: %v", err)
+		}
+	})
+	return s
+}
+
+// Token mints a token for participant in session with preset, valid for
+// an hour.
+func (s *Server) Token(tb testing.TB, session, participant, preset string) string {
+	tb.Helper()
+	return s.TokenUntil(tb, session, participant, preset, time.Now().Add(time.Hour))
+}
+
+// TokenUntil mints a token that expires at exp.
+func (s *Server) TokenUntil(tb testing.TB, session, participant, preset string, exp time.Time) string {
+	tb.Helper()
+	tok, err := ws.MintToken(s.Key, ws.Token{Session: session, Participant: participant, Preset: preset, Expires: exp})
+	if err != nil {
+		tb.Fatalf("MintToken: %v", err)
+	}
+	return tok
+}
+
+// State returns a session's current state.
+func (s *Server) State(tb testing.TB, session string) core.State {
+	tb.Helper()
+	sess, err := s.Manager.Session(context.Background(), session)
+	if err != nil {
+		tb.Fatalf("Session(%q): %v", session, err)
+	}
+	st, err := sess.State(context.Background())
+	if err != nil {
+		tb.Fatalf("State(%q): %v", session, err)
+	}
+	return st
+}
+
+// CheckGoroutines fails the test if, when it ends (after the cleanups
+// registered after this call), more goroutines run than when it was
+// called, allowing them a few seconds to stop. Register it first.
+func CheckGoroutines(tb testing.TB) {
+	tb.Helper()
+	before := runtime.NumGoroutine()
+	tb.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				tb.Errorf("%d goroutines, %d before the test:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
