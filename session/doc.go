@@ -38,15 +38,23 @@
 //     events) is appended to the Store at the expected Position; the call
 //     returns only when the store holds it durably. A rejection appends
 //     nothing (an Auditor store is given it, best effort);
-//  4. only then: the state advances, the window remembers the outcome, the
-//     events are published to the subscribers, and the caller is answered.
+//  4. only then, in this order: the state advances, the window remembers
+//     the outcome, the events are published to the subscribers, and last
+//     the caller is answered.
 //
 // So an answered command is durable, and no subscriber ever sees an event the
-// log could lose. The owner takes whatever commands are queued when it is free
-// (up to WithMaxBatch) and decides them one after the other on the evolving
-// state; a store implementing BatchAppender then writes them with one
-// durable write (group commit: concurrent submitters share one fsync), and
-// every other store gets one Append per record.
+// log could lose. Publishing comes before answering: when Submit returns,
+// every subscriber has the command's events queued already, and a
+// subscriber may read them before Submit has returned (a transport that
+// both submits and subscribes must expect its command's events before its
+// answer, whose Result.Seq tells which events were its command's). A
+// caller that has its answer finds the command in State.
+//
+// The owner takes whatever commands are queued when it is free (up to
+// WithMaxBatch) and decides them one after the other on the evolving state;
+// a store implementing BatchAppender then writes them with one durable
+// write (group commit: concurrent submitters share one fsync), and every
+// other store gets one Append per record.
 //
 // If Append fails with ErrConflict another writer (another gavel instance on
 // the same JetStream subject) got there first: the owner reads the records
@@ -88,14 +96,40 @@
 // # Subscriptions
 //
 // Subscribe(ctx, after) delivers every event with seq > after, exactly once
-// and in order, through Next. The owner never blocks on a subscriber: each
-// has a bounded buffer (WithSubscriberBuffer) and one that falls behind it is
-// cut off; its Next returns the events it still holds and then
-// ErrSlowSubscriber. It resumes with Subscribe(ctx, lastSeq): events older
-// than what the owner keeps in memory are read from the store by the
-// subscriber's own Next calls, never by the owner. Watch returns a state and a
-// subscription that starts right after that state's seq: what a transport
-// needs for a welcome frame.
+// and in order, through Next. The owner never blocks on a subscriber: it
+// queues each command's events on every subscription, as the one slice it
+// already holds (no copy, no event at a time), and the reader takes them
+// from there. The queue of a subscription starts empty and grows as commands
+// wait in it, so an idle subscription costs a few hundred bytes whatever the
+// buffer.
+//
+// The queue is bounded in events, with n = WithSubscriberBuffer (default
+// 1,024). The command at its head is the one the subscriber is reading (the
+// oldest it has not finished); the buffer is the events of the commands
+// behind it. When a command's events are published to a subscriber they
+//
+//   - are queued if the buffer is empty (nothing waits, or only the command
+//     being read), however many they are;
+//   - else are queued if the buffer's events plus theirs are at most n;
+//   - else the subscriber is cut off.
+//
+// So one command never cuts off a subscriber that has read everything
+// before it: a disable_all_audio of 5,000 events reaches every idle
+// subscriber whole, with a buffer of 1,024, and commands that follow it
+// while it is being read are queued up to n events. A subscriber that
+// stops reading holds the command it was at plus at most n events, or plus
+// one command larger than n, and is cut off at the next command that does
+// not fit.
+//
+// A subscriber that is cut off gets, from Next, the events it still holds
+// and then ErrSlowSubscriber. It resumes with Subscribe(ctx, sub.Seq()):
+// events older than what the owner keeps in memory (its last n events) are
+// read from the store, n at a time, by the subscriber's own Next calls,
+// never by the owner. Watch returns a state and a subscription that starts
+// right after that state's seq: what a transport needs for a welcome frame.
+//
+// The events a subscriber gets are the ones Submit answers with and the
+// window keeps: shared, to be read and never modified.
 //
 // # Snapshots
 //

@@ -98,8 +98,17 @@ func WithIdempotencyWindow(n int) Option {
 	}
 }
 
-// WithSubscriberBuffer sets how many events a subscriber may have waiting
-// before it is cut off with ErrSlowSubscriber (default 1024, at least 1).
+// WithSubscriberBuffer sets n, the bound of a subscriber's buffer in events
+// (default 1024, at least 1). A subscription queues each command's events
+// whole. Not counting the command it is reading (the oldest it has not
+// finished), it takes a command's events if nothing else waits, however
+// many they are, or if the events waiting plus theirs are at most n;
+// otherwise it is cut off with ErrSlowSubscriber. The queue holds the
+// owner's slices, not copies, and grows only as commands wait in it: n
+// bounds how far a subscriber may fall behind, and costs no memory up
+// front. n is also how many recent events a session keeps in memory for
+// new subscriptions, and how many a catching-up subscription reads from
+// the store at a time.
 func WithSubscriberBuffer(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

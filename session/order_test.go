@@ -17,7 +17,7 @@ type orderStore struct {
 }
 
 func (o orderStore) Append(ctx context.Context, id string, expected Position, rec Record) (Position, error) {
-	if n := len(o.sub.ch); n != 0 {
+	if n := o.sub.queued(); n != 0 {
 		o.t.Errorf("appending %q: the subscriber holds %d events already", rec.Command.ID, n)
 	}
 	if *o.answers != int(expected) {
@@ -27,7 +27,8 @@ func (o orderStore) Append(ctx context.Context, id string, expected Position, re
 }
 
 // TestOrder checks the order of the package doc: decide, append, and only
-// then publish and answer.
+// then publish, and then answer: when Submit returns, the subscriber holds
+// the command's events already.
 func TestOrder(t *testing.T) {
 	answers := 0
 	st := orderStore{MemStore: NewMemStore(), t: t, answers: &answers}
@@ -48,6 +49,9 @@ func TestOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		answers++
+		if n := st.sub.queued(); n != min(1, 2-i) {
+			t.Errorf("when %q is answered the subscriber holds %d events, want %d", cmd.ID, n, min(1, 2-i))
+		}
 		if i < 2 {
 			if _, err := st.sub.Next(t.Context()); err != nil {
 				t.Fatal(err)

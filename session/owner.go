@@ -424,7 +424,8 @@ func (o *owner) maybeSnapshot() {
 	}
 }
 
-// publish hands evs to every subscriber; one whose buffer is full is cut off.
+// publish hands evs, one command's, to every subscriber; one that has no
+// room for them is cut off (see Subscription.offer).
 func (o *owner) publish(evs []events.Event) {
 	if len(evs) == 0 {
 		return
@@ -432,14 +433,9 @@ func (o *owner) publish(evs []events.Event) {
 	o.recent.add(evs)
 	live := o.subs[:0]
 	for _, sub := range o.subs {
-		if sub.closed.Load() {
-			continue
+		if sub.offer(evs) {
+			live = append(live, sub)
 		}
-		if !sub.offer(evs) {
-			sub.end(ErrSlowSubscriber)
-			continue
-		}
-		live = append(live, sub)
 	}
 	clear(o.subs[len(live):])
 	o.subs = live
@@ -447,9 +443,9 @@ func (o *owner) publish(evs []events.Event) {
 
 // subscribe registers a subscription to the events after seq after.
 func (o *owner) subscribe(after uint64) *Subscription {
-	sub := newSubscription(o.s, after, o.s.cfg.subBuffer)
+	sub := newSubscription(o.s, after)
 	if cur := o.state.Seq(); after < cur {
-		if evs, ok := o.recent.since(after); ok && len(evs) <= cap(sub.ch)/2 {
+		if evs, ok := o.recent.since(after); ok && len(evs) <= o.s.cfg.subBuffer/2 {
 			sub.offer(evs)
 		} else {
 			sub.catchUpTo = cur

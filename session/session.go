@@ -26,7 +26,8 @@ var (
 // Result is the outcome of a command that was applied.
 type Result struct {
 	// Events are the command's events with their seqs; empty when it changed
-	// nothing.
+	// nothing. The slice is the one the subscribers and the idempotency
+	// window hold: read it, do not modify it.
 	Events []events.Event
 	// Seq is the session's seq right after the command.
 	Seq uint64
@@ -120,10 +121,12 @@ func open(ctx context.Context, id string, cfg config) (*Session, error) {
 func (s *Session) ID() string { return s.id }
 
 // Submit applies cmd: decide, append to the store, publish to subscribers,
-// answer (see the package doc). It returns the Result, or the *core.Error
-// that rejected cmd (a rejection; Result.Duplicate tells if it was the
-// remembered one), or another error: an infrastructure failure after which
-// cmd may or may not have been applied.
+// answer (see the package doc). Subscribers are given the command's events
+// before Submit returns, so they may read them before the caller has its
+// answer. It returns the Result, or the *core.Error that rejected cmd (a
+// rejection; Result.Duplicate tells if it was the remembered one), or
+// another error: an infrastructure failure after which cmd may or may not
+// have been applied.
 //
 // If ctx ends while the owner works on cmd, Submit returns ctx's error and
 // cmd may still be applied; submit it again with the same id to learn its

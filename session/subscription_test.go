@@ -1,0 +1,335 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
+)
+
+// townHall opens a session with a host and n-1 attendees, everyone's audio
+// and video on.
+func townHall(t testing.TB, n int, opts ...session.Option) *session.Session {
+	t.Helper()
+	s := open(t, "town-hall", opts...)
+	submit(t, s, joinCmd("j0", "host", "host"))
+	for i := 1; i < n; i++ {
+		submit(t, s, joinCmd(fmt.Sprintf("j%d", i), fmt.Sprintf("p%d", i), "attendee"))
+	}
+	return s
+}
+
+func hostCmd(id string, typ core.CommandType) core.Command {
+	return core.Command{ID: id, Type: typ, Actor: "host"}
+}
+
+// TestBurstReachesIdleSubscribers: in a town hall of 5,000 with the default
+// buffer of 1,024, a disable_all_audio publishes 5,000 events at once. Idle
+// subscribers, which have read everything before it, get them whole, and
+// what follows too: small commands queued behind the burst while it is
+// unread, or a second burst right behind the first.
+func TestBurstReachesIdleSubscribers(t *testing.T) {
+	const n = 5000
+	for name, follow := range map[string][]core.Command{
+		"then small commands": {
+			hostCmd("v1", core.SetVideo), {ID: "v2", Type: core.SetVideo, Actor: "host", Enabled: true},
+			hostCmd("v3", core.SetVideo), {ID: "v4", Type: core.SetVideo, Actor: "host", Enabled: true},
+			audioCmd("a1", "p1", true), audioCmd("a2", "p2", true), audioCmd("a3", "p3", true),
+		},
+		"then a second burst": {hostCmd("mute-video", core.DisableAllVideo)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := townHall(t, n)
+			var subs []*session.Subscription
+			for range 3 {
+				_, sub, err := s.Watch(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				subs = append(subs, sub)
+			}
+			want := submit(t, s, hostCmd("mute-all", core.DisableAllAudio)).Events
+			if len(want) != n {
+				t.Fatalf("disable_all_audio gave %d events, want %d", len(want), n)
+			}
+			for _, cmd := range follow {
+				want = append(want, submit(t, s, cmd).Events...)
+			}
+			for i, sub := range subs {
+				// next fails the test on ErrSlowSubscriber.
+				if diff := cmp.Diff(want, next(t, sub, len(want))); diff != "" {
+					t.Fatalf("subscriber %d (-want +got):\n%s", i, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestStalledSubscriberAfterBurst: a subscriber that stops reading holds
+// the burst it was at plus its buffer, is cut off at the command after, and
+// resumes from its last seq with nothing missing or doubled.
+func TestStalledSubscriberAfterBurst(t *testing.T) {
+	const n, buffer = 100, 16
+	s := townHall(t, n, session.WithSubscriberBuffer(buffer))
+	_, sub, err := s.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := submit(t, s, hostCmd("mute-all", core.DisableAllAudio)).Events
+	for i := range buffer + 1 { // the last one does not fit
+		want = append(want, submit(t, s, audioCmd(fmt.Sprintf("a%d", i), "host", i%2 == 0)).Events...)
+	}
+	got := next(t, sub, n+buffer)
+	if _, err := sub.Next(t.Context()); !errors.Is(err, session.ErrSlowSubscriber) {
+		t.Fatalf("after the burst and %d events: %v, want ErrSlowSubscriber", buffer, err)
+	}
+	resumed, err := s.Subscribe(t.Context(), sub.Seq())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, next(t, resumed, len(want)-len(got))...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events before and after resuming (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubscriptionRule checks the queueing rule of WithSubscriberBuffer
+// against a model, on random commands of zero to four events, buffers and
+// reads: a subscriber is cut off exactly at the command the rule says,
+// never otherwise, and across cut-offs and resumes it gets the log's
+// events, each once, in order.
+func TestSubscriptionRule(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ctx := context.Background()
+		polled, cancel := context.WithCancel(ctx)
+		cancel() // Next(polled) does not wait: an event, an end, or ctx's error
+		buffer := rapid.IntRange(1, 6).Draw(t, "buffer")
+		st := session.NewMemStore()
+		s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(presets), session.WithSubscriberBuffer(buffer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		do := func(cmd core.Command) session.Result {
+			res, err := s.Submit(ctx, cmd)
+			if err != nil {
+				t.Fatalf("Submit(%+v): %v", cmd, err)
+			}
+			return res
+		}
+		actors := []string{"host", "ann", "bob", "cy"}
+		for i, a := range actors {
+			do(joinCmd("j-"+a, a, []string{"host", "attendee"}[min(i, 1)]))
+		}
+		_, sub, err := s.Watch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			got   []events.Event
+			queue []int // the model: the commands' events waiting, the head's left
+			cut   bool
+		)
+		read := func() events.Event {
+			ev, err := sub.Next(polled)
+			if err != nil {
+				t.Fatalf("Next with %v queued: %v", queue, err)
+			}
+			got = append(got, ev)
+			if queue[0]--; queue[0] == 0 {
+				queue = queue[1:]
+			}
+			return ev
+		}
+		for i := range rapid.IntRange(1, 60).Draw(t, "commands") {
+			// Anyone turns their audio or video on or off (an event or
+			// none), or the host turns everyone's off (up to 4).
+			cmd := core.Command{
+				ID:      fmt.Sprint(i),
+				Type:    rapid.SampledFrom([]core.CommandType{core.SetAudio, core.SetVideo, core.DisableAllAudio, core.DisableAllVideo}).Draw(t, "type"),
+				Actor:   rapid.SampledFrom(actors).Draw(t, "actor"),
+				Enabled: rapid.Bool().Draw(t, "enabled"),
+			}
+			if cmd.Type == core.DisableAllAudio || cmd.Type == core.DisableAllVideo {
+				cmd.Actor, cmd.Enabled = "host", false
+			}
+			res := do(cmd)
+			if len(res.Events) == 0 {
+				continue
+			}
+			k := len(res.Events)
+			behind := 0
+			for _, q := range queue[min(1, len(queue)):] {
+				behind += q
+			}
+			if len(queue) > 0 && behind > 0 && behind+k > buffer {
+				cut = true
+			} else {
+				queue = append(queue, k)
+			}
+			if cut {
+				// What it holds, then the cut-off; resumed, it reads up to
+				// the present, where a new subscription's queue is empty.
+				for len(queue) > 0 {
+					read()
+				}
+				if _, err := sub.Next(polled); !errors.Is(err, session.ErrSlowSubscriber) {
+					t.Fatalf("after the command that did not fit: %v, want ErrSlowSubscriber", err)
+				}
+				if sub, err = s.Subscribe(ctx, sub.Seq()); err != nil {
+					t.Fatal(err)
+				}
+				for sub.Seq() < res.Seq {
+					ev, err := sub.Next(ctx)
+					if err != nil {
+						t.Fatalf("resuming: %v", err)
+					}
+					got = append(got, ev)
+				}
+				cut = false
+			}
+			for range rapid.IntRange(0, 4).Draw(t, "reads") {
+				if len(queue) == 0 {
+					break
+				}
+				read()
+			}
+			if len(queue) == 0 {
+				if ev, err := sub.Next(polled); !errors.Is(err, context.Canceled) {
+					t.Fatalf("nothing queued: Next = %v, %v", ev, err)
+				}
+			}
+		}
+		for len(queue) > 0 {
+			read()
+		}
+		var want []events.Event
+		for _, r := range logOf(t, st, "room-1")[len(actors):] {
+			want = append(want, r.Events...)
+		}
+		if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
+			t.Fatalf("the subscriber's events (-log +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSubscribersConcurrent has readers follow a session, resuming after
+// every cut-off, while goroutines submit bursts and single events with a
+// small buffer: each reader gets the log's events, each once, in order.
+func TestSubscribersConcurrent(t *testing.T) {
+	const participants = 40
+	st := session.NewMemStore()
+	s := townHall(t, participants, session.WithStore(st), session.WithSubscriberBuffer(8))
+	start := submit(t, s, hostCmd("start", core.SetAudio)).Seq
+	type reading struct {
+		evs []events.Event
+		err error
+	}
+	results := make(chan reading)
+	for range 4 {
+		sub, err := s.Subscribe(t.Context(), start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			var r reading
+			defer func() { results <- r }()
+			for {
+				ev, err := sub.Next(t.Context())
+				if errors.Is(err, session.ErrSlowSubscriber) {
+					if sub, err = s.Subscribe(t.Context(), sub.Seq()); err == nil {
+						continue
+					}
+				}
+				if err != nil {
+					r.err = err
+					return
+				}
+				if r.evs = append(r.evs, ev); ev.Type() == events.TypeSessionEnded {
+					return
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				cmd := audioCmd(id, fmt.Sprintf("p%d", 1+(g*50+i)%(participants-1)), true)
+				if i%10 == 9 {
+					cmd = hostCmd(id, core.DisableAllAudio)
+				}
+				if _, err := s.Submit(t.Context(), cmd); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	submit(t, s, hostCmd("end", core.KickAll))
+	var want []events.Event
+	for _, r := range logOf(t, st, "town-hall") {
+		if len(r.Events) > 0 && r.Events[0].Sequence() > start {
+			want = append(want, r.Events...)
+		}
+	}
+	for range 4 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("reader: %v", r.err)
+		}
+		if diff := cmp.Diff(want, r.evs); diff != "" {
+			t.Errorf("a reader's events (-log +got):\n%s", diff)
+		}
+	}
+}
+
+// BenchmarkIdleSubscription measures the heap an idle subscription takes
+// (B/sub, the runtime.MemStats.HeapAlloc delta over 1,000 subscriptions
+// through Watch, with the default buffer), next to an empty session.
+//
+//	go test -run '^$' -bench BenchmarkIdleSubscription -benchmem ./session
+func BenchmarkIdleSubscription(b *testing.B) {
+	const subs = 1000
+	s := open(b, "room-1")
+	submit(b, s, joinCmd("c0", "host", "host"))
+	ctx := context.Background()
+	all := make([]*session.Subscription, subs)
+	var perSub float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range all {
+			_, sub, err := s.Watch(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			all[i] = sub
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perSub = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / subs
+		for _, sub := range all {
+			sub.Close()
+		}
+		clear(all)
+		// A subscription forgets the closed ones.
+		if _, sub, err := s.Watch(ctx); err != nil {
+			b.Fatal(err)
+		} else {
+			sub.Close()
+		}
+	}
+	b.ReportMetric(perSub, "B/sub")
+}
