@@ -48,7 +48,8 @@
 // these messages as they are. Forwarded tracks carry the publisher's
 // participant id as their stream id and "audio" or "video" as their track
 // id. Each participant is offered one audio and one video track to publish
-// (Opus and VP8, see [Codecs]).
+// (Opus and VP8, see [Codecs]). Package media/wsmedia runs a router per
+// session behind gavel's websocket transport, which carries the signals.
 //
 // # Network
 //

@@ -17,10 +17,12 @@ import (
 )
 
 // conn is one client connection. Three goroutines serve it: the read loop
-// (ServeHTTP's goroutine, which owns the other two and waits for them),
+// (ServeHTTP's goroutine, which owns the others and waits for them),
 // the pump (session subscription → outbound queue) and the writer
-// (outbound queue → socket). The read loop also writes, when nobody else
-// is, so that a command's result leaves without a goroutine hop.
+// (outbound queue → socket); with media, one more per media connection
+// (media peer → outbound queue, see mediaLink). The read loop also writes,
+// when nobody else is, so that a command's result leaves without a
+// goroutine hop.
 //
 // Every frame goes through one queue, in order. Only the writer (or the
 // read loop writing for it) waits on the socket; the pump waits only for
@@ -54,6 +56,7 @@ type conn struct {
 	written   uint64 // frames written so far
 	closed    bool   // the goodbye was written, or a write failed
 	cutTimer  *time.Timer
+	media     *mediaLink // the client's media connection, if any (WithMedia)
 }
 
 // outFrame is a frame to write; the goodbye closes the connection after it.
@@ -184,7 +187,7 @@ func (c *conn) welcome(st core.State) wire.Welcome {
 		Presets: st.Presets(), Seq: st.Seq()}
 }
 
-// readLoop reads command frames until the connection fails or closes.
+// readLoop reads the client's frames until the connection fails or closes.
 func (c *conn) readLoop() error {
 	for {
 		typ, b, err := c.ws.Read(context.Background()) // c.ctx closes the socket: see newConn
@@ -195,12 +198,18 @@ func (c *conn) readLoop() error {
 			c.ws.Close(websocket.StatusUnsupportedData, "text frames only")
 			return errors.New("ws: binary frame")
 		}
-		cmd, err := wire.DecodeCommand(b)
-		if errors.Is(err, wire.ErrBadFrame) {
-			c.ws.Close(websocket.StatusPolicyViolation, "not a command frame")
+		f, err := wire.DecodeClientFrame(b)
+		switch {
+		case errors.Is(err, wire.ErrBadFrame):
+			c.ws.Close(websocket.StatusPolicyViolation, "not a client frame")
 			return err
+		case f.Type == wire.TypeCommand:
+			c.command(f.Command, err)
+		case f.Type == wire.TypeMediaConnect:
+			c.mediaConnect()
+		case f.Type == wire.TypeSignal:
+			c.mediaSignal(f.Signal)
 		}
-		c.command(cmd, err)
 	}
 }
 

@@ -67,13 +67,36 @@
 // connection's own goroutines wait on its socket. Pings (WithKeepalive)
 // close a connection whose peer stopped answering.
 //
+// # Media
+//
+// With WithMedia, a connection also carries its participant's WebRTC
+// signalling to a MediaHub (package media/wsmedia runs gavel's SFU as
+// one): media_connect opens the participant's PeerConnection with the
+// media server, whose offers and ICE candidates reach the client in signal
+// frames, in order (an offer before its candidates, again on every
+// renegotiation); the client's answers and candidates go back in signal
+// frames. The transport knows nothing of WebRTC: it passes signals through
+// wire.Signal, which has the browsers' JSON.
+//
+// A connection has at most one media connection: media_connect again
+// replaces it. It ends with media_closed when the PeerConnection closes
+// while the socket stays open (the participant left or was kicked, the
+// session ended, the connection failed), when the hub refuses (a
+// *core.Error: not_joined, session_ended; anything else is unavailable),
+// when the peer refuses a signal (invalid_command), and when media_connect
+// or a signal goes over the command rate (rate_limited). A signal with no
+// open media connection is late and dropped. When the socket closes, the
+// media connection is closed too; the participant stays in the session,
+// as always.
+//
 // # Goroutines
 //
 // ServeHTTP's goroutine reads the connection and owns two more, the pump
-// and the writer, which it stops and waits for before it returns;
-// keepalive pings run from a timer, one at a time. Shutdown and Close
-// return when every connection's goroutines have stopped.
+// and the writer, and one per media connection (hub → outbound queue,
+// which also closes its peer), which it stops and waits for before it
+// returns; keepalive pings run from a timer, one at a time. Shutdown and
+// Close return when every connection's goroutines have stopped.
 //
 // Package ws imports core, events, session, transport/ws/wire, the
-// websocket library and golang.org/x/time/rate.
+// websocket library and golang.org/x/time/rate; never media or pion.
 package ws

@@ -34,6 +34,7 @@ type config struct {
 	writeTimeout time.Duration
 	onDisconnect func(Disconnect)
 	now          func() time.Time
+	media        MediaHub
 }
 
 func defaults() config {
@@ -177,6 +178,23 @@ func WithClock(now func() time.Time) Option {
 			return invalid("nil clock")
 		}
 		c.now = now
+		return nil
+	}
+}
+
+// WithMedia lets clients open a media connection through hub: the
+// media_connect and signal frames of docs/ws-protocol.md. Without it a
+// media_connect is answered with media_closed, refused unavailable. The
+// Server does not close hub.
+//
+// A large room's SDP answers may exceed the frame size limit (a few hundred
+// bytes per forwarded track): raise WithMaxFrameSize to fit.
+func WithMedia(hub MediaHub) Option {
+	return func(c *config) error {
+		if hub == nil {
+			return invalid("nil media hub")
+		}
+		c.media = hub
 		return nil
 	}
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // TestProtocolDoc checks every JSON example of docs/ws-protocol.md: a
-// client frame decodes to a well-formed command, a server frame decodes and
-// encodes back to exactly its bytes.
+// command frame decodes to a well-formed command; every other frame (the
+// server's, media_connect, signal) decodes and encodes back to exactly its
+// bytes.
 func TestProtocolDoc(t *testing.T) {
 	data, err := os.ReadFile("../../../docs/ws-protocol.md")
 	if err != nil {
@@ -30,12 +31,22 @@ func TestProtocolDoc(t *testing.T) {
 		}
 		checked++
 		b := []byte(line)
-		if strings.HasPrefix(line, `{"type":"command"`) {
-			if cmd, err := DecodeCommand(b); err != nil || cmd.ID == "" {
-				t.Errorf("line %d: client frame: %+v, %v", n, cmd, err)
+		switch cf, err := DecodeClientFrame(b); {
+		case err == nil && cf.Type == TypeCommand:
+			if cf.Command.ID == "" {
+				t.Errorf("line %d: client frame: %+v without an id", n, cf.Command)
 			}
 			continue
+		case err == nil && cf.Type == TypeMediaConnect:
+			if enc := AppendMediaConnect(nil); !bytes.Equal(enc, b) {
+				t.Errorf("line %d: encodes back as\n%s", n, enc)
+			}
+			continue
+		case strings.HasPrefix(line, `{"type":"command"`):
+			t.Errorf("line %d: client frame: %v", n, err)
+			continue
 		}
+		// A server frame, or a signal (both ways).
 		f, err := DecodeFrame(b)
 		if err != nil {
 			t.Errorf("line %d: %v", n, err)
@@ -60,6 +71,10 @@ func appendFrame(f Frame) []byte {
 		return AppendResult(nil, f.Result)
 	case TypeGoodbye:
 		return AppendGoodbye(nil, f.Reason)
+	case TypeSignal:
+		return AppendSignal(nil, f.Signal)
+	case TypeMediaClosed:
+		return AppendMediaClosed(nil, f.Media)
 	}
 	return nil
 }

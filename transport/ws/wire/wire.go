@@ -7,11 +7,14 @@
 // defines inside a frame (commands, events, errors, state, presets,
 // permissions) is encoded and decoded by the events codec only.
 //
-//	client → server   command   {"type":"command","cmd":{…}}
-//	server → client   welcome   {"type":"welcome","session":…,"self":…,"preset":…,"permissions":{…},"presets":{…},"seq":N,"resumed":false,"state":{…}}
-//	                  event     {"type":"event","event":{…}}
-//	                  result    {"type":"result","id":…,"seq":N,"events":[…]} | {"type":"result","id":…,"error":{…}} | {"type":"result","id":…,"refused":"rate_limited"}
-//	                  goodbye   {"type":"goodbye","reason":"kicked"}
+//	client → server   command        {"type":"command","cmd":{…}}
+//	                  media_connect  {"type":"media_connect"}
+//	both ways         signal         {"type":"signal","description":{"type":"offer","sdp":…}} | {"type":"signal","candidate":{"candidate":…,"sdpMid":…,"sdpMLineIndex":N,"usernameFragment":…}}
+//	server → client   welcome        {"type":"welcome","session":…,"self":…,"preset":…,"permissions":{…},"presets":{…},"seq":N,"resumed":false,"state":{…}}
+//	                  event          {"type":"event","event":{…}}
+//	                  result         {"type":"result","id":…,"seq":N,"events":[…]} | {"type":"result","id":…,"error":{…}} | {"type":"result","id":…,"refused":"rate_limited"}
+//	                  media_closed   {"type":"media_closed"} | {"type":"media_closed","error":{…}} | {"type":"media_closed","refused":"unavailable"}
+//	                  goodbye        {"type":"goodbye","reason":"kicked"}
 //
 // Package wire imports core, events and the websocket library.
 package wire
@@ -38,6 +41,10 @@ const (
 	TypeEvent   Type = "event"
 	TypeResult  Type = "result"
 	TypeGoodbye Type = "goodbye" // server → client, last frame
+
+	TypeMediaConnect Type = "media_connect" // client → server: open my media
+	TypeSignal       Type = "signal"        // both ways: an offer, an answer, a candidate
+	TypeMediaClosed  Type = "media_closed"  // server → client
 )
 
 // Reason says why the server ends a connection (goodbye's reason, also the
@@ -71,7 +78,7 @@ type Refusal string
 // with the same id.
 const (
 	RefusedRateLimited Refusal = "rate_limited" // over the connection's command rate
-	RefusedUnavailable Refusal = "unavailable"  // the session could not be reached
+	RefusedUnavailable Refusal = "unavailable"  // the session (or media) could not be reached
 )
 
 // ErrBadFrame is matched by the error of a frame that is not one of this
@@ -114,6 +121,8 @@ type Frame struct {
 	Event   events.Event // event
 	Result  Result       // result
 	Reason  Reason       // goodbye
+	Signal  Signal       // signal
+	Media   MediaClosed  // media_closed
 }
 
 // AppendCommand appends a command frame.
@@ -189,7 +198,7 @@ func AppendGoodbye(dst []byte, r Reason) []byte {
 // the events codec, the envelope's own are converted by fields.
 type frame struct {
 	Type, Cmd, Session, Self, Preset, Permissions, Presets, Seq, Resumed, State,
-	Event, ID, Duplicate, Events, Error, Refused, Reason []byte
+	Event, ID, Duplicate, Events, Error, Refused, Reason, Description, Candidate []byte
 }
 
 func (f *frame) set(name, value []byte) {
@@ -201,6 +210,7 @@ func (f *frame) set(name, value []byte) {
 		{"permissions", &f.Permissions}, {"presets", &f.Presets}, {"seq", &f.Seq}, {"resumed", &f.Resumed},
 		{"state", &f.State}, {"event", &f.Event}, {"id", &f.ID}, {"duplicate", &f.Duplicate},
 		{"events", &f.Events}, {"error", &f.Error}, {"refused", &f.Refused}, {"reason", &f.Reason},
+		{"description", &f.Description}, {"candidate", &f.Candidate},
 	} {
 		if bytes.EqualFold(name, []byte(m.name)) { // as encoding/json and the codec match names
 			*m.dst = value
@@ -283,15 +293,11 @@ func (c *fields) uint(raw []byte, name string) uint64 {
 // events.DecodeCommand's: the command as far as it could be read, and the
 // *core.Error (invalid_command) that rejects it, if any.
 func DecodeCommand(b []byte) (core.Command, error) {
-	f, err := decodeEnvelope(b)
-	if err != nil {
-		return core.Command{}, err
+	f, err := DecodeClientFrame(b)
+	if f.Type != TypeCommand && !errors.Is(err, ErrBadFrame) {
+		return core.Command{}, fmt.Errorf("%w: type %q, want %q", ErrBadFrame, f.Type, TypeCommand)
 	}
-	var c fields
-	if typ := Type(c.str(f.Type, "type")); typ != TypeCommand {
-		return core.Command{}, fmt.Errorf("%w: type %q, want %q", ErrBadFrame, typ, TypeCommand)
-	}
-	return events.DecodeCommand(f.Cmd)
+	return f.Command, err
 }
 
 // DecodeFrame decodes a server frame.
@@ -332,6 +338,14 @@ func DecodeFrame(b []byte) (Frame, error) {
 		out.Result = r
 	case TypeGoodbye:
 		out.Reason = Reason(c.str(f.Reason, "reason"))
+	case TypeSignal:
+		out.Signal, err = decodeSignal(f.Description, f.Candidate)
+	case TypeMediaClosed:
+		if absent(f.Error) {
+			out.Media.Refused = Refusal(c.str(f.Refused, "refused"))
+		} else {
+			out.Media.Err, err = events.DecodeError(f.Error)
+		}
 	default:
 		if c.err == nil {
 			return Frame{}, fmt.Errorf("%w: unknown type %q", ErrBadFrame, out.Type)

@@ -46,10 +46,27 @@ func New(tb testing.TB, opts ...ws.Option) *Server { return NewWith(tb, nil, opt
 // store and the presets).
 func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Server {
 	tb.Helper()
+	return start(tb, sessionOpts, nil, opts)
+}
+
+// NewMedia starts a server whose connections carry media (ws.WithMedia)
+// through the hub that hub makes on the server's session manager. The hub
+// is the caller's to close; the server shuts down and the manager closes
+// before cleanups registered before NewMedia run.
+func NewMedia(tb testing.TB, hub func(*session.Manager) ws.MediaHub, opts ...ws.Option) *Server {
+	tb.Helper()
+	return start(tb, nil, hub, opts)
+}
+
+func start(tb testing.TB, sessionOpts []session.Option, hub func(*session.Manager) ws.MediaHub, opts []ws.Option) *Server {
+	tb.Helper()
 	st := session.NewMemStore()
 	m, err := session.NewManager(append([]session.Option{session.WithStore(st), session.WithPresets(Presets)}, sessionOpts...)...)
 	if err != nil {
 		tb.Fatalf("session.NewManager: %v", err)
+	}
+	if hub != nil {
+		opts = append(opts[:len(opts):len(opts)], ws.WithMedia(hub(m)))
 	}
 	key := make([]byte, 32)
 	rand.Read(key)

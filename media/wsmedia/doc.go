@@ -1,0 +1,48 @@
+// Package wsmedia puts gavel's media layer behind its websocket transport:
+// a [Hub] is a ws.MediaHub that runs one media.Router per session of a
+// session.Manager and gives each participant's connection a peer to signal
+// through (the media_connect and signal frames of docs/ws-protocol.md).
+//
+//	hub, err := wsmedia.New(manager, wsmedia.WithRouterOptions(media.WithNetwork(media.DefaultNetwork())))
+//	srv, err := ws.NewServer(manager, key, ws.WithMedia(hub))
+//	mux.Handle("/gavel", srv)
+//	…
+//	srv.Shutdown(ctx) // every media connection closes with its socket
+//	hub.Close(ctx)
+//	manager.Close(ctx)
+//
+// # Rooms
+//
+// A session's router and the goroutine that feeds it make a room. The
+// room starts with the session's first media connection, from
+// Manager.Watch: a state and a subscription that starts right after it, so
+// the router misses no event and sees none twice. The goroutine runs the
+// router over the subscription; when the subscription is cut off
+// (session.ErrSlowSubscriber) or the router finds a gap
+// (media.ErrSequenceGap), it subscribes again from the router's seq.
+//
+// The room closes (its router closes, which closes every PeerConnection,
+// and its goroutine ends) when the session ends, when its last media
+// connection closes, when the manager closes, when the subscription fails
+// otherwise (told to WithErrorHandler), or on Close. A later media
+// connection starts a new room from the session's current state: the
+// router's forwarding state comes from the session's events only, so
+// nothing is lost. An idle room holds no subscription, so the manager can
+// close an idle session.
+//
+// # Connect
+//
+// Connect checks the session first: an ended session is refused with
+// session_ended, a participant who has not joined with not_joined, at once.
+// Then the router, which may lag the session's log a little, is waited for
+// (up to WithConnectTimeout), and the participant's PeerConnection is
+// opened; a participant who connects again replaces their previous one.
+//
+// # Goroutines
+//
+// One per room, owned by the Hub: Close stops them all and waits. The
+// routers own their PeerConnections' goroutines (see package media).
+//
+// Package wsmedia imports core, session, media, transport/ws (the interfaces
+// it implements), transport/ws/wire (the signals' types) and pion/webrtc.
+package wsmedia

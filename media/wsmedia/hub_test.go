@@ -1,0 +1,321 @@
+package wsmedia_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/media"
+	"github.com/gavelrtc/gavel/media/wsmedia"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wstest"
+)
+
+// packetInterval is the publisher's pacing: 50 packets a second per track,
+// as Opus in 20 ms frames.
+const packetInterval = 20 * time.Millisecond
+
+// window is how many packets the publisher sends, counted as the router
+// reads them, while a check for silence runs.
+const window = 10
+
+// serverRead waits until the router has read the publisher's packet index
+// (its sequence number) on the track.
+func serverRead(t testing.TB, r *media.Router, participant string, kind webrtc.RTPCodecType, index uint32) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
+		st, ok := r.TrackStats(participant, kind)
+		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
+	})
+}
+
+// TestMediaOverWebsocket: a host and a participant negotiate their
+// PeerConnections over their sockets; the participant publishes, the host
+// receives; the host's disable_audio over the socket silences the
+// participant at the router while the participant keeps sending, and the
+// participant's own set_audio lets it through again; the host's kick closes
+// the participant's PeerConnection and socket.
+func TestMediaOverWebsocket(t *testing.T) {
+	leakcheck.Check(t)
+	srv, hub := startServer(t)
+	hana := dial(t, srv, "hana", "host", withPC)
+	bob := dial(t, srv, "bob", "attendee", publishing)
+	hana.join()
+	bob.join()
+	hana.connectMedia()
+	bob.connectMedia()
+	bob.publish(packetInterval)
+	audio, video := from{"bob", webrtc.RTPCodecTypeAudio}, from{"bob", webrtc.RTPCodecTypeVideo}
+	for _, f := range []from{audio, video} {
+		waitUntil(t, "hana receiving bob's "+f.kind.String(), func() bool { return len(hana.received(f, 2)) > 0 })
+	}
+	r, ok := hub.Router(room)
+	if !ok {
+		t.Fatal("no router for the room")
+	}
+
+	if res := hana.do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
+		t.Fatalf("disable_audio: %+v", res)
+	}
+	// The router has the event once the session has answered: packets
+	// written after this one are read with the gate closed; the next one
+	// may have been on its way.
+	waitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
+	s := bob.lastSent(webrtc.RTPCodecTypeAudio)
+	serverRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+window)
+	waitUntil(t, "hana receiving bob's video past the mute", func() bool { return len(hana.received(video, s+window)) > 0 })
+	late := hana.received(audio, s)
+	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
+		t.Errorf("after the mute (bob had sent %d), hana got %v", s, late)
+	}
+	t.Logf("hana got %d of bob's audio packets before the mute, %d in flight after it; bob sent %d",
+		len(hana.received(audio, 0))-len(late), len(late), bob.lastSent(webrtc.RTPCodecTypeAudio))
+	if sent := bob.lastSent(webrtc.RTPCodecTypeAudio); sent < s+window {
+		t.Errorf("bob stopped sending: %d after %d", sent, s)
+	}
+
+	// Bob's own set_audio, over his socket, lets his audio through again.
+	if res := bob.do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
+		t.Fatalf("set_audio: %+v", res)
+	}
+	u := bob.lastSent(webrtc.RTPCodecTypeAudio)
+	waitUntil(t, "hana receiving bob's audio again", func() bool { return len(hana.received(audio, u)) > 0 })
+
+	if res := hana.do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
+		t.Fatalf("kick: %+v", res)
+	}
+	bye, before := bob.until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	if bye.Reason != wire.ReasonKicked {
+		t.Errorf("bob's goodbye %q, want kicked", bye.Reason)
+	}
+	if i := slices.IndexFunc(before, func(f wire.Frame) bool {
+		left, ok := f.Event.(*events.ParticipantLeft)
+		return ok && left.Participant == "bob" && left.Reason == events.ReasonKicked
+	}); i < 0 {
+		t.Errorf("no participant_left for bob before his goodbye: %+v", before)
+	}
+	if f, open := bob.nextOrClosed(); open {
+		t.Errorf("bob's socket open after the goodbye: %+v", f)
+	}
+	waitUntil(t, "bob's PeerConnection closed", func() bool {
+		return bob.pc.ConnectionState() == webrtc.PeerConnectionStateClosed
+	})
+	// The router takes bob's tracks off hana's PeerConnection: a new offer
+	// over her socket, and her receivers end.
+	for _, f := range []from{audio, video} {
+		waitUntil(t, "bob's "+f.kind.String()+" ending at hana", func() bool { return hana.trackEnded(f) })
+	}
+}
+
+// TestMediaConnectionLifecycle follows media connections through the frames
+// alone (the router's PeerConnections are real; the clients answer
+// nothing).
+func TestMediaConnectionLifecycle(t *testing.T) {
+	leakcheck.Check(t)
+	srv, hub := startServer(t)
+	alice := dial(t, srv, "alice", "attendee", framesOnly)
+
+	// Not joined: refused at once.
+	alice.send(wire.AppendMediaConnect(nil))
+	if f := alice.next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
+		t.Fatalf("media_connect before joining: %+v, want media_closed not_joined", f)
+	}
+
+	alice.join()
+	alice.send(wire.AppendMediaConnect(nil))
+	offer := alice.next()
+	if offer.Type != wire.TypeSignal || offer.Signal.Description == nil || offer.Signal.Description.Type != wire.SDPOffer {
+		t.Fatalf("after media_connect: %+v, want an offer", offer)
+	}
+	if _, ok := hub.Router(room); !ok {
+		t.Fatal("no router for the room")
+	}
+
+	// Again: the first connection is replaced without a media_closed, and
+	// a new offer comes.
+	alice.send(wire.AppendMediaConnect(nil))
+	if _, skipped := alice.until("a new offer", isOffer); slices.ContainsFunc(skipped, isMediaClosed) {
+		t.Errorf("media_closed for a replaced media connection: %+v", skipped)
+	}
+
+	// An offer from the client is refused, and closes the media connection.
+	alice.send(wire.AppendSignal(nil, wire.Signal{Description: &wire.SessionDescription{Type: wire.SDPOffer, SDP: offer.Signal.Description.SDP}}))
+	f, _ := alice.until("media_closed", isMediaClosed)
+	if f.Media.Err == nil || f.Media.Err.Code != core.CodeInvalidCommand {
+		t.Errorf("after an offer from the client: %+v, want invalid_command", f.Media)
+	}
+	// The room closes with its last media connection.
+	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+
+	// A late signal is dropped: the next frame is the next command's result.
+	alice.send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
+	alice.send(wire.AppendCommand(nil, core.Command{ID: "v", Type: core.SetVideo, Enabled: true}))
+	if f := alice.next(); f.Type != wire.TypeResult || f.Result.ID != "v" {
+		t.Errorf("after a late signal and a command: %+v, want the command's result", f)
+	}
+	// A new room starts from the session's state.
+	alice.send(wire.AppendMediaConnect(nil))
+	alice.until("an offer", isOffer)
+	r, ok := hub.Router(room)
+	if !ok {
+		t.Fatal("no router for the room")
+	}
+	if st := srv.State(t, room); !r.State().Equal(st) {
+		t.Errorf("new router's state %+v, session's %+v", r.State().Snapshot(), st.Snapshot())
+	}
+
+	// The socket closes: so does the media connection, and with it the
+	// room; alice stays joined.
+	alice.close()
+	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+	if !srv.State(t, room).Joined("alice") {
+		t.Error("alice left with her socket")
+	}
+
+	// The session ends: the room closes, and the socket with a goodbye.
+	hana := dial(t, srv, "hana", "host", framesOnly)
+	hana.join()
+	hana.send(wire.AppendMediaConnect(nil))
+	hana.until("an offer", isOffer)
+	if res := hana.do(core.Command{Type: core.KickAll}); res.Err != nil {
+		t.Fatalf("kick_all: %+v", res)
+	}
+	bye, _ := hana.until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	if bye.Reason != wire.ReasonEnded {
+		t.Errorf("hana's goodbye %q, want ended", bye.Reason)
+	}
+	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+}
+
+func isOffer(f wire.Frame) bool {
+	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
+}
+
+func isMediaClosed(f wire.Frame) bool { return f.Type == wire.TypeMediaClosed }
+
+// holdAt is a stage that holds the router in Apply when it updates to seq,
+// until released: the router's subscription falls behind meanwhile.
+type holdAt struct {
+	media.NoOp
+	seq     uint64
+	held    chan struct{} // closed when the router is held
+	release chan struct{}
+}
+
+func (h *holdAt) Update(s core.State) {
+	if s.Seq() == h.seq {
+		close(h.held)
+		<-h.release
+	}
+}
+
+// TestResubscribesWhenCutOff: a router whose subscription is cut off
+// subscribes again from its seq and catches up with the session.
+func TestResubscribesWhenCutOff(t *testing.T) {
+	leakcheck.Check(t)
+	m, err := session.NewManager(session.WithPresets(wstest.Presets), session.WithSubscriberBuffer(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	t.Cleanup(func() {
+		if err := m.Close(context.Background()); err != nil {
+			t.Errorf("closing the manager: %v", err)
+		}
+	})
+	submit := func(cmd core.Command) session.Result {
+		t.Helper()
+		res, err := m.Submit(ctx, room, cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd.Type, err)
+		}
+		return res
+	}
+	ids := []string{"hana", "a", "b", "c"}
+	for i, id := range ids {
+		preset := "attendee"
+		if i == 0 {
+			preset = "host"
+		}
+		submit(core.Command{ID: "j-" + id, Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true})
+	}
+	hold := &holdAt{seq: uint64(len(ids)) + 1, held: make(chan struct{}), release: make(chan struct{})}
+	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(hold)),
+		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := hub.Close(context.Background()); err != nil {
+			t.Errorf("closing the hub: %v", err)
+		}
+	})
+	p, err := hub.Connect(ctx, room, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	r, _ := hub.Router(room)
+
+	// The router is held at the first of four events while more commands
+	// follow: far more than the subscription holds.
+	if res := submit(core.Command{ID: "mute", Type: core.DisableAllAudio, Actor: "hana"}); len(res.Events) != len(ids) {
+		t.Fatalf("disable_all_audio: %d events", len(res.Events))
+	}
+	<-hold.held
+	var want uint64
+	for _, cmd := range []core.Command{
+		{ID: "pin-b", Type: core.Pin, Actor: "hana", Target: "b"},
+		{ID: "pin-c", Type: core.Pin, Actor: "hana", Target: "c"},
+		{ID: "unpin-c", Type: core.Unpin, Actor: "hana", Target: "c"},
+	} {
+		want = submit(cmd).Seq
+	}
+	close(hold.release)
+	waitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == want })
+	sess, err := m.Session(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sess.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(st.Snapshot(), r.State().Snapshot()); d != "" {
+		t.Errorf("router state (-session +router):\n%s", d)
+	}
+	if got, ok := hub.Router(room); !ok || got != r {
+		t.Error("the room was restarted, not resubscribed")
+	}
+}
+
+// TestSignalsCountAgainstTheRate: signals take tokens from the connection's
+// command rate; one over it closes the media connection.
+func TestSignalsCountAgainstTheRate(t *testing.T) {
+	leakcheck.Check(t)
+	srv, hub := startServer(t, ws.WithCommandRate(0.001, 3))
+	alice := dial(t, srv, "alice", "attendee", framesOnly)
+	alice.join()                             // 1
+	alice.send(wire.AppendMediaConnect(nil)) // 2
+	alice.until("an offer", isOffer)
+	cand := wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
+		SDPMid: new("0"), SDPMLineIndex: new(uint16(0))}})
+	alice.send(cand) // 3: taken (before the answer, the router keeps it)
+	alice.send(cand) // over
+	f, _ := alice.until("media_closed", isMediaClosed)
+	if f.Media != (wire.MediaClosed{Refused: wire.RefusedRateLimited}) {
+		t.Errorf("over the rate: %+v, want refused rate_limited", f.Media)
+	}
+	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+}
