@@ -10,6 +10,7 @@ import (
 
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
@@ -62,7 +63,7 @@ func is(on view.Emitter, event string) func(note) bool {
 // A host mutes a participant: the target's self gets audioUpdate by the
 // host; the others get it on the participant and on the joined map.
 func TestHostMutesParticipant(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice", "bob")
 	c.r["bob"].watch(c.get(t, "bob", "alice"))
 
@@ -97,7 +98,7 @@ func TestHostMutesParticipant(t *testing.T) {
 // Kick: the kicked client gets roomLeft kicked and its connection ends;
 // the others get participantLeft.
 func TestKick(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice", "bob")
 	if err := c.get(t, "hana", "alice").Kick(ctxT(t)); err != nil {
 		t.Fatalf("Kick: %v", err)
@@ -131,7 +132,7 @@ func TestKick(t *testing.T) {
 
 // Kick all: everyone gets roomLeft ended.
 func TestKickAll(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice", "bob")
 	if err := c.m["hana"].Participants.KickAll(ctxT(t)); err != nil {
 		t.Fatalf("KickAll: %v", err)
@@ -156,7 +157,7 @@ func TestKickAll(t *testing.T) {
 // A pin moving from one participant to another: unpinned, then pinned;
 // the pinned map follows.
 func TestPinMoving(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice", "bob", "carol")
 	ctx := ctxT(t)
 	carol := c.m["carol"]
@@ -208,7 +209,7 @@ func ids(ps []*client.Participant) []string {
 // Without the permission a command fails on the client with 1201 and never
 // reaches the server.
 func TestPermissionCheckedOnClientFirst(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice", "bob")
 	alice, ctx := c.m["alice"], ctxT(t)
 	if got := alice.Self.Permissions(); got != (client.Permissions{}) {
@@ -255,7 +256,7 @@ func TestPermissionCheckedOnClientFirst(t *testing.T) {
 
 // Leave: roomLeft left, the meeting ends, the others see participantLeft.
 func TestLeave(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	c := newCast(t, "hana", "alice")
 	if err := c.m["alice"].Self.Leave(ctxT(t)); err != nil {
 		t.Fatalf("Leave: %v", err)
@@ -276,7 +277,7 @@ func TestLeave(t *testing.T) {
 
 // A handler may give commands and wait for their result.
 func TestCommandFromHandler(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	hana, _ := join(t, srv, "hana", "host")
 	muted := make(chan error, 1)
@@ -295,7 +296,7 @@ func TestCommandFromHandler(t *testing.T) {
 
 // A second connection of the same participant replaces the first.
 func TestReplaced(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	first, r := join(t, srv, "alice", "attendee")
 	second, r2 := join(t, srv, "alice", "attendee") // joined already: no join

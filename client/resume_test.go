@@ -16,6 +16,7 @@ import (
 
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
@@ -140,7 +141,7 @@ func TestResumeAfterDrop(t *testing.T) {
 		resumed bool
 	}{{"replayed", ws.DefaultResumeWindow, true}, {"snapshot", 1, false}} {
 		t.Run(c.name, func(t *testing.T) {
-			wstest.CheckGoroutines(t)
+			leakcheck.Check(t)
 			srv := wstest.New(t, ws.WithResumeWindow(c.window))
 			ctx := ctxT(t)
 			hana, rh := join(t, srv, "hana", "host", client.WithMedia(true, true))
@@ -218,7 +219,7 @@ func TestResumeAfterDrop(t *testing.T) {
 // big events flow) reconnects, resumes with thousands of missed events,
 // and misses nothing.
 func TestSlowCutResumes(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	gone := make(chan ws.Disconnect, 16)
 	// A queue of 8 frames: the catch-up of thousands of events is paced.
 	srv := wstest.New(t, ws.WithOutboundQueue(8), ws.WithWriteTimeout(50*time.Millisecond), ws.WithResumeWindow(1<<20),
@@ -265,7 +266,7 @@ func submitT(t *testing.T, srv *wstest.Server, cmd core.Command) {
 func TestReconnectTokenRefresh(t *testing.T) {
 	for _, refresh := range []bool{false, true} {
 		t.Run(map[bool]string{false: "expired", true: "refreshed"}[refresh], func(t *testing.T) {
-			wstest.CheckGoroutines(t)
+			leakcheck.Check(t)
 			var skew atomic.Int64 // the server's clock runs ahead by this
 			srv := wstest.New(t, ws.WithClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }))
 			g := newGate()

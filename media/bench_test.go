@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 )
 
 // The figures of issue 6. -count runs each sub-benchmark that many times in
@@ -201,7 +202,7 @@ func BenchmarkFanout(b *testing.B) {
 // PeerConnections exchanging complete descriptions directly.
 func rawRelay(b *testing.B, api *webrtc.API, n int) (*webrtc.TrackLocalStaticRTP, []*counter) {
 	b.Helper()
-	checkGoroutines(b)
+	leakcheck.Check(b)
 	var pcs []*webrtc.PeerConnection
 	var wg sync.WaitGroup
 	newPC := func() *webrtc.PeerConnection {

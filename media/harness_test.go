@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 )
 
 // waitLimit bounds every wait of these tests. Reaching it fails the test;
@@ -36,24 +36,6 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// checkGoroutines fails the test if, once its cleanups have run, more
-// goroutines are left than there were when it started.
-func checkGoroutines(t testing.TB) {
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(waitLimit)
-		for runtime.NumGoroutine() > base {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("goroutines: %d at start, %d after cleanup:\n%s", base, runtime.NumGoroutine(),
-					buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	})
-}
-
 // harness is a router on loopback with the session it follows.
 type harness struct {
 	t      testing.TB
@@ -64,7 +46,7 @@ type harness struct {
 
 func newHarness(t testing.TB, opts ...Option) *harness {
 	t.Helper()
-	checkGoroutines(t)
+	leakcheck.Check(t)
 	h := &harness{t: t, s: newSession(t)}
 	h.router = newTestRouter(t, h.s.state, opts...)
 	api, err := LoopbackNetwork().API()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/reducer"
 )
 
@@ -306,7 +307,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 	log := h.s.log
 
 	t.Run("from the log", func(t *testing.T) {
-		checkGoroutines(t)
+		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		for _, ev := range log {
 			if err := r.Apply(ev); err != nil {
@@ -323,7 +324,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 	})
 
 	t.Run("restarted from a seq", func(t *testing.T) {
-		checkGoroutines(t)
+		leakcheck.Check(t)
 		k := len(log) / 2
 		r := newTestRouter(t, reducer.Fold(core.NewState("room-1", presets), log[:k]))
 		// The source starts before the router's seq: those events are skipped.

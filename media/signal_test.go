@@ -18,10 +18,11 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 )
 
 func TestApplySkipsOldEventsAndRefusesGaps(t *testing.T) {
-	checkGoroutines(t)
+	leakcheck.Check(t)
 	s := newSession(t)
 	s.join("alice", "host")
 	s.join("bob", "attendee")
@@ -67,7 +68,7 @@ func TestRun(t *testing.T) {
 	s.do(core.Command{Type: core.KickAll, Actor: "alice"})
 
 	t.Run("ends with the session", func(t *testing.T) {
-		checkGoroutines(t)
+		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		if err := r.Run(context.Background(), &sliceSource{evs: s.log}); err != nil {
 			t.Fatalf("Run: %v, want nil after session_ended", err)
@@ -77,14 +78,14 @@ func TestRun(t *testing.T) {
 		}
 	})
 	t.Run("gap", func(t *testing.T) {
-		checkGoroutines(t)
+		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		if err := r.Run(context.Background(), &sliceSource{evs: s.log[1:]}); !errors.Is(err, ErrSequenceGap) {
 			t.Fatalf("Run: %v, want ErrSequenceGap", err)
 		}
 	})
 	t.Run("router closed", func(t *testing.T) {
-		checkGoroutines(t)
+		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		done := make(chan error, 1)
 		go func() { done <- r.Run(context.Background(), &sliceSource{evs: s.log[:2]}) }()

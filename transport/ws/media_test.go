@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -18,7 +19,7 @@ import (
 // and drops signals; a signal frame that is not one closes the connection.
 // Media with a hub is tested in media/wsmedia.
 func TestMediaWithoutHub(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(0.001, 2))
 	c := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -39,7 +40,7 @@ func span(from, to uint64) []uint64 {
 }
 
 func TestWelcome(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	submit(t, srv, room, core.Command{ID: "j", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true})
 
@@ -98,7 +99,7 @@ func TestOriginCheck(t *testing.T) {
 // A command naming another actor is refused with 1201 and not applied;
 // the other clients see nothing of it.
 func TestForgedActorRefused(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
 	host.join()
@@ -161,7 +162,7 @@ func TestJoinPresetFromToken(t *testing.T) {
 // A frame over the limit closes the sender's connection (1009) and applies
 // nothing; the others go on.
 func TestOversizedFrame(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
 	host.join()
@@ -187,7 +188,7 @@ func TestOversizedFrame(t *testing.T) {
 // over the rate are refused and not applied, and another client sees
 // exactly the applied ones.
 func TestRateLimit(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(1, 5))
 	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 	alice.join()
@@ -240,7 +241,7 @@ func TestRateLimit(t *testing.T) {
 // A client that stops reading is cut off as slow, and the others keep
 // receiving every event.
 func TestSlowClientCut(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	gone := make(chan ws.Disconnect, 8)
 	srv := wstest.New(t, ws.WithOutboundQueue(64), ws.WithWriteTimeout(100*time.Millisecond),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
@@ -284,7 +285,7 @@ func TestSlowClientCut(t *testing.T) {
 // Reconnecting with the last seq seen delivers exactly the missed events;
 // too far behind, or ahead, a fresh snapshot.
 func TestResume(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithResumeWindow(4))
 	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
 	host.join()
@@ -325,7 +326,7 @@ func TestResume(t *testing.T) {
 // Kick: the kicked client gets its participant_left, then goodbye kicked,
 // then the close; leave likewise, with its result before the goodbye.
 func TestFinalEventThenGoodbye(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
 	host.join()
@@ -369,7 +370,7 @@ func TestFinalEventThenGoodbye(t *testing.T) {
 
 // A second connection of a participant replaces the first.
 func TestReplaced(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	first := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 	first.join()
@@ -384,7 +385,7 @@ func TestReplaced(t *testing.T) {
 
 // Shutdown says goodbye to every client, then refuses new ones.
 func TestShutdown(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 	b := dial(t, srv, srv.Token(t, "room-2", "bob", "attendee"), nil)
@@ -439,7 +440,7 @@ func TestResultAfterEvents(t *testing.T) {
 
 // A peer that stops answering pings is dropped; one that answers stays.
 func TestKeepalive(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	gone := make(chan ws.Disconnect, 2)
 	srv := wstest.New(t, ws.WithKeepalive(10*time.Millisecond, 50*time.Millisecond),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
@@ -483,7 +484,7 @@ func TestKeepalive(t *testing.T) {
 
 // When the session manager closes, every client gets goodbye shutdown.
 func TestManagerClosed(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	srv := wstest.New(t)
 	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 	if err := srv.Manager.Close(context.Background()); err != nil {
@@ -521,7 +522,7 @@ func TestBadFrames(t *testing.T) {
 // A burst bigger than the outbound queue (and than the session's
 // subscriber buffer) is sent at the client's pace, not cut off.
 func TestBurstPaced(t *testing.T) {
-	wstest.CheckGoroutines(t)
+	leakcheck.Check(t)
 	gone := make(chan ws.Disconnect, 4)
 	srv := wstest.NewWith(t, []session.Option{session.WithSubscriberBuffer(8)}, ws.WithOutboundQueue(4),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))

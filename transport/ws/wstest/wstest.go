@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -119,23 +118,4 @@ func (s *Server) State(tb testing.TB, session string) core.State {
 		tb.Fatalf("State(%q): %v", session, err)
 	}
 	return st
-}
-
-// CheckGoroutines fails the test if, when it ends (after the cleanups
-// registered after this call), more goroutines run than when it was
-// called, allowing them a few seconds to stop. Register it first.
-func CheckGoroutines(tb testing.TB) {
-	tb.Helper()
-	before := runtime.NumGoroutine()
-	tb.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				tb.Errorf("%d goroutines, %d before the test:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
 }
