@@ -20,6 +20,7 @@ type ClientError struct {
 	Remote bool
 }
 
+// Error implements error.
 func (e *ClientError) Error() string {
 	where := "client"
 	if e.Remote {

@@ -74,6 +74,7 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Name is the wire name of the error's code.
 func (e *Error) Name() string { return e.Code.Name() }
 
+// Error formats the error as "name (code): message".
 func (e *Error) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("%s (%d)", e.Code.Name(), int(e.Code))

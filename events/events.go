@@ -106,21 +106,47 @@ type SessionEnded struct {
 	By  string
 }
 
+// Type implements Event.
 func (*ParticipantJoined) Type() Type { return TypeParticipantJoined }
-func (*ParticipantLeft) Type() Type   { return TypeParticipantLeft }
-func (*AudioUpdate) Type() Type       { return TypeAudioUpdate }
-func (*VideoUpdate) Type() Type       { return TypeVideoUpdate }
-func (*Pinned) Type() Type            { return TypePinned }
-func (*Unpinned) Type() Type          { return TypeUnpinned }
-func (*SessionEnded) Type() Type      { return TypeSessionEnded }
 
+// Type implements Event.
+func (*ParticipantLeft) Type() Type { return TypeParticipantLeft }
+
+// Type implements Event.
+func (*AudioUpdate) Type() Type { return TypeAudioUpdate }
+
+// Type implements Event.
+func (*VideoUpdate) Type() Type { return TypeVideoUpdate }
+
+// Type implements Event.
+func (*Pinned) Type() Type { return TypePinned }
+
+// Type implements Event.
+func (*Unpinned) Type() Type { return TypeUnpinned }
+
+// Type implements Event.
+func (*SessionEnded) Type() Type { return TypeSessionEnded }
+
+// Sequence implements Event.
 func (e *ParticipantJoined) Sequence() uint64 { return e.Seq }
-func (e *ParticipantLeft) Sequence() uint64   { return e.Seq }
-func (e *AudioUpdate) Sequence() uint64       { return e.Seq }
-func (e *VideoUpdate) Sequence() uint64       { return e.Seq }
-func (e *Pinned) Sequence() uint64            { return e.Seq }
-func (e *Unpinned) Sequence() uint64          { return e.Seq }
-func (e *SessionEnded) Sequence() uint64      { return e.Seq }
+
+// Sequence implements Event.
+func (e *ParticipantLeft) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *AudioUpdate) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *VideoUpdate) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *Pinned) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *Unpinned) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *SessionEnded) Sequence() uint64 { return e.Seq }
 
 func (*ParticipantJoined) isEvent() {}
 func (*ParticipantLeft) isEvent()   {}

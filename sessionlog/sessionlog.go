@@ -42,6 +42,7 @@ type LineError struct {
 	Err  error
 }
 
+// Error formats the error as "line N: cause".
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
 // Unwrap returns the error about the line.
