@@ -18,6 +18,15 @@
 // few operations that need order (listing, "all" commands, encoding) sort by
 // it.
 //
+// Most of a change's cost is the bytes it copies, and the garbage collector's
+// work on them, so nodes are small: a node is a 12-byte header (a bitmap of
+// its hash chunks, and the audio and video bits of the participants among its
+// kids) and its kids, 16 bytes each: a pointer to the participant's unchanging
+// part (id, name, preset, join order), shared by every version, or to a
+// sub-node. A node has one of five capacities (2 to 32 kids), the smallest
+// that fits, so copying it is one allocation: at 10,000 participants a media
+// change or a kick copies about 1.4 KB in three allocations.
+//
 // # Errors
 //
 // Every rejection is an [*Error] with a [Code] from the SPEC's table

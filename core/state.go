@@ -26,7 +26,7 @@ type State struct {
 	seq       uint64
 	ended     bool
 	pinned    string
-	root      slot
+	root      any // the trie's root node, nil when empty
 	count     int
 	nextOrder uint64
 }
@@ -63,15 +63,18 @@ func (s State) Presets() Presets { return maps.Clone(s.presets) }
 
 // Participant returns the joined participant with the given id.
 func (s State) Participant(id string) (Participant, bool) {
-	e := find(&s.root, hashID(id), id)
-	if e == nil {
+	e, ok := find(s.root, hashID(id), id)
+	if !ok {
 		return Participant{}, false
 	}
 	return e.participant(), true
 }
 
 // Joined reports whether id is a joined participant.
-func (s State) Joined(id string) bool { return find(&s.root, hashID(id), id) != nil }
+func (s State) Joined(id string) bool {
+	_, ok := find(s.root, hashID(id), id)
+	return ok
+}
 
 // All yields the joined participants in join order.
 func (s State) All() iter.Seq[Participant] {
@@ -97,8 +100,8 @@ func (s State) Participants() []Participant {
 // entriesInOrder returns the entries sorted by join order. Orders are
 // distinct and, unless the session has seen much churn, dense: then each
 // entry is placed at its order directly, with no sort.
-func (s State) entriesInOrder() []*slot {
-	es := appendEntries(make([]*slot, 0, s.count), &s.root)
+func (s State) entriesInOrder() []entry {
+	es := appendEntries(make([]entry, 0, s.count), s.root)
 	if len(es) == 0 {
 		return es
 	}
@@ -107,19 +110,19 @@ func (s State) entriesInOrder() []*slot {
 		lowest = min(lowest, e.m.order)
 	}
 	if span := s.nextOrder - lowest + 1; span <= 4*uint64(len(es)) {
-		placed := make([]*slot, span)
+		placed := make([]entry, span)
 		for _, e := range es {
 			placed[e.m.order-lowest] = e
 		}
 		es = es[:0]
 		for _, e := range placed {
-			if e != nil {
+			if e.m != nil {
 				es = append(es, e)
 			}
 		}
 		return es
 	}
-	slices.SortFunc(es, func(a, b *slot) int { return cmp.Compare(a.m.order, b.m.order) })
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Compare(a.m.order, b.m.order) })
 	return es
 }
 
@@ -137,7 +140,7 @@ func (s State) WithJoined(p Participant) State {
 	}
 	s.nextOrder++
 	m := &member{id: p.ID, name: p.Name, preset: p.Preset, hash: hashID(p.ID), order: s.nextOrder}
-	s.root = put(s.root, 0, slot{m: m, audio: p.AudioEnabled, video: p.VideoEnabled})
+	s.root = put(s.root, 0, entry{m: m, audio: p.AudioEnabled, video: p.VideoEnabled})
 	s.count++
 	return s
 }
@@ -196,7 +199,7 @@ func (s State) WithPinned(id string) State {
 // WithEnded returns s ended: nobody joined, nothing pinned.
 func (s State) WithEnded() State {
 	s.ended = true
-	s.root = slot{}
+	s.root = nil
 	s.count = 0
 	s.pinned = ""
 	return s

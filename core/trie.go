@@ -1,10 +1,14 @@
 package core
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
-// This file is the persistent HAMT behind State: see the package doc for why.
-// Nodes are never modified once reachable from a State; every change copies
-// the nodes on one path (put, remove) or the changed paths (mapEntries).
+// This file is the persistent HAMT behind State: see the package doc for the
+// layout and why. Nodes are never modified once reachable from a State; every
+// change copies the nodes on one path (put, remove) or the changed paths
+// (setMedia).
 
 // member is the part of a participant that never changes while it is joined,
 // shared by every version of the trie.
@@ -14,21 +18,124 @@ type member struct {
 	order            uint64 // join order: larger joined later
 }
 
-// slot is one cell of a trie node: a participant when m is set, else a
-// sub-node (bitmap, kids). The root of a State is a sub-node slot.
-type slot struct {
-	m      *member
-	kids   []slot
-	bitmap uint32
-	audio  bool
-	video  bool
+// entry is a participant: its member and its media.
+type entry struct {
+	m            *member
+	audio, video bool
+}
+
+func (e entry) participant() Participant {
+	return Participant{ID: e.m.id, Name: e.m.name, Preset: e.m.preset, AudioEnabled: e.audio, VideoEnabled: e.video}
+}
+
+// header is a node without its kids. Bit c of bitmap is set when the node
+// has a kid for hash chunk c; kids are kept in chunk order. A kid is a
+// *member, whose media are its bits in audio and video, or a sub-node
+// (a *nodeK, or *collisions below the last level), whose media bits are 0.
+type header struct {
+	bitmap, audio, video uint32
+}
+
+func (h header) entry(m *member, bit uint32) entry {
+	return entry{m: m, audio: h.audio&bit != 0, video: h.video&bit != 0}
+}
+
+// set makes the media bits of kid bit those of e.
+func (h *header) set(bit uint32, e entry) {
+	h.audio, h.video = h.audio&^bit, h.video&^bit
+	if e.audio {
+		h.audio |= bit
+	}
+	if e.video {
+		h.video |= bit
+	}
+}
+
+// A node is one of these, the smallest that holds its kids, so that copying
+// it is one allocation of about 16 bytes a kid.
+type (
+	node2 struct {
+		header
+		kids [2]any
+	}
+	node4 struct {
+		header
+		kids [4]any
+	}
+	node8 struct {
+		header
+		kids [8]any
+	}
+	node16 struct {
+		header
+		kids [16]any
+	}
+	node32 struct {
+		header
+		kids [32]any
+	}
+)
+
+// nodeOf returns the header and kids of node ref; nil is the empty node.
+func nodeOf(ref any) (header, []any) {
+	switch n := ref.(type) { // large first: the top of a large trie
+	case *node32:
+		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	case *node16:
+		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	case *node8:
+		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	case *node4:
+		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	case *node2:
+		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	}
+	return header{}, nil
+}
+
+// newNode returns a new node with header h, its header and its kids, for the
+// caller to fill before the node is shared.
+func newNode(h header) (any, *header, []any) {
+	switch n := bits.OnesCount32(h.bitmap); {
+	case n <= 2:
+		x := &node2{header: h}
+		return x, &x.header, x.kids[:n]
+	case n <= 4:
+		x := &node4{header: h}
+		return x, &x.header, x.kids[:n]
+	case n <= 8:
+		x := &node8{header: h}
+		return x, &x.header, x.kids[:n]
+	case n <= 16:
+		x := &node16{header: h}
+		return x, &x.header, x.kids[:n]
+	default:
+		x := &node32{header: h}
+		return x, &x.header, x.kids[:n]
+	}
+}
+
+// withKid returns a node with header h and kids, kid i replaced.
+func withKid(h header, kids []any, i int, kid any) any {
+	n, _, nk := newNode(h)
+	copy(nk, kids)
+	nk[i] = kid
+	return n
+}
+
+// collisions holds the entries whose 64-bit hashes are equal, below the last
+// level: searched linearly, and as rare as such hashes.
+type collisions struct{ entries []entry }
+
+func (c *collisions) index(id string) int {
+	return slices.IndexFunc(c.entries, func(e entry) bool { return e.m.id == id })
 }
 
 const (
 	levelBits = 5
 	levelMask = 1<<levelBits - 1
 	// Below maxShift the 64-bit hash is used up; ids whose hashes are equal
-	// share a collision list there (kids searched linearly, bitmap unused).
+	// share a collisions list there.
 	maxShift = 60
 )
 
@@ -43,111 +150,124 @@ func hashID(id string) uint64 {
 	return h
 }
 
-func (s *slot) participant() Participant {
-	return Participant{ID: s.m.id, Name: s.m.name, Preset: s.m.preset, AudioEnabled: s.audio, VideoEnabled: s.video}
-}
-
 func position(bitmap uint32, h uint64, shift uint) (bit uint32, i int) {
 	bit = 1 << ((h >> shift) & levelMask)
 	return bit, bits.OnesCount32(bitmap & (bit - 1))
 }
 
-// find returns the entry for id, or nil.
-func find(n *slot, h uint64, id string) *slot {
-	for shift := uint(0); ; shift += levelBits {
+// find returns the entry for id under node ref.
+func find(ref any, h uint64, id string) (entry, bool) {
+	for shift := uint(0); ref != nil; shift += levelBits {
 		if shift > maxShift {
-			for i := range n.kids {
-				if n.kids[i].m.id == id {
-					return &n.kids[i]
+			if c, ok := ref.(*collisions); ok {
+				if i := c.index(id); i >= 0 {
+					return c.entries[i], true
 				}
 			}
-			return nil
+			return entry{}, false
 		}
-		bit, i := position(n.bitmap, h, shift)
-		if n.bitmap&bit == 0 {
-			return nil
+		hd, kids := nodeOf(ref)
+		bit, i := position(hd.bitmap, h, shift)
+		if hd.bitmap&bit == 0 {
+			return entry{}, false
 		}
-		n = &n.kids[i]
-		if n.m != nil {
-			if n.m.id == id {
-				return n
+		if m, ok := kids[i].(*member); ok {
+			if m.id != id {
+				return entry{}, false
 			}
-			return nil
+			return hd.entry(m, bit), true
 		}
+		ref = kids[i]
 	}
+	return entry{}, false
 }
 
-func withSlot(kids []slot, i int, s slot) []slot {
-	c := make([]slot, len(kids))
-	copy(c, kids)
-	c[i] = s
-	return c
-}
-
-func insertSlot(kids []slot, i int, s slot) []slot {
-	c := make([]slot, len(kids)+1)
-	copy(c, kids[:i])
-	c[i] = s
-	copy(c[i+1:], kids[i:])
-	return c
-}
-
-func removeSlot(kids []slot, i int) []slot {
-	c := make([]slot, len(kids)-1)
-	copy(c, kids[:i])
-	copy(c[i:], kids[i+1:])
-	return c
-}
-
-// put returns n with entry e added; e's id must not be in n.
-func put(n slot, shift uint, e slot) slot {
+// put returns node ref with e added; e's id must not be in ref.
+func put(ref any, shift uint, e entry) any {
 	if shift > maxShift {
-		return slot{kids: insertSlot(n.kids, len(n.kids), e)}
+		var es []entry
+		if c, ok := ref.(*collisions); ok {
+			es = c.entries
+		}
+		return &collisions{entries: append(slices.Clip(es), e)}
 	}
-	bit, i := position(n.bitmap, e.m.hash, shift)
-	if n.bitmap&bit == 0 {
-		return slot{bitmap: n.bitmap | bit, kids: insertSlot(n.kids, i, e)}
+	hd, kids := nodeOf(ref)
+	bit, i := position(hd.bitmap, e.m.hash, shift)
+	if hd.bitmap&bit == 0 {
+		hd.bitmap |= bit
+		hd.set(bit, e)
+		n, _, nk := newNode(hd)
+		copy(nk, kids[:i])
+		nk[i] = e.m
+		copy(nk[i+1:], kids[i:])
+		return n
 	}
-	cur := n.kids[i]
-	repl := cur
-	if cur.m != nil { // two entries share this cell: push both a level down
-		repl = put(slot{}, shift+levelBits, cur)
+	sub := kids[i]
+	if m, ok := sub.(*member); ok { // two entries share this cell: push both a level down
+		sub = put(nil, shift+levelBits, hd.entry(m, bit))
+		hd.set(bit, entry{})
 	}
-	repl = put(repl, shift+levelBits, e)
-	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, repl)}
+	return withKid(hd, kids, i, put(sub, shift+levelBits, e))
 }
 
-// remove returns n without id's entry; removed is false, and n returned
-// unchanged, when id is not there. A sub-node left with a single entry is
-// replaced by that entry, so the trie stays as shallow as its contents allow.
-func remove(n slot, shift uint, h uint64, id string) (_ slot, removed bool) {
-	if shift > maxShift {
-		for i := range n.kids {
-			if n.kids[i].m.id == id {
-				return slot{kids: removeSlot(n.kids, i)}, true
-			}
+// remove returns node ref without id's entry; removed is false, and ref
+// returned unchanged, when id is not there. A sub-node left with a single
+// entry is replaced by that entry, so the trie stays as shallow as its
+// contents allow; a root left empty is nil.
+func remove(ref any, shift uint, h uint64, id string) (_ any, removed bool) {
+	if c, ok := ref.(*collisions); ok {
+		i := c.index(id)
+		if i < 0 {
+			return ref, false
 		}
-		return n, false
+		return &collisions{entries: slices.Delete(slices.Clone(c.entries), i, i+1)}, true
 	}
-	bit, i := position(n.bitmap, h, shift)
-	if n.bitmap&bit == 0 {
-		return n, false
+	hd, kids := nodeOf(ref)
+	bit, i := position(hd.bitmap, h, shift)
+	if hd.bitmap&bit == 0 {
+		return ref, false
 	}
-	cur := n.kids[i]
-	if cur.m != nil {
-		if cur.m.id != id {
-			return n, false
+	m, ok := kids[i].(*member)
+	if !ok {
+		sub, removed := remove(kids[i], shift+levelBits, h, id)
+		if !removed {
+			return ref, false
 		}
-		return slot{bitmap: n.bitmap &^ bit, kids: removeSlot(n.kids, i)}, true
+		if e, ok := only(sub); ok {
+			hd.set(bit, e)
+			return withKid(hd, kids, i, e.m), true
+		}
+		return withKid(hd, kids, i, sub), true
 	}
-	sub, removed := remove(cur, shift+levelBits, h, id)
-	if !removed {
-		return n, false
+	if m.id != id {
+		return ref, false
 	}
-	if len(sub.kids) == 1 && sub.kids[0].m != nil {
-		sub = sub.kids[0]
+	hd.bitmap &^= bit
+	if hd.bitmap == 0 {
+		return nil, true
 	}
-	return slot{bitmap: n.bitmap, kids: withSlot(n.kids, i, sub)}, true
+	hd.set(bit, entry{})
+	n, _, nk := newNode(hd)
+	copy(nk, kids[:i])
+	copy(nk[i:], kids[i+1:])
+	return n, true
+}
+
+// only returns the entry of sub-node ref if it holds just one.
+func only(ref any) (entry, bool) {
+	if c, ok := ref.(*collisions); ok {
+		if len(c.entries) == 1 {
+			return c.entries[0], true
+		}
+		return entry{}, false
+	}
+	hd, kids := nodeOf(ref)
+	if len(kids) == 1 {
+		if m, ok := kids[0].(*member); ok {
+			return hd.entry(m, hd.bitmap), true
+		}
+	}
+	return entry{}, false
 }
 
 // pending is a change's id hash and its index in the changes: pointer-free,
@@ -157,17 +277,34 @@ type pending struct {
 	index int
 }
 
-// setMedia returns n with the changes in ps applied, and whether anything
-// changed. At each node it groups ps by the node's hash chunk (a stable
-// counting sort into scratch, so a participant's changes keep their order)
-// and recurses once per child, with the roles of ps and scratch swapped.
-func setMedia(n slot, shift uint, changes []MediaChange, ps, scratch []pending) (slot, bool) {
-	if shift > maxShift {
-		return setMediaInList(n, changes, ps)
+// draft is the copy of a node that setMedia makes on the first change.
+type draft struct {
+	ref  any // nil until made
+	hd   *header
+	kids []any
+}
+
+// begin makes the copy of the node (hd, kids) unless it is made already.
+func (d *draft) begin(hd header, kids []any) {
+	if d.ref == nil {
+		d.ref, d.hd, d.kids = newNode(hd)
+		copy(d.kids, kids)
 	}
-	var kids []slot
+}
+
+// setMedia returns node ref with the changes in ps applied, and whether
+// anything changed. At each node it groups ps by the node's hash chunk (a
+// stable counting sort into scratch, so a participant's changes keep their
+// order) and recurses once per child, with the roles of ps and scratch
+// swapped.
+func setMedia(ref any, shift uint, changes []MediaChange, ps, scratch []pending) (any, bool) {
+	if c, ok := ref.(*collisions); ok {
+		return setMediaInList(c, changes, ps)
+	}
+	hd, kids := nodeOf(ref)
+	var d draft
 	if len(ps) == 1 { // one event: no grouping to do
-		kids = setMediaInChild(n, kids, shift, (ps[0].hash>>shift)&levelMask, changes, ps, scratch)
+		setMediaInChild(&d, hd, kids, shift, (ps[0].hash>>shift)&levelMask, changes, ps, scratch)
 	} else {
 		var starts [levelMask + 2]int
 		for _, p := range ps {
@@ -185,85 +322,81 @@ func setMedia(n slot, shift uint, changes []MediaChange, ps, scratch []pending) 
 		for c := range uint64(levelMask + 1) {
 			if starts[c] < starts[c+1] {
 				group, groupScratch := scratch[starts[c]:starts[c+1]], ps[starts[c]:starts[c+1]]
-				kids = setMediaInChild(n, kids, shift, c, changes, group, groupScratch)
+				setMediaInChild(&d, hd, kids, shift, c, changes, group, groupScratch)
 			}
 		}
 	}
-	if kids == nil {
-		return n, false
+	if d.ref == nil {
+		return ref, false
 	}
-	return slot{bitmap: n.bitmap, kids: kids}, true
+	return d.ref, true
 }
 
 // setMediaInChild applies ps, whose hashes all have chunk c at shift, to
-// n's child c. It returns kids, or a copy of n's kids made on the first
-// change, with the child replaced.
-func setMediaInChild(n slot, kids []slot, shift uint, c uint64, changes []MediaChange, ps, scratch []pending) []slot {
-	bit, i := position(n.bitmap, c, 0)
-	if n.bitmap&bit == 0 {
-		return kids
+// child c of the node (hd, kids), in d.
+func setMediaInChild(d *draft, hd header, kids []any, shift uint, c uint64, changes []MediaChange, ps, scratch []pending) {
+	bit, i := position(hd.bitmap, c, 0)
+	if hd.bitmap&bit == 0 {
+		return
 	}
-	var repl slot
-	var changed bool
-	if n.kids[i].m != nil {
-		repl, changed = withMedia(n.kids[i], changes, ps)
-	} else {
-		repl, changed = setMedia(n.kids[i], shift+levelBits, changes, ps, scratch)
+	if m, ok := kids[i].(*member); ok {
+		if e, changed := withMedia(hd.entry(m, bit), changes, ps); changed {
+			d.begin(hd, kids)
+			d.hd.set(bit, e)
+		}
+		return
 	}
-	if !changed {
-		return kids
+	if sub, changed := setMedia(kids[i], shift+levelBits, changes, ps, scratch); changed {
+		d.begin(hd, kids)
+		d.kids[i] = sub
 	}
-	if kids == nil {
-		kids = make([]slot, len(n.kids))
-		copy(kids, n.kids)
-	}
-	kids[i] = repl
-	return kids
 }
 
-func setMediaInList(n slot, changes []MediaChange, ps []pending) (slot, bool) {
-	var kids []slot
-	for i := range n.kids {
-		repl, changed := withMedia(n.kids[i], changes, ps)
-		if changed {
-			if kids == nil {
-				kids = make([]slot, len(n.kids))
-				copy(kids, n.kids)
+func setMediaInList(c *collisions, changes []MediaChange, ps []pending) (any, bool) {
+	var es []entry
+	for i, e := range c.entries {
+		if repl, changed := withMedia(e, changes, ps); changed {
+			if es == nil {
+				es = slices.Clone(c.entries)
 			}
-			kids[i] = repl
+			es[i] = repl
 		}
 	}
-	if kids == nil {
-		return n, false
+	if es == nil {
+		return c, false
 	}
-	return slot{kids: kids}, true
+	return &collisions{entries: es}, true
 }
 
 // withMedia applies, in order, the changes of ps that name entry e.
-func withMedia(e slot, changes []MediaChange, ps []pending) (slot, bool) {
-	audio, video := e.audio, e.video
+func withMedia(e entry, changes []MediaChange, ps []pending) (entry, bool) {
+	repl := e
 	for _, p := range ps {
 		switch c := &changes[p.index]; {
 		case c.ID != e.m.id:
 		case c.Video:
-			video = c.Enabled
+			repl.video = c.Enabled
 		default:
-			audio = c.Enabled
+			repl.audio = c.Enabled
 		}
 	}
-	if audio == e.audio && video == e.video {
-		return e, false
-	}
-	return slot{m: e.m, audio: audio, video: video}, true
+	return repl, repl != e
 }
 
-// appendEntries appends a pointer to every entry under n, in trie order.
-func appendEntries(dst []*slot, n *slot) []*slot {
-	for i := range n.kids {
-		if n.kids[i].m != nil {
-			dst = append(dst, &n.kids[i])
+// appendEntries appends every entry under node ref, in trie order.
+func appendEntries(dst []entry, ref any) []entry {
+	if c, ok := ref.(*collisions); ok {
+		return append(dst, c.entries...)
+	}
+	hd, kids := nodeOf(ref)
+	rest := hd.bitmap
+	for _, kid := range kids {
+		bit := rest & -rest
+		rest &^= bit
+		if m, ok := kid.(*member); ok {
+			dst = append(dst, hd.entry(m, bit))
 		} else {
-			dst = appendEntries(dst, &n.kids[i])
+			dst = appendEntries(dst, kid)
 		}
 	}
 	return dst
