@@ -90,13 +90,32 @@ type RoomLeft struct {
 // meeting as it is now.
 type Self struct {
 	m *Meeting
+	updates
+	joined handlers[func()]
+	left   handlers[func(RoomLeft)]
+}
 
+// updates are the handlers self and a participant object both have.
+type updates struct {
 	audio    handlers[func(AudioUpdate)]
 	video    handlers[func(VideoUpdate)]
 	pinned   handlers[func(PinUpdate)]
 	unpinned handlers[func(PinUpdate)]
-	joined   handlers[func()]
-	left     handlers[func(RoomLeft)]
+}
+
+// call returns the calls of the handlers for n, or nil.
+func (u *updates) call(n view.Notification) func() {
+	switch n.Event {
+	case view.AudioUpdate:
+		return bind(&u.audio, func(h func(AudioUpdate)) { h(AudioUpdate{n.AudioEnabled, n.By, n.Seq}) })
+	case view.VideoUpdate:
+		return bind(&u.video, func(h func(VideoUpdate)) { h(VideoUpdate{n.VideoEnabled, n.By, n.Seq}) })
+	case view.Pinned:
+		return bind(&u.pinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
+	case view.Unpinned:
+		return bind(&u.unpinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
+	}
+	return nil
 }
 
 func (s *Self) info() view.Self {
@@ -180,18 +199,10 @@ func (s *Self) call(n view.Notification) func() {
 	switch n.Event {
 	case view.RoomJoined:
 		return bind(&s.joined, func(h func()) { h() })
-	case view.AudioUpdate:
-		return bind(&s.audio, func(h func(AudioUpdate)) { h(AudioUpdate{n.AudioEnabled, n.By, n.Seq}) })
-	case view.VideoUpdate:
-		return bind(&s.video, func(h func(VideoUpdate)) { h(VideoUpdate{n.VideoEnabled, n.By, n.Seq}) })
-	case view.Pinned:
-		return bind(&s.pinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
-	case view.Unpinned:
-		return bind(&s.unpinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
 	case view.RoomLeft:
 		return bind(&s.left, func(h func(RoomLeft)) { h(RoomLeft{n.State, n.By, n.Seq}) })
 	}
-	return nil
+	return s.updates.call(n)
 }
 
 // Participant is a remote participant. The meeting keeps one object per
@@ -201,11 +212,7 @@ type Participant struct {
 	m    *Meeting
 	id   string
 	last view.Participant // guarded by m.mu: as last seen
-
-	audio    handlers[func(AudioUpdate)]
-	video    handlers[func(VideoUpdate)]
-	pinned   handlers[func(PinUpdate)]
-	unpinned handlers[func(PinUpdate)]
+	updates
 }
 
 func (p *Participant) info() view.Participant {
@@ -266,21 +273,6 @@ func (p *Participant) OnPinned(h func(PinUpdate)) (off func()) { return p.pinned
 // OnUnpinned calls h when the participant is unpinned.
 func (p *Participant) OnUnpinned(h func(PinUpdate)) (off func()) { return p.unpinned.add(h) }
 
-// call returns the calls of p's handlers for n, or nil.
-func (p *Participant) call(n view.Notification) func() {
-	switch n.Event {
-	case view.AudioUpdate:
-		return bind(&p.audio, func(h func(AudioUpdate)) { h(AudioUpdate{n.AudioEnabled, n.By, n.Seq}) })
-	case view.VideoUpdate:
-		return bind(&p.video, func(h func(VideoUpdate)) { h(VideoUpdate{n.VideoEnabled, n.By, n.Seq}) })
-	case view.Pinned:
-		return bind(&p.pinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
-	case view.Unpinned:
-		return bind(&p.unpinned, func(h func(PinUpdate)) { h(PinUpdate{n.By, n.Seq}) })
-	}
-	return nil
-}
-
 // ParticipantMap is meeting.participants.joined or .pinned: remote
 // participants only, never self.
 type ParticipantMap struct {
@@ -315,7 +307,18 @@ func (pm *ParticipantMap) List() []*Participant {
 }
 
 // Len is the number of participants in the map.
-func (pm *ParticipantMap) Len() int { return len(pm.List()) }
+func (pm *ParticipantMap) Len() int {
+	m := pm.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pm.pinned {
+		if _, ok := m.v.Pinned(); ok {
+			return 1
+		}
+		return 0
+	}
+	return len(m.v.Joined())
+}
 
 // Get returns the participant id if the map holds it.
 func (pm *ParticipantMap) Get(id string) (*Participant, bool) {

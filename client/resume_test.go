@@ -225,7 +225,7 @@ func TestSlowCutResumes(t *testing.T) {
 	srv := wstest.New(t, ws.WithOutboundQueue(8), ws.WithWriteTimeout(50*time.Millisecond), ws.WithResumeWindow(1<<20),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
 	host := strings.Repeat("h", 4000) // big events fill the socket buffers sooner
-	submitT(t, srv, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
+	srv.Submit(t, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
 	g := newGate()
 	alice, r := join(t, srv, "alice", "attendee", client.WithHTTPClient(g.client()), client.WithReconnectWait(0))
 	close(g.open)
@@ -233,7 +233,7 @@ func TestSlowCutResumes(t *testing.T) {
 
 	g.stall()
 	for i := 0; ; i++ {
-		submitT(t, srv, core.Command{ID: "t" + strconv.Itoa(i), Type: core.SetAudio, Actor: host, Enabled: i%2 == 0})
+		srv.Submit(t, room, core.Command{ID: "t" + strconv.Itoa(i), Type: core.SetAudio, Actor: host, Enabled: i%2 == 0})
 		select {
 		case d := <-gone:
 			if d.Participant != "alice" || d.Reason != wire.ReasonSlow {
@@ -246,18 +246,11 @@ func TestSlowCutResumes(t *testing.T) {
 	}
 	g.unstall()
 	got := r.until(func(n note) bool { return n.Event == string(client.Reconnected) })
-	submitT(t, srv, core.Command{ID: "last", Type: core.SetVideo, Actor: host, Enabled: true})
+	srv.Submit(t, room, core.Command{ID: "last", Type: core.SetVideo, Actor: host, Enabled: true})
 	got = append(got, r.until(is(view.OnJoined, "videoUpdate"))...)
 	got = filter(got, func(n note) bool { return n.On != "" && n.Seq > start })
 	if d := cmp.Diff(expected(t, srv, "alice", start), got); d != "" {
 		t.Errorf("alice's handlers across the cut (-want +got):\n%s", d)
-	}
-}
-
-func submitT(t *testing.T, srv *wstest.Server, cmd core.Command) {
-	t.Helper()
-	if _, err := srv.Manager.Submit(context.Background(), room, cmd); err != nil {
-		t.Fatal(err)
 	}
 }
 

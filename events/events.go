@@ -175,3 +175,23 @@ func Participant(e Event) string {
 	}
 	return ""
 }
+
+// By returns the actor of the command that produced an event, and "" for
+// participant_joined, which has none.
+func By(e Event) string {
+	switch e := e.(type) {
+	case *ParticipantLeft:
+		return e.By
+	case *AudioUpdate:
+		return e.By
+	case *VideoUpdate:
+		return e.By
+	case *Pinned:
+		return e.By
+	case *Unpinned:
+		return e.By
+	case *SessionEnded:
+		return e.By
+	}
+	return ""
+}

@@ -178,8 +178,8 @@ func (m *Manager) Watch(ctx context.Context, id string) (core.State, *Subscripti
 	return st, sub, err
 }
 
-// open lists the sessions that are open.
-func (m *Manager) open() []*Session {
+// openSessions lists the sessions that are open.
+func (m *Manager) openSessions() []*Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ss []*Session
@@ -204,7 +204,7 @@ func (m *Manager) CloseIdle(ctx context.Context) error {
 		return nil
 	}
 	now := m.cfg.clock()
-	for _, s := range m.open() {
+	for _, s := range m.openSessions() {
 		var closed bool
 		err := s.do(ctx, func(o *owner) { closed = o.closeIfIdle(now, m.cfg.idleTimeout) })
 		if errors.Is(err, ErrClosed) {
@@ -243,9 +243,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		m.closed = true
 		close(m.quit)
 	}
-	m.mu.Unlock()
 	// Sessions being opened are waited for, so none escapes.
-	m.mu.Lock()
 	slots := make([]*slot, 0, len(m.sessions))
 	for _, sl := range m.sessions {
 		slots = append(slots, sl)

@@ -201,7 +201,7 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 	for attempt := 0; ; attempt++ {
 		items := o.decide(pending)
 		n, err := o.append(ctx, items)
-		o.commit(items[:n])
+		o.commit(ctx, items[:n])
 		if n == len(items) {
 			return
 		}
@@ -359,7 +359,7 @@ func (o *owner) confirm(ctx context.Context, items []item) (int, error) {
 // commit makes settled items the session's history: state, window and
 // subscribers first, then the callers' answers, so that a caller who has
 // its answer finds it in State.
-func (o *owner) commit(items []item) {
+func (o *owner) commit(ctx context.Context, items []item) {
 	if len(items) == 0 {
 		return
 	}
@@ -373,7 +373,7 @@ func (o *owner) commit(items []item) {
 		case it.rej != nil:
 			it.ent = &entry{id: it.req.cmd.ID, err: it.rej, before: o.state.Seq(), seq: o.state.Seq(), at: o.now}
 			o.win.add(it.ent)
-			o.audit(it)
+			o.audit(ctx, it)
 		default:
 			it.ent = &entry{id: it.req.cmd.ID, events: it.rec.Events, before: o.state.Seq(), at: it.rec.At, inLog: true}
 			o.state = it.after
@@ -388,7 +388,7 @@ func (o *owner) commit(items []item) {
 		it.req.reply <- it.ent.reply(it.dup != nil || it.dupOf > 0)
 	}
 	clear(items)
-	o.maybeSnapshot()
+	o.maybeSnapshot(ctx)
 }
 
 // fail answers reqs with err.
@@ -398,25 +398,27 @@ func (o *owner) fail(reqs []*request, err error) {
 	}
 }
 
-func (o *owner) audit(it *item) {
+func (o *owner) audit(ctx context.Context, it *item) {
 	if o.auditor == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), auditTimeout)
+	ctx, cancel := context.WithTimeout(ctx, bestEffortTimeout)
 	defer cancel()
 	// Best effort, as Auditor says: a lost audit line does not fail the command.
 	_ = o.auditor.Audit(ctx, o.s.id, Record{At: o.now, Command: it.req.cmd, Err: it.rej})
 }
 
-const auditTimeout = 5 * time.Second
+// bestEffortTimeout bounds the store calls whose failure fails no command:
+// Audit and SaveSnapshot.
+const bestEffortTimeout = 5 * time.Second
 
-func (o *owner) maybeSnapshot() {
+func (o *owner) maybeSnapshot(ctx context.Context) {
 	iv := o.s.cfg.snapshotInterval
 	if o.snapper == nil || iv == 0 || o.state.Seq()-o.lastSnapSeq < iv {
 		return
 	}
 	snap := Snapshot{State: o.state.Snapshot(), Pos: o.pos, WindowSeq: o.win.startSeq(o.state.Seq())}
-	ctx, cancel := context.WithTimeout(context.Background(), auditTimeout)
+	ctx, cancel := context.WithTimeout(ctx, bestEffortTimeout)
 	defer cancel()
 	// A snapshot only shortens the next Open; on failure the next interval tries again.
 	if o.snapper.SaveSnapshot(ctx, o.s.id, snap) == nil {

@@ -795,9 +795,12 @@ func TestManagerJanitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Second)
+	// A deadline against a hang only: the janitor ticks every 10ms.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
 	select {
 	case <-s.Done():
-	case <-t.Context().Done():
+	case <-ctx.Done():
 		t.Fatal("the idle session was never closed")
 	}
 }

@@ -226,24 +226,16 @@ func (v View) Apply(e events.Event) (View, []Notification) {
 	if e == nil || v.over() || e.Sequence() <= v.state.Seq() {
 		return v, nil
 	}
-	c := cause{seq: e.Sequence()}
+	c := cause{seq: e.Sequence(), by: events.By(e)}
 	id := events.Participant(e)
 	switch e := e.(type) {
 	case *events.ParticipantLeft:
-		c.by, c.left = e.By, StateLeft
+		c.left = StateLeft
 		if e.Reason == events.ReasonKicked {
 			c.left = StateKicked
 		}
-	case *events.AudioUpdate:
-		c.by = e.By
-	case *events.VideoUpdate:
-		c.by = e.By
-	case *events.Pinned:
-		c.by = e.By
-	case *events.Unpinned:
-		c.by = e.By
 	case *events.SessionEnded:
-		c.by, id = e.By, v.self
+		id = v.self
 	}
 	prev := v.state
 	v.state = reducer.Evolve(prev, e)

@@ -129,36 +129,26 @@ func (c *Checker) Step(cmd core.Command, after core.State, evs []events.Event, e
 
 // checkEvent checks what every event of cmd must satisfy on its own.
 func checkEvent(cmd core.Command, e events.Event, fail func(string, ...any)) {
-	var by string
 	switch e := e.(type) {
 	case *events.ParticipantJoined:
 		if e.Participant != cmd.Actor {
 			fail("%s joined by a command of %q", e.Participant, cmd.Actor)
 		}
 		return
-	case *events.ParticipantLeft:
-		by = e.By
 	case *events.AudioUpdate:
-		by = e.By
 		if e.AudioEnabled && e.By != e.Participant {
 			fail("%q turned on the audio of %q", e.By, e.Participant)
 		}
 	case *events.VideoUpdate:
-		by = e.By
 		if e.VideoEnabled && e.By != e.Participant {
 			fail("%q turned on the video of %q", e.By, e.Participant)
 		}
-	case *events.Pinned:
-		by = e.By
-	case *events.Unpinned:
-		by = e.By
-	case *events.SessionEnded:
-		by = e.By
+	case *events.ParticipantLeft, *events.Pinned, *events.Unpinned, *events.SessionEnded:
 	default:
 		fail("event of unknown Go type %T", e)
 		return
 	}
-	if by != cmd.Actor {
+	if by := events.By(e); by != cmd.Actor {
 		fail("%s has by %q, want the actor %q", e.Type(), by, cmd.Actor)
 	}
 }

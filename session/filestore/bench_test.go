@@ -155,7 +155,7 @@ func writeBigLog(dir string) error {
 			batch = batch[:0]
 		}
 	}
-	if last, err = st.AppendBatch(ctx, "big", last, batch); err != nil {
+	if _, err = st.AppendBatch(ctx, "big", last, batch); err != nil {
 		return err
 	}
 	s, err := session.Open(ctx, "big", session.WithStore(st), session.WithSnapshotInterval(1))

@@ -93,12 +93,6 @@ var (
 	_ session.Positioner    = (*Store)(nil)
 )
 
-// Option configures Open. None exist yet; the type keeps Open's signature
-// stable.
-type Option func(*config) error
-
-type config struct{}
-
 // Repair is a torn last line Open found in a session's log.
 type Repair struct {
 	Session string // session id
@@ -109,15 +103,7 @@ type Repair struct {
 
 // Open opens the store in dir, creating dir if needed, takes its lock and
 // repairs torn last lines (see Repairs). Close it to release the lock.
-func Open(dir string, opts ...Option) (*Store, error) {
-	var c config
-	for _, o := range opts {
-		if o != nil {
-			if err := o(&c); err != nil {
-				return nil, err
-			}
-		}
-	}
+func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
@@ -140,9 +126,7 @@ func (s *Store) Repairs() []Repair { return s.repairs }
 func (s *Store) Dir() string { return s.dir }
 
 // Path is the log file of a session, whether or not it exists.
-func (s *Store) Path(session string) string {
-	return filepath.Join(s.dir, fileName(session)+logExt)
-}
+func (s *Store) Path(session string) string { return logPath(s.dir, session) }
 
 // Close closes the files and releases the directory lock. Calls after Close
 // fail with ErrClosed.
@@ -168,6 +152,9 @@ const (
 	rejectedExt = ".rejected.jsonl"
 	tmpExt      = ".tmp"
 )
+
+// logPath is the log file of session id in dir.
+func logPath(dir, id string) string { return filepath.Join(dir, fileName(id)+logExt) }
 
 // fileName escapes a session id into a file name without dots.
 func fileName(id string) string {

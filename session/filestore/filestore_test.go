@@ -444,7 +444,7 @@ func TestSnapshots(t *testing.T) {
 	want, _ := s.State(t.Context())
 	s.Close(t.Context())
 	st.Close()
-	snapPath := strings.TrimSuffix(filepath.Join(dir, "room-1.jsonl"), ".jsonl") + ".snap"
+	snapPath := filepath.Join(dir, "room-1.snap")
 	good, err := os.ReadFile(snapPath)
 	if err != nil {
 		t.Fatalf("no snapshot file: %v", err)

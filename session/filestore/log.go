@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
@@ -63,7 +62,7 @@ func (l *logFile) base() string { return l.path[:len(l.path)-len(logExt)] }
 
 // createLog makes a session's log holding only its header, atomically.
 func createLog(dir string, h events.Header) error {
-	path := filepath.Join(dir, fileName(h.Session)+logExt)
+	path := logPath(dir, h.Session)
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
 	}
@@ -99,7 +98,7 @@ func createLog(dir string, h events.Header) error {
 // openLog opens a session's log, reads its header and latest snapshot, and
 // counts its lines.
 func openLog(dir, id string) (*logFile, error) {
-	path := filepath.Join(dir, fileName(id)+logExt)
+	path := logPath(dir, id)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("filestore: session %q: %w", id, session.ErrNotFound)

@@ -3,7 +3,6 @@ package nats
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -54,15 +53,7 @@ func startCluster(t *testing.T) *cluster {
 }
 
 func tryCluster(t *testing.T) (*cluster, error) {
-	var ports []int
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-	}
+	ports := []int{freePort(t), freePort(t), freePort(t)}
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
@@ -205,13 +196,7 @@ func TestCluster(t *testing.T) {
 
 	c.streamLeader(t, nc, DefaultStream, 1) // a new one, on the two left
 	want := checkLog(t, a.Store(), "room-1", answers)
-	var logged []events.Event
-	for r, err := range a.Store().Records(t.Context(), "room-1", 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		logged = append(logged, r.Events...)
-	}
+	logged := loggedEvents(t, a.Store(), "room-1")
 	if got := collect(t, sub, len(logged)); jsonOf(got) != jsonOf(logged) {
 		t.Errorf("the subscriber saw\n%s\nthe log holds\n%s", jsonOf(got), jsonOf(logged))
 	}
@@ -277,11 +262,7 @@ func TestClusterConcurrentWriters(t *testing.T) {
 		}
 		last = wins[0]
 	}
-	n := 0
-	for range st.Records(ctx, "room-1", 1) {
-		n++
-	}
-	if n != rounds {
+	if n := len(readLog(t, st, "room-1", 1)); n != rounds {
 		t.Errorf("the log holds %d records, want %d", n, rounds)
 	}
 	t.Logf("losers answered %d×10071, %d×10164", st.wrongSeq.Load(), st.wrongSeqConst.Load())

@@ -7,6 +7,9 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	gonats "github.com/nats-io/nats.go"
+
+	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/session"
 )
 
 // startServer starts an embedded server with its data in a test directory
@@ -62,4 +65,28 @@ func startNode(t testing.TB, opts ...Option) *Node {
 		}
 	})
 	return n
+}
+
+// readLog returns the records of session id from seq from, failing the test
+// on an error.
+func readLog(t testing.TB, st *Store, id string, from uint64) []session.Record {
+	t.Helper()
+	var out []session.Record
+	for r, err := range st.Records(t.Context(), id, from) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// loggedEvents returns every event of session id's log, in order.
+func loggedEvents(t testing.TB, st *Store, id string) []events.Event {
+	t.Helper()
+	var out []events.Event
+	for _, r := range readLog(t, st, id, 1) {
+		out = append(out, r.Events...)
+	}
+	return out
 }

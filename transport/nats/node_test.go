@@ -185,14 +185,7 @@ func TestNode(t *testing.T) {
 	if snap, err := n.Store().LatestSnapshot(t.Context(), "room-1"); err != nil || snap.State.Seq < 4 {
 		t.Errorf("latest snapshot: %+v, %v; want one at seq 4 or later", snap, err)
 	}
-	var logged []events.Event
-	for r, err := range n.Store().Records(t.Context(), "room-1", 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		logged = append(logged, r.Events...)
-	}
-	if diff := cmp.Diff(jsonOf(all), jsonOf(logged)); diff != "" {
+	if diff := cmp.Diff(jsonOf(all), jsonOf(loggedEvents(t, n.Store(), "room-1"))); diff != "" {
 		t.Errorf("log after the restart (-want +got):\n%s", diff)
 	}
 	st, err := n.Manager().Session(t.Context(), "room-1")

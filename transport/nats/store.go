@@ -322,15 +322,11 @@ func (s *Store) afterSeq(ctx context.Context, id, subject string, expected sessi
 // to the store timeout. A wrong-sequence answer is returned as it came (an
 // error holding the *jetstream.APIError).
 func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck, error) {
-	var code jetstream.ErrorCode
 	ack, err := retry(ctx, s.reader.wait, attemptTimeout, func(ctx context.Context) (*jetstream.PubAck, error) {
-		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
-		if err != nil {
-			code = apiCode(err)
-		}
-		return ack, err
+		return s.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
 	}, &s.retried)
-	switch {
+	// A wrong sequence is not retried, so it is always the error as it came.
+	switch code := apiCode(err); {
 	case err == nil:
 	case code == jetstream.JSErrCodeStreamWrongLastSequence:
 		s.wrongSeq.Add(1)

@@ -145,10 +145,7 @@ func TestAppendLanded(t *testing.T) {
 
 	// Nothing else was stored.
 	var cmds []string
-	for r, err := range st.Records(ctx, "r", 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range readLog(t, st, "r", 1) {
 		cmds = append(cmds, r.Command.ID)
 	}
 	if diff := cmp.Diff([]string{"c0", "c1", ""}, cmds); diff != "" {
@@ -204,14 +201,7 @@ func TestRecordsFromLongLog(t *testing.T) {
 				}
 			}
 		}
-		var got []session.Record
-		for r, err := range st.Records(ctx, "a", from) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, r)
-		}
-		if diff := cmp.Diff(all[start:], got, cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(all[start:], readLog(t, st, "a", from), cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("Records(%d) (-want +got):\n%s", from, diff)
 		}
 	}
@@ -244,13 +234,7 @@ func TestLargeRecord(t *testing.T) {
 	if _, err := st.Append(ctx, "big", 0, rec); err != nil {
 		t.Fatal(err)
 	}
-	var got []session.Record
-	for r, err := range st.Records(ctx, "big", 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r)
-	}
+	got := readLog(t, st, "big", 1)
 	if len(got) != 1 || len(got[0].Events) != 12_000 {
 		t.Fatalf("read %d records", len(got))
 	}

@@ -81,18 +81,6 @@ func newEchoServer(tb testing.TB, echo bool) *echoServer {
 	return e
 }
 
-func dialPlain(tb testing.TB, url string) *websocket.Conn {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		tb.Fatalf("dial: %v", err)
-	}
-	c.SetReadLimit(16 << 20)
-	tb.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
 // paired runs raw and gavel alternately, in blocks of a few ops, b.N
 // times each, so that both see the same machine (it is shared and noisy),
 // and reports the median of each and their ratio. Blocks keep the work
@@ -244,7 +232,7 @@ func BenchmarkFanout1000(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	srv := wstest.New(b, ws.WithCommandRate(0, 0))
-	submit(b, srv, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
+	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
 	gavel := newFanout(b, n, func(i int) *websocket.Conn {
 		c := dial(b, srv, srv.Token(b, room, "p"+strconv.Itoa(i), "attendee"), nil)
 		return c.c
@@ -272,7 +260,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	}, func() {
 		i++
 		gavel.round(b, func() {
-			submit(b, srv, room, core.Command{ID: "t" + strconv.FormatInt(ids.Add(1), 10), Type: core.SetAudio, Actor: "hana", Enabled: i%2 == 1})
+			srv.Submit(b, room, core.Command{ID: "t" + strconv.FormatInt(ids.Add(1), 10), Type: core.SetAudio, Actor: "hana", Enabled: i%2 == 1})
 		})
 	})
 }

@@ -218,7 +218,7 @@ func (c *conn) readLoop() error {
 func (c *conn) command(cmd core.Command, decodeErr error) {
 	res := wire.Result{ID: cmd.ID}
 	switch {
-	case c.limiter != nil && !c.limiter.Allow():
+	case c.overRate():
 		res.Refused = wire.RefusedRateLimited
 	case decodeErr != nil:
 		res.Err = asCoreError(decodeErr)
@@ -233,6 +233,10 @@ func (c *conn) command(cmd core.Command, decodeErr error) {
 	c.queueResult(res)
 	c.flushOnce()
 }
+
+// overRate takes a token from the connection's bucket (commands,
+// media_connect and signals share it) and reports whether there was none.
+func (c *conn) overRate() bool { return c.limiter != nil && !c.limiter.Allow() }
 
 func asCoreError(err error) *core.Error {
 	if e, ok := errors.AsType[*core.Error](err); ok {

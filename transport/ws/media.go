@@ -60,7 +60,7 @@ func (c *conn) mediaConnect() {
 	hub := c.srv.cfg.media
 	var refused wire.Refusal
 	switch {
-	case c.limiter != nil && !c.limiter.Allow():
+	case c.overRate():
 		refused = wire.RefusedRateLimited
 	case hub == nil:
 		refused = wire.RefusedUnavailable
@@ -143,7 +143,7 @@ func (c *conn) mediaSignal(s wire.Signal) {
 	switch {
 	case l == nil:
 		return
-	case c.limiter != nil && !c.limiter.Allow():
+	case c.overRate():
 		c.endMedia(l, wire.MediaClosed{Refused: wire.RefusedRateLimited})
 		return
 	case p == nil:

@@ -39,20 +39,34 @@ func dial(t testing.TB, srv *wstest.Server, token string, after *uint64) *raw {
 	if after != nil {
 		u += "&after=" + strconv.FormatUint(*after, 10)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c.SetReadLimit(16 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	r := &raw{t: t, c: c}
+	r := &raw{t: t, c: dialPlain(t, u)}
 	f := r.next()
 	if f.Type != wire.TypeWelcome {
 		t.Fatalf("first frame %s, want welcome", f.Type)
 	}
 	r.welcome = f.Welcome
+	return r
+}
+
+// dialPlain opens a websocket to url, closed when the test ends.
+func dialPlain(tb testing.TB, url string) *websocket.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	c.SetReadLimit(16 << 20)
+	tb.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// joined dials participant id of room with a token for preset, and joins.
+func joined(t testing.TB, srv *wstest.Server, id, preset string) *raw {
+	t.Helper()
+	r := dial(t, srv, srv.Token(t, room, id, preset), nil)
+	r.join()
 	return r
 }
 
@@ -165,16 +179,6 @@ func (r *raw) join() []events.Event {
 		r.t.Fatalf("join %s: %+v", r.welcome.Self, res)
 	}
 	return evs
-}
-
-// submit applies cmd directly on the session, as another instance would.
-func submit(t testing.TB, srv *wstest.Server, session string, cmd core.Command) []events.Event {
-	t.Helper()
-	res, err := srv.Manager.Submit(context.Background(), session, cmd)
-	if err != nil {
-		t.Fatalf("submit %+v: %v", cmd, err)
-	}
-	return res.Events
 }
 
 func statusOf(t testing.TB, srv *wstest.Server, token string, h http.Header) int {

@@ -42,7 +42,7 @@ func span(from, to uint64) []uint64 {
 func TestWelcome(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
-	submit(t, srv, room, core.Command{ID: "j", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true})
+	srv.Submit(t, room, core.Command{ID: "j", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true})
 
 	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
 	want := wire.Welcome{Session: room, Self: "hana", Preset: "host", Permissions: wstest.Presets["host"],
@@ -101,12 +101,9 @@ func TestOriginCheck(t *testing.T) {
 func TestForgedActorRefused(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
-	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
-	host.join()
-	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	alice.join()
-	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
-	bob.join()
+	host := joined(t, srv, "hana", "host")
+	alice := joined(t, srv, "alice", "attendee")
+	bob := joined(t, srv, "bob", "attendee")
 	alice.events(3)
 	before := srv.State(t, room)
 
@@ -164,10 +161,8 @@ func TestJoinPresetFromToken(t *testing.T) {
 func TestOversizedFrame(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
-	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
-	host.join()
-	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	alice.join()
+	host := joined(t, srv, "hana", "host")
+	alice := joined(t, srv, "alice", "attendee")
 	before := srv.State(t, room)
 
 	big := core.Command{ID: "big", Type: core.Join, Actor: "alice", Name: strings.Repeat("A", ws.DefaultMaxFrameSize)}
@@ -190,10 +185,8 @@ func TestOversizedFrame(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(1, 5))
-	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	alice.join()
-	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
-	bob.join()
+	alice := joined(t, srv, "alice", "attendee")
+	bob := joined(t, srv, "bob", "attendee")
 	alice.events(2)
 
 	const flood = 50
@@ -248,7 +241,7 @@ func TestSlowClientCut(t *testing.T) {
 	// Long ids make big events, so that the slow client's socket buffers
 	// fill after a few hundred.
 	host := strings.Repeat("h", 4000)
-	submit(t, srv, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
+	srv.Submit(t, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
 	slow := dial(t, srv, srv.Token(t, room, "slow", "attendee"), nil)
 	_ = slow // never reads
 	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
@@ -258,7 +251,7 @@ func TestSlowClientCut(t *testing.T) {
 	deadline := time.After(60 * time.Second)
 	for cut := false; !cut; {
 		for i := range 16 { // bob reads between bursts, so only the slow one lags
-			submit(t, srv, room, core.Command{ID: "t" + strconv.FormatUint(last, 10) + "-" + strconv.Itoa(i),
+			srv.Submit(t, room, core.Command{ID: "t" + strconv.FormatUint(last, 10) + "-" + strconv.Itoa(i),
 				Type: core.SetAudio, Actor: host, Enabled: (last+uint64(i))%2 == 0})
 		}
 		last += 16
@@ -274,7 +267,7 @@ func TestSlowClientCut(t *testing.T) {
 		default:
 		}
 	}
-	submit(t, srv, room, core.Command{ID: "after", Type: core.SetVideo, Actor: host, Enabled: true})
+	srv.Submit(t, room, core.Command{ID: "after", Type: core.SetVideo, Actor: host, Enabled: true})
 	got = append(got, bob.events(last+1)...)
 	if !slices.Equal(seqs(got), span(2, last+1)) {
 		t.Errorf("bob received %d events out of order or with gaps", len(got))
@@ -287,10 +280,8 @@ func TestSlowClientCut(t *testing.T) {
 func TestResume(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithResumeWindow(4))
-	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
-	host.join()
-	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	alice.join()
+	host := joined(t, srv, "hana", "host")
+	alice := joined(t, srv, "alice", "attendee")
 	seen := uint64(2) // hana joined at 1 (the welcome), alice at 2 (her join's result)
 	alice.c.CloseNow()
 
@@ -328,12 +319,9 @@ func TestResume(t *testing.T) {
 func TestFinalEventThenGoodbye(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
-	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
-	host.join()
-	alice := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	alice.join()
-	bob := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil)
-	bob.join()
+	host := joined(t, srv, "hana", "host")
+	alice := joined(t, srv, "alice", "attendee")
+	bob := joined(t, srv, "bob", "attendee")
 	alice.events(3)
 
 	res, _ := host.do(core.Command{Type: core.Kick, Target: "alice"})
@@ -372,8 +360,7 @@ func TestFinalEventThenGoodbye(t *testing.T) {
 func TestReplaced(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
-	first := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	first.join()
+	first := joined(t, srv, "alice", "attendee")
 	second := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
 	if reason, ce := first.goodbye(); reason != wire.ReasonReplaced || ce.Reason != "replaced" {
 		t.Errorf("first connection: goodbye %q, close %v", reason, ce)
@@ -528,10 +515,9 @@ func TestBurstPaced(t *testing.T) {
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
 	const n = 100
 	for i := range n {
-		submit(t, srv, room, core.Command{ID: "j" + strconv.Itoa(i), Type: core.Join, Actor: "p" + strconv.Itoa(i), Name: "P", Preset: "attendee", Audio: true})
+		srv.Submit(t, room, core.Command{ID: "j" + strconv.Itoa(i), Type: core.Join, Actor: "p" + strconv.Itoa(i), Name: "P", Preset: "attendee", Audio: true})
 	}
-	host := dial(t, srv, srv.Token(t, room, "hana", "host"), nil)
-	host.join()
+	host := joined(t, srv, "hana", "host")
 	watcher := dial(t, srv, srv.Token(t, room, "bob", "attendee"), nil) // gets the burst from the pump
 	res, evs := host.do(core.Command{Type: core.DisableAllAudio})
 	if res.Err != nil || len(evs) != n || !slices.Equal(seqs(evs), span(n+2, 2*n+1)) {

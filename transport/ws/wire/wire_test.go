@@ -20,7 +20,7 @@ func TestServerFramesRoundTrip(t *testing.T) {
 		{ID: "alice", Name: "Alice", Preset: "host", AudioEnabled: true},
 		{ID: "bob", Name: "Bob \"B\"", Preset: "attendee", VideoEnabled: true},
 	}}
-	for name, f := range map[string]Frame{
+	checkRoundTrip(t, map[string]Frame{
 		"welcome": {Type: TypeWelcome, Welcome: Welcome{Session: "room-1", Self: "alice", Preset: "host",
 			Permissions: presets["host"], Presets: presets, Seq: 7, State: state}},
 		"welcome resumed": {Type: TypeWelcome, Welcome: Welcome{Session: "room-1", Self: "bob", Preset: "attendee",
@@ -32,7 +32,13 @@ func TestServerFramesRoundTrip(t *testing.T) {
 		"result rejected":        {Type: TypeResult, Result: Result{ID: "c3", Err: core.Errorf(core.CodePermissionDenied, "no")}},
 		"result refused":         {Type: TypeResult, Result: Result{ID: "c4", Refused: RefusedRateLimited}},
 		"goodbye":                {Type: TypeGoodbye, Reason: ReasonKicked},
-	} {
+	})
+}
+
+// checkRoundTrip checks that each frame decodes back from its encoding.
+func checkRoundTrip(t *testing.T, frames map[string]Frame) {
+	t.Helper()
+	for name, f := range frames {
 		b := appendFrame(f)
 		got, err := DecodeFrame(b)
 		if err != nil {

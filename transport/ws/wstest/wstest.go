@@ -106,6 +106,17 @@ func (s *Server) TokenUntil(tb testing.TB, session, participant, preset string, 
 	return tok
 }
 
+// Submit applies cmd directly on a session, as another instance of the
+// service would, and fails the test if the session does not answer.
+func (s *Server) Submit(tb testing.TB, id string, cmd core.Command) session.Result {
+	tb.Helper()
+	res, err := s.Manager.Submit(context.Background(), id, cmd)
+	if err != nil {
+		tb.Fatalf("Submit %+v: %v", cmd, err)
+	}
+	return res
+}
+
 // State returns a session's current state.
 func (s *Server) State(tb testing.TB, session string) core.State {
 	tb.Helper()
