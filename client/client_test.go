@@ -108,11 +108,11 @@ func TestKick(t *testing.T) {
 	if d := cmp.Diff(note{On: view.OnSelf, Event: "roomLeft", State: client.StateKicked, By: "hana", Seq: seq}, got[len(got)-1]); d != "" {
 		t.Errorf("alice (-want +got):\n%s", d)
 	}
-	<-c.m["alice"].Done()
+	wstest.Recv(t, c.m["alice"].Done(), "alice's meeting ending")
 	if err := c.m["alice"].Err(); !errors.Is(err, client.ErrRoomLeft) {
 		t.Errorf("alice's meeting ended with %v, want ErrRoomLeft", err)
 	}
-	if d := <-c.gone; d.Participant != "alice" || d.Reason != wire.ReasonKicked {
+	if d := wstest.Recv(t, c.gone, "the disconnect handler"); d.Participant != "alice" || d.Reason != wire.ReasonKicked {
 		t.Errorf("server side: %+v, want alice's connection ended kicked", d)
 	}
 	for _, id := range []string{"hana", "bob"} {
@@ -147,7 +147,7 @@ func TestKickAll(t *testing.T) {
 		if left := filter(got, is(view.OnJoined, "participantLeft")); len(left) > 0 {
 			t.Errorf("%s was told of departures: %+v", id, left)
 		}
-		<-c.m[id].Done()
+		wstest.Recv(t, c.m[id].Done(), id+"'s meeting ending")
 		if c.m[id].Self.RoomState() != client.StateEnded {
 			t.Errorf("%s: room state %s", id, c.m[id].Self.RoomState())
 		}
@@ -265,12 +265,12 @@ func TestLeave(t *testing.T) {
 	if n := got[len(got)-1]; n.State != client.StateLeft || n.By != "alice" {
 		t.Errorf("roomLeft %+v", n)
 	}
-	<-c.m["alice"].Done()
+	wstest.Recv(t, c.m["alice"].Done(), "alice's meeting ending")
 	got = c.r["hana"].until(is(view.OnJoined, "participantLeft"))
 	if n := got[len(got)-1]; n.Who != "alice" || n.State != client.StateLeft {
 		t.Errorf("hana: %+v", n)
 	}
-	if d := <-c.gone; d.Reason != wire.ReasonLeft {
+	if d := wstest.Recv(t, c.gone, "the disconnect handler"); d.Reason != wire.ReasonLeft {
 		t.Errorf("server side: %+v", d)
 	}
 }
@@ -304,7 +304,7 @@ func TestReplaced(t *testing.T) {
 	if len(got) != 2 || got[0].Event != "roomJoined" {
 		t.Errorf("first meeting: %+v", got)
 	}
-	<-first.Done()
+	wstest.Recv(t, first.Done(), "the replaced meeting ending")
 	if err := first.Err(); !errors.Is(err, client.ErrReplaced) {
 		t.Errorf("first meeting ended with %v, want ErrReplaced", err)
 	}

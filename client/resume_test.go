@@ -283,7 +283,7 @@ func TestReconnectTokenRefresh(t *testing.T) {
 				}
 				return
 			}
-			<-alice.Done()
+			wstest.Recv(t, alice.Done(), "alice's meeting ending")
 			if last.Event != string(client.Disconnected) || !errors.Is(alice.Err(), client.ErrUnauthorized) {
 				t.Errorf("expired token: %+v, meeting error %v", last, alice.Err())
 			}

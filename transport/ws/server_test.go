@@ -458,13 +458,13 @@ func TestKeepalive(t *testing.T) {
 		}
 	}
 	c.CloseNow()
-	<-reading
-	<-gone
+	wstest.Recv(t, reading, "the closed client's reader")
+	wstest.Recv(t, gone, "the disconnect handler")
 
 	// Never reads, so never answers.
 	mute := dial(t, srv, srv.Token(t, room, "mute", "attendee"), nil)
 	_ = mute
-	if d := <-gone; d.Participant != "mute" || d.Reason != "" {
+	if d := wstest.Recv(t, gone, "the disconnect handler"); d.Participant != "mute" || d.Reason != "" {
 		t.Errorf("dropped %+v, want the mute client, without a goodbye", d)
 	}
 }

@@ -130,3 +130,17 @@ func (s *Server) State(tb testing.TB, session string) core.State {
 	}
 	return st
 }
+
+// Recv receives from ch, failing the test if nothing arrives within 10
+// seconds (so a lost close or goodbye fails the test instead of hanging it).
+func Recv[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("nothing from %s within 10s", what)
+		var zero T
+		return zero
+	}
+}
