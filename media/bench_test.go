@@ -14,6 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/media/internal/mediatest"
 )
 
 // The figures of issue 6. -count runs each sub-benchmark that many times in
@@ -129,7 +130,7 @@ func warmUp(b *testing.B, track *webrtc.TrackLocalStaticRTP, cs []*counter) uint
 	b.Helper()
 	payload := make([]byte, benchPayload)
 	var i uint32
-	waitUntil(b, "every subscriber receiving", func() bool {
+	mediatest.WaitUntil(b, "every subscriber receiving", func() bool {
 		i++
 		benchPacket(track, i, payload)
 		return lowest(cs) > 0
@@ -193,7 +194,7 @@ func BenchmarkFanout(b *testing.B) {
 		for i, id := range subs {
 			connectWith(b, h.router, h.api, id, false, cs[i].consume)
 		}
-		track := pub.out[webrtc.RTPCodecTypeVideo]
+		track := pub.Out[webrtc.RTPCodecTypeVideo]
 		fanout(b, track, warmUp(b, track, cs)+1, cs)
 	})
 }
@@ -344,18 +345,18 @@ func (w *lastWriteWriter) WriteRTP(p *rtp.Packet) error {
 // always in the chain when the mute comes.
 func BenchmarkMuteToSilence(b *testing.B) {
 	b.Run("1ms", func(b *testing.B) {
-		muteToSilence(b, func(pub *client, _ []*counter) { pub.publish(time.Millisecond) })
+		muteToSilence(b, func(pub *client, _ []*counter) { pub.Publish(time.Millisecond) })
 	})
 	b.Run("saturated", func(b *testing.B) {
 		muteToSilence(b, func(pub *client, cs []*counter) {
-			pub.wg.Go(func() {
+			pub.Go(func() {
 				timer := time.NewTimer(benchStall)
 				defer timer.Stop()
 				for i := uint32(1); ; i++ {
 					for lowest(cs)+benchWindow < i {
 						timer.Reset(benchStall)
 						select {
-						case <-pub.stop:
+						case <-pub.Stopped():
 							return
 						case <-cs[0].progress:
 							continue
@@ -364,12 +365,12 @@ func BenchmarkMuteToSilence(b *testing.B) {
 						break
 					}
 					select {
-					case <-pub.stop:
+					case <-pub.Stopped():
 						return
 					default:
 					}
-					pub.send(webrtc.RTPCodecTypeAudio)
-					pub.send(webrtc.RTPCodecTypeVideo)
+					pub.Send(webrtc.RTPCodecTypeAudio)
+					pub.Send(webrtc.RTPCodecTypeVideo)
 				}
 			})
 		})
@@ -391,7 +392,7 @@ func muteToSilence(b *testing.B, publish func(pub *client, cs []*counter)) {
 	}
 	publish(pub, cs)
 	audio := webrtc.RTPCodecTypeAudio
-	waitUntil(b, "audio flowing", func() bool { return stage.written.Load() > 0 && lowest(cs) > 0 })
+	mediatest.WaitUntil(b, "audio flowing", func() bool { return stage.written.Load() > 0 && lowest(cs) > 0 })
 
 	silence := make([]time.Duration, 0, b.N)
 	applies := make([]time.Duration, 0, b.N)
@@ -403,7 +404,7 @@ func muteToSilence(b *testing.B, publish func(pub *client, cs []*counter)) {
 		applies = append(applies, time.Since(stage.base)-start)
 		// Wait until the router has read packets sent after Apply returned:
 		// the gate has had its chance to drop them.
-		s := pub.lastSent(audio)
+		s := pub.LastSent(audio)
 		spinUntil(b, "the router reading past the mute", func() bool {
 			st, _ := h.router.TrackStats("pub", audio)
 			return !newer(uint16(s+3), st.LastSequence)
@@ -432,10 +433,10 @@ func muteToSilence(b *testing.B, publish func(pub *client, cs []*counter)) {
 // benchmark (the step bounds its pace, not its figures).
 func spinUntil(b *testing.B, what string, cond func() bool) {
 	b.Helper()
-	deadline := time.Now().Add(waitLimit)
+	deadline := time.Now().Add(mediatest.WaitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			b.Fatalf("still waiting after %v for %s", waitLimit, what)
+			b.Fatalf("still waiting after %v for %s", mediatest.WaitLimit, what)
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -88,7 +88,8 @@ func (f *forward) Skip(*rtp.Packet) {}
 // subscribers.
 func (f *forward) barrier() {
 	f.mu.Lock()
-	f.mu.Unlock() //nolint:staticcheck // an empty critical section is the point
+	//lint:ignore SA2001 an empty critical section is the point
+	f.mu.Unlock()
 }
 
 // stop ends forwarding for good; the track can be unbound after it.

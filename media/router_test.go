@@ -14,16 +14,9 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/media/internal/mediatest"
 	"github.com/gavelrtc/gavel/reducer"
 )
-
-// packetInterval is the publishers' pacing: 50 packets a second per track,
-// as Opus in 20 ms frames.
-const packetInterval = 20 * time.Millisecond
-
-// window is how many packets a publisher sends, counted as the router reads
-// them, while a check for silence runs.
-const window = 10
 
 // muteCommands are the host's command that turns a kind of media off and
 // the participant's own command that turns it on again.
@@ -40,7 +33,7 @@ func muteCommands(kind webrtc.RTPCodecType, host, target string) (off, on core.C
 // (its sequence number) on the track.
 func serverRead(t testing.TB, r *Router, participant string, kind webrtc.RTPCodecType, index uint32) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
+	mediatest.WaitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
 		st, ok := r.TrackStats(participant, kind)
 		return ok && !newer(uint16(index), st.LastSequence)
 	})
@@ -53,13 +46,13 @@ func TestMuteStopsForwarding(t *testing.T) {
 			h.join("alice", "bob", "carol")
 			bob := h.connect("bob", true)
 			subs := []*client{h.connect("alice", false), h.connect("carol", false)}
-			bob.publish(packetInterval)
-			muted, control := from{"bob", kind}, from{"bob", webrtc.RTPCodecTypeAudio}
+			bob.Publish(mediatest.PacketInterval)
+			muted, control := from("bob", kind), from("bob", webrtc.RTPCodecTypeAudio)
 			if kind == webrtc.RTPCodecTypeAudio {
-				control.kind = webrtc.RTPCodecTypeVideo
+				control.Kind = webrtc.RTPCodecTypeVideo
 			}
 			for _, c := range subs {
-				waitUntil(t, c.id+" receiving bob's "+kind.String(), func() bool { return c.received(muted, 2) })
+				mediatest.WaitUntil(t, c.ID+" receiving bob's "+kind.String(), func() bool { return c.Received(muted, 2) })
 			}
 
 			off, on := muteCommands(kind, "alice", "bob")
@@ -67,53 +60,48 @@ func TestMuteStopsForwarding(t *testing.T) {
 			// Packets written after this one start after Apply returned, so
 			// the router reads them with the gate closed. The next one may
 			// have been on its way: at most it gets through.
-			s := bob.lastSent(kind)
-			serverRead(t, h.router, "bob", kind, s+window)
+			s := bob.LastSent(kind)
+			serverRead(t, h.router, "bob", kind, s+mediatest.Window)
 			for _, c := range subs {
-				waitUntil(t, c.id+" receiving the control track", func() bool { return c.received(control, s+window) })
-				var late []uint32
-				for _, a := range c.arrivals(muted) {
-					if a.index > s {
-						late = append(late, a.index)
-					}
-				}
+				mediatest.WaitUntil(t, c.ID+" receiving the control track", func() bool { return c.Received(control, s+mediatest.Window) })
+				late := c.After(muted, s)
 				if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
-					t.Errorf("%s: after the mute (bob had sent %d), got %v", c.id, s, late)
+					t.Errorf("%s: after the mute (bob had sent %d), got %v", c.ID, s, late)
 				}
-				t.Logf("%s: %d packet(s) in flight after the mute", c.id, len(late))
+				t.Logf("%s: %d packet(s) in flight after the mute", c.ID, len(late))
 			}
 			st, _ := h.router.TrackStats("bob", kind)
 			silentUpTo := uint32(st.LastSequence) // read by the router while muted
 
-			keyframes := bob.keyframeRequests[kindIndex(kind)].Load()
+			keyframes := bob.keyframeRequests[kind].Load()
 			h.do(on)
-			u := bob.lastSent(kind)
+			u := bob.LastSent(kind)
 			for _, c := range subs {
-				waitUntil(t, c.id+" receiving bob's "+kind.String()+" again", func() bool { return c.received(muted, u) })
+				mediatest.WaitUntil(t, c.ID+" receiving bob's "+kind.String()+" again", func() bool { return c.Received(muted, u) })
 			}
 			if kind == webrtc.RTPCodecTypeVideo {
 				// Subscribers resume mid-stream: they need a keyframe.
-				waitUntil(t, "a keyframe request to bob", func() bool {
-					return bob.keyframeRequests[kindIndex(kind)].Load() > keyframes
+				mediatest.WaitUntil(t, "a keyframe request to bob", func() bool {
+					return bob.keyframeRequests[kind].Load() > keyframes
 				})
 			}
 			for _, c := range subs {
-				got := c.arrivals(muted)
-				var first, before arrival
+				got := c.Arrivals(muted)
+				var first, before mediatest.Arrival
 				for i, a := range got {
-					if a.index > s+1 && a.index <= silentUpTo {
-						t.Errorf("%s: got packet %d, sent while muted (%d..%d)", c.id, a.index, s+2, silentUpTo)
+					if a.Index > s+1 && a.Index <= silentUpTo {
+						t.Errorf("%s: got packet %d, sent while muted (%d..%d)", c.ID, a.Index, s+2, silentUpTo)
 					}
-					if a.index > silentUpTo && first.index == 0 {
+					if a.Index > silentUpTo && first.Index == 0 {
 						first, before = a, got[i-1]
 					}
 				}
 				t.Logf("%s: first packet after the unmute is %d, %d packet(s) after bob's last before it",
-					c.id, first.index, first.index-u)
+					c.ID, first.Index, first.Index-u)
 				// The rewriter hides the mute: no hole in the sequence numbers.
-				if first.seq != before.seq+1 {
-					t.Errorf("%s: sequence number %d after %d across the mute, want %d", c.id, first.seq,
-						before.seq, before.seq+1)
+				if first.Seq != before.Seq+1 {
+					t.Errorf("%s: sequence number %d after %d across the mute, want %d", c.ID, first.Seq,
+						before.Seq, before.Seq+1)
 				}
 			}
 			st, _ = h.router.TrackStats("bob", kind)
@@ -129,10 +117,10 @@ func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
 	h.join("alice", "bob", "carol")
 	bob := h.connect("bob", true)
 	subs := []*client{h.connect("alice", false), h.connect("carol", true)}
-	bob.publish(packetInterval)
+	bob.Publish(mediatest.PacketInterval)
 	for _, c := range subs {
 		for _, k := range kinds {
-			waitUntil(t, c.id+" receiving bob's "+k.String(), func() bool { return c.received(from{"bob", k}, 2) })
+			mediatest.WaitUntil(t, c.ID+" receiving bob's "+k.String(), func() bool { return c.Received(from("bob", k), 2) })
 		}
 	}
 
@@ -145,10 +133,8 @@ func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
 		t.Error("bob's Peer not done when Apply returned")
 	}
 	var closedAt time.Time
-	waitUntil(t, "bob's PeerConnection closed", func() bool {
-		bob.mu.Lock()
-		defer bob.mu.Unlock()
-		closedAt = bob.closedAt
+	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
+		closedAt = bob.ClosedAt()
 		return !closedAt.IsZero()
 	})
 	closedAfter := closedAt.Sub(start)
@@ -156,7 +142,7 @@ func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
 
 	for _, c := range subs {
 		for _, k := range kinds {
-			waitUntil(t, c.id+": bob's "+k.String()+" track ended", func() bool { return c.ended(from{"bob", k}) })
+			mediatest.WaitUntil(t, c.ID+": bob's "+k.String()+" track ended", func() bool { return c.Ended(from("bob", k)) })
 		}
 	}
 	t.Logf("kick: bob's tracks ended at the subscribers after %v", time.Since(start))
@@ -173,8 +159,8 @@ func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
 	if _, err := h.router.Connect(ctx, "bob"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Connect of kicked bob: %v, want to wait for a join", err)
 	}
-	if carol := subs[1]; carol.connState() != webrtc.PeerConnectionStateConnected {
-		t.Errorf("carol's connection %s after bob's kick", carol.connState())
+	if carol := subs[1]; carol.PC.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		t.Errorf("carol's connection %s after bob's kick", carol.PC.ConnectionState())
 	}
 }
 
@@ -183,15 +169,15 @@ func TestKickAllClosesEverything(t *testing.T) {
 	h.join("alice", "bob", "carol")
 	clients := []*client{h.connect("alice", true), h.connect("bob", true), h.connect("carol", true)}
 	for _, c := range clients {
-		c.publish(packetInterval)
+		c.Publish(mediatest.PacketInterval)
 	}
-	waitUntil(t, "media flowing", func() bool { return clients[0].received(from{"carol", webrtc.RTPCodecTypeVideo}, 2) })
+	mediatest.WaitUntil(t, "media flowing", func() bool { return clients[0].Received(from("carol", webrtc.RTPCodecTypeVideo), 2) })
 
 	start := time.Now()
 	h.do(core.Command{Type: core.KickAll, Actor: "alice"})
 	for _, c := range clients {
-		waitUntil(t, c.id+"'s PeerConnection closed", func() bool {
-			return c.connState() == webrtc.PeerConnectionStateClosed
+		mediatest.WaitUntil(t, c.ID+"'s PeerConnection closed", func() bool {
+			return c.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
 		})
 	}
 	t.Logf("kick_all: every connection closed after %v", time.Since(start))
@@ -200,8 +186,8 @@ func TestKickAllClosesEverything(t *testing.T) {
 	}
 	for _, c := range clients {
 		for _, k := range kinds {
-			if _, ok := h.router.TrackStats(c.id, k); ok {
-				t.Errorf("%s's %s still forwarded", c.id, k)
+			if _, ok := h.router.TrackStats(c.ID, k); ok {
+				t.Errorf("%s's %s still forwarded", c.ID, k)
 			}
 		}
 	}
@@ -212,35 +198,35 @@ func TestKickAllClosesEverything(t *testing.T) {
 // every expected track has delivered one of them.
 func flows(t testing.TB, r *Router, clients []*client, expect map[string][]string) map[string][]string {
 	t.Helper()
-	mark := make(map[from]uint32)
+	mark := make(map[mediatest.From]uint32)
 	for _, p := range clients {
 		for _, k := range kinds {
-			mark[from{p.id, k}] = p.lastSent(k)
+			mark[from(p.ID, k)] = p.LastSent(k)
 		}
 	}
 	for f, m := range mark {
-		serverRead(t, r, f.participant, f.kind, m+window)
+		serverRead(t, r, f.Participant, f.Kind, m+mediatest.Window)
 	}
 	for _, c := range clients {
-		for _, name := range expect[c.id] {
-			var f from
+		for _, name := range expect[c.ID] {
+			var f mediatest.From
 			for g := range mark {
-				if g.participant+" "+g.kind.String() == name {
+				if g.Participant+" "+g.Kind.String() == name {
 					f = g
 				}
 			}
-			waitUntil(t, c.id+" receiving "+name, func() bool { return c.received(f, mark[f]+1) })
+			mediatest.WaitUntil(t, c.ID+" receiving "+name, func() bool { return c.Received(f, mark[f]+1) })
 		}
 	}
 	got := make(map[string][]string)
 	for _, c := range clients {
-		got[c.id] = []string{}
+		got[c.ID] = []string{}
 		for f, m := range mark {
-			if c.received(f, m+1) {
-				got[c.id] = append(got[c.id], f.participant+" "+f.kind.String())
+			if c.Received(f, m+1) {
+				got[c.ID] = append(got[c.ID], f.Participant+" "+f.Kind.String())
 			}
 		}
-		slices.Sort(got[c.id])
+		slices.Sort(got[c.ID])
 	}
 	return got
 }
@@ -281,7 +267,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 		var cs []*client
 		for _, id := range ids {
 			c := connectTo(t, r, api, id, true)
-			c.publish(packetInterval)
+			c.Publish(mediatest.PacketInterval)
 			cs = append(cs, c)
 		}
 		return cs
@@ -291,7 +277,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 	h := newHarness(t)
 	h.join("alice", "bob", "carol", "dave")
 	original := connectAll(t, h.router, h.api)
-	h.connect("dave", true).publish(packetInterval)
+	h.connect("dave", true).Publish(mediatest.PacketInterval)
 	h.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
 	h.do(core.Command{Type: core.DisableVideo, Actor: "alice", Target: "carol"})
 	h.do(core.Command{Type: core.SetVideo, Actor: "carol", Enabled: true})
@@ -331,7 +317,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx, &sliceSource{evs: log[k-2:]}) }()
-		waitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == h.router.State().Seq() })
+		mediatest.WaitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == h.router.State().Seq() })
 		got := flows(t, r, connectAll(t, r, h.api), want)
 		if d := cmp.Diff(live, got); d != "" {
 			t.Errorf("restarted router (-original +restarted):\n%s", d)

@@ -19,6 +19,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/media/internal/mediatest"
 )
 
 func TestApplySkipsOldEventsAndRefusesGaps(t *testing.T) {
@@ -48,7 +49,7 @@ func TestApplySkipsOldEventsAndRefusesGaps(t *testing.T) {
 		t.Errorf("state %+v, want %+v", r.State().Snapshot(), s.state.Snapshot())
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -89,8 +90,8 @@ func TestRun(t *testing.T) {
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		done := make(chan error, 1)
 		go func() { done <- r.Run(context.Background(), &sliceSource{evs: s.log[:2]}) }()
-		waitUntil(t, "the joins applied", func() bool { return r.State().Seq() == 2 })
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		mediatest.WaitUntil(t, "the joins applied", func() bool { return r.State().Seq() == 2 })
+		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 		defer cancel()
 		if err := r.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -110,7 +111,7 @@ func TestConnectWaitsForJoin(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 		defer cancel()
 		p, err := h.router.Connect(ctx, "bob")
 		done <- result{p, err}
@@ -136,7 +137,7 @@ func TestConnectWaitsForJoin(t *testing.T) {
 		t.Errorf("Signal(empty): %v, want ErrBadSignal", err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
 	if err := res.p.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -157,36 +158,33 @@ func TestReconnectFeedsTheSameTrack(t *testing.T) {
 	h.join("alice", "bob")
 	alice := h.connect("alice", false)
 	bob := h.connect("bob", true)
-	bob.publish(packetInterval)
-	audio := from{"bob", webrtc.RTPCodecTypeAudio}
-	waitUntil(t, "alice receiving bob", func() bool { return alice.received(audio, 2) })
+	bob.Publish(mediatest.PacketInterval)
+	audio := from("bob", webrtc.RTPCodecTypeAudio)
+	mediatest.WaitUntil(t, "alice receiving bob", func() bool { return alice.Received(audio, 2) })
 
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
 	if err := bob.peer.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bob.close()
-	before := len(alice.arrivals(audio))
+	bob.Close()
+	before := len(alice.Arrivals(audio))
 	if _, ok := h.router.TrackStats("bob", webrtc.RTPCodecTypeAudio); !ok {
 		t.Fatal("bob's track dropped while bob is still joined")
 	}
 
 	again := h.connect("bob", true)
-	again.publish(packetInterval)
-	waitUntil(t, "alice receiving bob again", func() bool { return len(alice.arrivals(audio)) > before+2 })
-	got := alice.arrivals(audio)
-	if alice.ended(audio) {
+	again.Publish(mediatest.PacketInterval)
+	mediatest.WaitUntil(t, "alice receiving bob again", func() bool { return len(alice.Arrivals(audio)) > before+2 })
+	got := alice.Arrivals(audio)
+	if alice.Ended(audio) {
 		t.Error("alice's track of bob ended across the reconnect")
 	}
-	if got[before].seq != got[before-1].seq+1 {
-		t.Errorf("sequence number %d after %d across the reconnect, want %d", got[before].seq,
-			got[before-1].seq, got[before-1].seq+1)
+	if got[before].Seq != got[before-1].Seq+1 {
+		t.Errorf("sequence number %d after %d across the reconnect, want %d", got[before].Seq,
+			got[before-1].Seq, got[before-1].Seq+1)
 	}
-	alice.mu.Lock()
-	tracks := alice.streams[audio].tracks
-	alice.mu.Unlock()
-	if tracks != 1 {
+	if tracks := alice.Tracks(audio); tracks != 1 {
 		t.Errorf("alice got bob's audio as %d tracks, want 1", tracks)
 	}
 }
@@ -248,19 +246,19 @@ func TestStagesSeeOnlyForwardedMedia(t *testing.T) {
 	h.join("alice", "bob")
 	h.connect("alice", false)
 	bob := h.connect("bob", true)
-	bob.publish(packetInterval)
+	bob.Publish(mediatest.PacketInterval)
 	const audio, video = "bob audio audio/opus", "bob video video/VP8"
-	waitUntil(t, "packets through the stage", func() bool { return rec.count(audio) > 2 && rec.count(video) > 2 })
+	mediatest.WaitUntil(t, "packets through the stage", func() bool { return rec.count(audio) > 2 && rec.count(video) > 2 })
 
 	h.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
 	n := rec.count(audio)
-	serverRead(t, h.router, "bob", webrtc.RTPCodecTypeAudio, bob.lastSent(webrtc.RTPCodecTypeAudio)+window)
+	serverRead(t, h.router, "bob", webrtc.RTPCodecTypeAudio, bob.LastSent(webrtc.RTPCodecTypeAudio)+mediatest.Window)
 	if got := rec.count(audio); got != n {
 		t.Errorf("the stage saw %d muted audio packets", got-n)
 	}
 
 	h.do(core.Command{Type: core.Kick, Actor: "alice", Target: "bob"})
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
 	if err := h.router.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -320,8 +318,8 @@ func TestMuteWaitsForThePacketInFlight(t *testing.T) {
 	h.join("alice", "bob")
 	alice := h.connect("alice", false)
 	bob := h.connect("bob", true)
-	bob.publish(packetInterval)
-	waitUntil(t, "alice receiving bob", func() bool { return alice.received(from{"bob", webrtc.RTPCodecTypeAudio}, 2) })
+	bob.Publish(mediatest.PacketInterval)
+	mediatest.WaitUntil(t, "alice receiving bob", func() bool { return alice.Received(from("bob", webrtc.RTPCodecTypeAudio), 2) })
 
 	release := sync.OnceFunc(func() { close(hold.release) })
 	defer release()
@@ -391,12 +389,12 @@ func TestFailedPeerIsClosed(t *testing.T) {
 		if !errors.Is(err, ErrPeerFailed) {
 			t.Errorf("reported %v, want ErrPeerFailed", err)
 		}
-	case <-time.After(waitLimit):
+	case <-time.After(mediatest.WaitLimit):
 		t.Fatal("no failure reported")
 	}
 	select {
 	case <-alice.peer.Done():
-	case <-time.After(waitLimit):
+	case <-time.After(mediatest.WaitLimit):
 		t.Fatal("the failed peer was not closed")
 	}
 	if !h.router.State().Joined("alice") {

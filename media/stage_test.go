@@ -68,8 +68,11 @@ func (s *session) do(cmd core.Command) []events.Event {
 	return evs
 }
 
-func (s *session) join(id, preset string) []events.Event {
-	return s.do(core.Command{Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true, Video: true})
+func (s *session) join(id, preset string) []events.Event { return s.do(joinCommand(id, preset)) }
+
+// joinCommand joins id with the given preset, audio and video on.
+func joinCommand(id, preset string) core.Command {
+	return core.Command{Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true, Video: true}
 }
 
 func TestForwards(t *testing.T) {

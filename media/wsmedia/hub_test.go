@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/webrtc/v4"
@@ -14,6 +13,7 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/media"
+	"github.com/gavelrtc/gavel/media/internal/mediatest"
 	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
@@ -21,19 +21,11 @@ import (
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
-// packetInterval is the publisher's pacing: 50 packets a second per track,
-// as Opus in 20 ms frames.
-const packetInterval = 20 * time.Millisecond
-
-// window is how many packets the publisher sends, counted as the router
-// reads them, while a check for silence runs.
-const window = 10
-
 // serverRead waits until the router has read the publisher's packet index
 // (its sequence number) on the track.
 func serverRead(t testing.TB, r *media.Router, participant string, kind webrtc.RTPCodecType, index uint32) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
+	mediatest.WaitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
 		st, ok := r.TrackStats(participant, kind)
 		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
 	})
@@ -54,10 +46,10 @@ func TestMediaOverWebsocket(t *testing.T) {
 	bob.join()
 	hana.connectMedia()
 	bob.connectMedia()
-	bob.publish(packetInterval)
-	audio, video := from{"bob", webrtc.RTPCodecTypeAudio}, from{"bob", webrtc.RTPCodecTypeVideo}
-	for _, f := range []from{audio, video} {
-		waitUntil(t, "hana receiving bob's "+f.kind.String(), func() bool { return len(hana.received(f, 2)) > 0 })
+	bob.Publish(mediatest.PacketInterval)
+	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
+	for _, f := range []mediatest.From{audio, video} {
+		mediatest.WaitUntil(t, "hana receiving bob's "+f.Kind.String(), func() bool { return hana.Received(f, 2) })
 	}
 	r, ok := hub.Router(room)
 	if !ok {
@@ -70,17 +62,17 @@ func TestMediaOverWebsocket(t *testing.T) {
 	// The router has the event once the session has answered: packets
 	// written after this one are read with the gate closed; the next one
 	// may have been on its way.
-	waitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
-	s := bob.lastSent(webrtc.RTPCodecTypeAudio)
-	serverRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+window)
-	waitUntil(t, "hana receiving bob's video past the mute", func() bool { return len(hana.received(video, s+window)) > 0 })
-	late := hana.received(audio, s)
+	mediatest.WaitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
+	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
+	serverRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
+	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
+	late := hana.After(audio, s)
 	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
 		t.Errorf("after the mute (bob had sent %d), hana got %v", s, late)
 	}
 	t.Logf("hana got %d of bob's audio packets before the mute, %d in flight after it; bob sent %d",
-		len(hana.received(audio, 0))-len(late), len(late), bob.lastSent(webrtc.RTPCodecTypeAudio))
-	if sent := bob.lastSent(webrtc.RTPCodecTypeAudio); sent < s+window {
+		len(hana.After(audio, 0))-len(late), len(late), bob.LastSent(webrtc.RTPCodecTypeAudio))
+	if sent := bob.LastSent(webrtc.RTPCodecTypeAudio); sent < s+mediatest.Window {
 		t.Errorf("bob stopped sending: %d after %d", sent, s)
 	}
 
@@ -88,8 +80,8 @@ func TestMediaOverWebsocket(t *testing.T) {
 	if res := bob.do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("set_audio: %+v", res)
 	}
-	u := bob.lastSent(webrtc.RTPCodecTypeAudio)
-	waitUntil(t, "hana receiving bob's audio again", func() bool { return len(hana.received(audio, u)) > 0 })
+	u := bob.LastSent(webrtc.RTPCodecTypeAudio)
+	mediatest.WaitUntil(t, "hana receiving bob's audio again", func() bool { return hana.Received(audio, u) })
 
 	if res := hana.do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
 		t.Fatalf("kick: %+v", res)
@@ -107,13 +99,13 @@ func TestMediaOverWebsocket(t *testing.T) {
 	if f, open := bob.nextOrClosed(); open {
 		t.Errorf("bob's socket open after the goodbye: %+v", f)
 	}
-	waitUntil(t, "bob's PeerConnection closed", func() bool {
-		return bob.pc.ConnectionState() == webrtc.PeerConnectionStateClosed
+	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
+		return bob.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
 	})
 	// The router takes bob's tracks off hana's PeerConnection: a new offer
 	// over her socket, and her receivers end.
-	for _, f := range []from{audio, video} {
-		waitUntil(t, "bob's "+f.kind.String()+" ending at hana", func() bool { return hana.trackEnded(f) })
+	for _, f := range []mediatest.From{audio, video} {
+		mediatest.WaitUntil(t, "bob's "+f.Kind.String()+" ending at hana", func() bool { return hana.Ended(f) })
 	}
 }
 
@@ -155,7 +147,7 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 		t.Errorf("after an offer from the client: %+v, want invalid_command", f.Media)
 	}
 	// The room closes with its last media connection.
-	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 
 	// A late signal is dropped: the next frame is the next command's result.
 	alice.send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
@@ -177,7 +169,7 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	// The socket closes: so does the media connection, and with it the
 	// room; alice stays joined.
 	alice.close()
-	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 	if !srv.State(t, room).Joined("alice") {
 		t.Error("alice left with her socket")
 	}
@@ -194,7 +186,7 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	if bye.Reason != wire.ReasonEnded {
 		t.Errorf("hana's goodbye %q, want ended", bye.Reason)
 	}
-	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 }
 
 func isOffer(f wire.Frame) bool {
@@ -227,7 +219,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
 	t.Cleanup(func() {
 		if err := m.Close(context.Background()); err != nil {
@@ -283,7 +275,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 		want = submit(cmd).Seq
 	}
 	close(hold.release)
-	waitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == want })
+	mediatest.WaitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == want })
 	sess, err := m.Session(ctx, room)
 	if err != nil {
 		t.Fatal(err)
@@ -317,5 +309,5 @@ func TestSignalsCountAgainstTheRate(t *testing.T) {
 	if f.Media != (wire.MediaClosed{Refused: wire.RefusedRateLimited}) {
 		t.Errorf("over the rate: %+v, want refused rate_limited", f.Media)
 	}
-	waitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
+	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 }
