@@ -19,6 +19,10 @@ import (
 // closed for idleness answers ErrClosed, and the Manager's methods reopen it.
 type Manager struct {
 	cfg config
+	// life is the manager's own lifetime: sessions are opened under it,
+	// never under a caller's context, and Close ends it.
+	life context.Context
+	end  context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[string]*slot
@@ -28,7 +32,8 @@ type Manager struct {
 	done chan struct{} // closed when the janitor has stopped
 }
 
-// slot is a session being opened (ready open) or open.
+// slot is a session being opened (ready open) or open. s and err are set
+// before ready closes.
 type slot struct {
 	ready chan struct{}
 	s     *Session
@@ -49,6 +54,7 @@ func NewManager(opts ...Option) (*Manager, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	m.life, m.end = context.WithCancel(context.Background())
 	if cfg.idleTimeout > 0 {
 		go m.janitor()
 	} else {
@@ -75,7 +81,10 @@ func (m *Manager) janitor() {
 	}
 }
 
-// Session returns the open session id, opening it if needed.
+// Session returns the open session id, opening it if needed. The session
+// is opened under the manager's lifetime, within WithOpenTimeout, not under
+// ctx: a caller that goes away stops waiting, and the others waiting for
+// the same session still get it. ctx bounds only this caller's wait.
 func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 	for {
 		m.mu.Lock()
@@ -87,15 +96,7 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 		if sl == nil {
 			sl = &slot{ready: make(chan struct{})}
 			m.sessions[id] = sl
-			m.mu.Unlock()
-			sl.s, sl.err = open(ctx, id, m.cfg)
-			m.mu.Lock()
-			if sl.err != nil {
-				delete(m.sessions, id)
-			}
-			m.mu.Unlock()
-			close(sl.ready)
-			return sl.s, sl.err
+			go m.open(sl, id) // Close waits for it, through sl.ready
 		}
 		m.mu.Unlock()
 		select {
@@ -120,6 +121,20 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 		}
 		return sl.s, nil
 	}
+}
+
+// open opens the session of sl, for every caller waiting on it.
+func (m *Manager) open(sl *slot, id string) {
+	ctx, cancel := context.WithTimeout(m.life, m.cfg.openTimeout)
+	defer cancel()
+	s, err := open(ctx, id, m.cfg)
+	m.mu.Lock()
+	sl.s, sl.err = s, err
+	if err != nil && m.sessions[id] == sl {
+		delete(m.sessions, id)
+	}
+	m.mu.Unlock()
+	close(sl.ready)
 }
 
 // retry runs f on session id, again on a fresh session if the one it got
@@ -242,6 +257,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	if !m.closed {
 		m.closed = true
 		close(m.quit)
+		m.end() // sessions being opened give up
 	}
 	// Sessions being opened are waited for, so none escapes.
 	slots := make([]*slot, 0, len(m.sessions))

@@ -15,6 +15,7 @@ const (
 	DefaultIdleTimeout       = 5 * time.Minute
 	DefaultConflictRetries   = 8
 	DefaultMaxBatch          = 512
+	DefaultOpenTimeout       = 30 * time.Second
 )
 
 // Option configures Open and NewManager. A nil Option is skipped.
@@ -31,6 +32,7 @@ type config struct {
 	clock            func() time.Time
 	conflictRetries  int
 	maxBatch         int
+	openTimeout      time.Duration
 }
 
 func defaults() config {
@@ -42,6 +44,7 @@ func defaults() config {
 		clock:            time.Now,
 		conflictRetries:  DefaultConflictRetries,
 		maxBatch:         DefaultMaxBatch,
+		openTimeout:      DefaultOpenTimeout,
 	}
 }
 
@@ -173,6 +176,20 @@ func WithMaxBatch(n int) Option {
 			return errors.Join(ErrInvalidOption, errors.New("max batch below 1"))
 		}
 		c.maxBatch = n
+		return nil
+	}
+}
+
+// WithOpenTimeout sets how long a Manager gives a session to open (read
+// its header, snapshot and log from the store) before every caller waiting
+// for it fails (default 30 s, above 0). The session opens under the
+// manager's lifetime, not a caller's context.
+func WithOpenTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errors.Join(ErrInvalidOption, errors.New("open timeout not above 0"))
+		}
+		c.openTimeout = d
 		return nil
 	}
 }
