@@ -1,14 +1,17 @@
 package ws
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Token is what a connection token grants: one participant, with one preset,
@@ -77,7 +80,11 @@ func tokenMAC(key []byte, signed string) []byte {
 }
 
 // VerifyToken checks token's signature with key (in constant time) and its
-// expiry against now, and returns what it grants.
+// expiry against now, and returns what it grants. A token is valid in
+// exactly one spelling, the one MintToken gives: the base64 is decoded
+// strictly (no padding, no spare bits set, no line break or other byte
+// inserted), and the payload is strict JSON (names matched exactly, each
+// once; "exp" an integer).
 func VerifyToken(key []byte, token string, now time.Time) (Token, error) {
 	if len(key) < MinKeySize {
 		return Token{}, fmt.Errorf("%w: key too short", ErrTokenInvalid)
@@ -87,17 +94,17 @@ func VerifyToken(key []byte, token string, now time.Time) (Token, error) {
 		return Token{}, fmt.Errorf("%w: malformed", ErrTokenInvalid)
 	}
 	signed, sig := token[:cut], token[cut+1:]
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	mac, err := decode64(sig)
 	if err != nil || !hmac.Equal(mac, tokenMAC(key, signed)) {
 		return Token{}, fmt.Errorf("%w: bad signature", ErrTokenInvalid)
 	}
 	// The signature holds: the payload is what the service minted.
-	payload, err := base64.RawURLEncoding.DecodeString(signed[len(tokenPrefix):])
+	payload, err := decode64(signed[len(tokenPrefix):])
 	if err != nil {
 		return Token{}, fmt.Errorf("%w: payload: %v", ErrTokenInvalid, err)
 	}
-	var c tokenClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
+	c, err := decodeClaims(payload)
+	if err != nil {
 		return Token{}, fmt.Errorf("%w: payload: %v", ErrTokenInvalid, err)
 	}
 	if c.Session == "" || c.Participant == "" || c.Preset == "" {
@@ -108,4 +115,71 @@ func VerifyToken(key []byte, token string, now time.Time) (Token, error) {
 		return Token{}, fmt.Errorf("%w at %s", ErrTokenExpired, t.Expires.UTC().Format(time.RFC3339))
 	}
 	return t, nil
+}
+
+// decode64 decodes base64url without padding in its canonical spelling
+// only. The decoder alone skips line breaks even in strict mode: a string
+// that does not encode back to itself is refused.
+func decode64(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err == nil && base64.RawURLEncoding.EncodedLen(len(b)) != len(s) {
+		err = errors.New("not canonical base64url")
+	}
+	return b, err
+}
+
+// decodeClaims decodes a token's payload as strict JSON: valid UTF-8, one
+// object, names matched exactly and each at most once (unknown ones are
+// skipped), the claims of their JSON types: strings, and "exp" an integer.
+func decodeClaims(b []byte) (tokenClaims, error) {
+	var c tokenClaims
+	if !utf8.Valid(b) {
+		return c, errors.New("not UTF-8")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return c, errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return c, err
+		}
+		name := t.(string) // an object's member names are strings
+		if seen[name] {
+			return c, fmt.Errorf("%q twice", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return c, err
+		}
+		var dst any
+		switch name {
+		case "sid":
+			dst = &c.Session
+		case "pid":
+			dst = &c.Participant
+		case "preset":
+			dst = &c.Preset
+		case "exp":
+			dst = &c.Expires
+		default:
+			continue
+		}
+		if string(raw) == "null" {
+			return c, fmt.Errorf("%q: null", name)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return c, fmt.Errorf("%q: %v", name, err)
+		}
+	}
+	if _, err := d.Token(); err != nil { // the closing brace
+		return c, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return c, errors.New("data after the object")
+	}
+	return c, nil
 }

@@ -1,7 +1,11 @@
 package ws_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +78,81 @@ func TestMintTokenChecks(t *testing.T) {
 	} {
 		if _, err := ws.MintToken(c.key, c.tok); err == nil {
 			t.Errorf("%s: MintToken succeeded", name)
+		}
+	}
+}
+
+// A token is valid in exactly one spelling: every string that differs from
+// a genuine token by one byte changed, inserted or removed is refused
+// (among them the signature's last character with its spare bits changed,
+// padding, and a line break, "%0A" in a URL, which a lenient base64
+// decoder skips).
+func TestTokenOneSpelling(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tok, err := ws.MintToken(testKey, ws.Token{Session: "room-1", Participant: "alice", Preset: "host", Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.VerifyToken(testKey, tok, now); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(variant string, what string) {
+		t.Helper()
+		if _, err := ws.VerifyToken(testKey, variant, now); !errors.Is(err, ws.ErrTokenInvalid) {
+			t.Fatalf("%s: %q verifies (%v)", what, variant, err)
+		}
+	}
+	for i := range len(tok) + 1 {
+		for b := range 256 {
+			refused(tok[:i]+string([]byte{byte(b)})+tok[i:], fmt.Sprintf("byte %#x inserted at %d", b, i))
+			if i < len(tok) && byte(b) != tok[i] {
+				refused(tok[:i]+string([]byte{byte(b)})+tok[i+1:], fmt.Sprintf("byte %d changed to %#x", i, b))
+			}
+		}
+		if i < len(tok) {
+			refused(tok[:i]+tok[i+1:], fmt.Sprintf("byte %d removed", i))
+		}
+	}
+	refused(tok+"=", "padded")
+	refused(tok+"==", "padded twice")
+}
+
+// signPayload signs an arbitrary payload as MintToken signs its own, to
+// check what VerifyToken accepts from a service that mints in another
+// language (docs/ws-protocol.md gives the format).
+func signPayload(payload string) string {
+	signed := "gavel1." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	h := hmac.New(sha256.New, testKey)
+	h.Write([]byte(signed))
+	return signed + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// The payload is strict JSON: a genuine signature over a payload that is
+// not exactly the documented claims is refused.
+func TestTokenStrictPayload(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	good := `{"sid":"room-1","pid":"alice","preset":"host","exp":1800003600}`
+	want := ws.Token{Session: "room-1", Participant: "alice", Preset: "host", Expires: time.Unix(1800003600, 0)}
+	for _, p := range []string{good, `{"exp":1800003600,"preset":"host","pid":"alice","sid":"room-1","later":{"x":[1]}}`} {
+		got, err := ws.VerifyToken(testKey, signPayload(p), now)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v, %v", p, got, err)
+		}
+	}
+	for name, p := range map[string]string{
+		"exp a string":          `{"sid":"room-1","pid":"alice","preset":"host","exp":"1800003600"}`,
+		"exp a fraction":        `{"sid":"room-1","pid":"alice","preset":"host","exp":1800003600.5}`,
+		"exp null":              `{"sid":"room-1","pid":"alice","preset":"host","exp":null}`,
+		"name in other case":    `{"SID":"room-1","pid":"alice","preset":"host","exp":1800003600}`,
+		"name twice":            `{"sid":"room-1","pid":"alice","pid":"bob","preset":"host","exp":1800003600}`,
+		"a number for a string": `{"sid":"room-1","pid":7,"preset":"host","exp":1800003600}`,
+		"invalid UTF-8":         "{\"sid\":\"room-1\",\"pid\":\"al\xffce\",\"preset\":\"host\",\"exp\":1800003600}",
+		"data after":            good + `{}`,
+		"not an object":         `["room-1","alice","host",1800003600]`,
+		"missing preset":        `{"sid":"room-1","pid":"alice","exp":1800003600}`,
+	} {
+		if _, err := ws.VerifyToken(testKey, signPayload(p), now); !errors.Is(err, ws.ErrTokenInvalid) {
+			t.Errorf("%s: VerifyToken = %v, want ErrTokenInvalid", name, err)
 		}
 	}
 }
