@@ -16,18 +16,20 @@ import (
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 )
 
-// conn is one client connection. Three goroutines serve it: the read loop
-// (ServeHTTP's goroutine, which owns the others and waits for them),
-// the pump (session subscription → outbound queue) and the writer
-// (outbound queue → socket); with media, one more per media connection
-// (media peer → outbound queue, see mediaLink). The read loop also writes,
-// when nobody else is, so that a command's result leaves without a
-// goroutine hop.
+// conn is one client connection: a few thin goroutines around its outbox,
+// which decides everything about what the client is sent (see outbox).
+// The read loop (ServeHTTP's goroutine, which owns the others and waits
+// for them) reads the client's frames and submits its commands; the pump
+// moves the session's events in; the writer writes frames out; with media,
+// one more goroutine per media connection moves its signals in (see
+// mediaLink). The read loop also writes, when nobody else is, so that a
+// command's result leaves without a goroutine hop.
 //
-// Every frame goes through one queue, in order. Only the writer (or the
-// read loop writing for it) waits on the socket; the pump waits only for
-// room in a full queue, and cuts the client off as slow when the socket
-// takes nothing for the write timeout.
+// Each producer waits while the outbox has no room for what it adds: the
+// read loop reads no frame, the pump takes no event (the session buffers
+// them, then they are read back from the store). Only the writing goroutine
+// waits on the socket; the slow rule's timer (outbox.Tick) ends a client
+// that takes nothing.
 type conn struct {
 	srv     *Server
 	ws      *websocket.Conn
@@ -39,46 +41,20 @@ type conn struct {
 	// pumpCtx stops the pump once the goodbye is decided.
 	pumpCtx    context.Context
 	pumpCancel context.CancelFunc
-	wake       chan struct{} // tells the writer the queue has frames
-	room       chan struct{} // tells the pump frames were written
+	wake       chan struct{} // tells the writer frames are pending
 	wg         sync.WaitGroup
 
-	mu        sync.Mutex
-	queue     []outFrame // frames to write, in order
-	spare     []outFrame // the writer's last batch, for reuse
-	sent      uint64     // seq of the last event queued for the client
-	held      []heldResult
-	inflight  bool           // the read loop is submitting a command
-	parked    []events.Event // the pump's events while it is
-	bye       wire.Reason    // the goodbye, once decided
-	byeQueued bool
-	writing   bool   // a goroutine is writing queued frames
-	written   uint64 // frames written so far
-	closed    bool   // the goodbye was written, or a write failed
-	cutTimer  *time.Timer
-	media     *mediaLink // the client's media connection, if any (WithMedia)
-}
-
-// outFrame is a frame to write; the goodbye closes the connection after it.
-type outFrame struct {
-	b   []byte
-	bye wire.Reason
-}
-
-// frameBuf returns a buffer for a frame, sized for the common one (an
-// event, a result with one event) to be encoded without growing.
-func frameBuf() []byte { return make([]byte, 0, 256) }
-
-// heldResult is the result of a command whose events the client has not
-// been sent yet: it waits for them, so a client sees a command's events no
-// later than its result.
-type heldResult struct {
-	b   []byte
-	seq uint64
+	mu      sync.Mutex
+	out     outbox
+	room    chan struct{} // closed on the outbox's next change; nil when nobody waits for room
+	timer   *time.Timer   // the slow rule's clock
+	ticking bool          // timer runs
+	byeSeen bool          // the goodbye's decision has been carried out
+	media   *mediaLink    // the client's media connection, if any (WithMedia)
 }
 
 func newConn(s *Server, wc *websocket.Conn, tok Token) *conn {
-	c := &conn{srv: s, ws: wc, tok: tok, wake: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+	c := &conn{srv: s, ws: wc, tok: tok, wake: make(chan struct{}, 1), out: newOutbox(tok.Participant, s.cfg.queue)}
 	if s.cfg.rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.rate), s.cfg.burst)
 	}
@@ -93,42 +69,42 @@ func newConn(s *Server, wc *websocket.Conn, tok Token) *conn {
 
 func (c *conn) key() connKey { return connKey{c.tok.Session, c.tok.Participant} }
 
-// serve runs the connection to its end.
-func (c *conn) serve(resume bool, after uint64) {
+// serve runs the connection to its end; st is the session's state when the
+// token was checked.
+func (c *conn) serve(st core.State, resume bool, after uint64) {
 	defer c.cancel()
 	var readErr error
 	defer func() {
 		c.srv.unregister(c)
 		if h := c.srv.cfg.onDisconnect; h != nil {
 			c.mu.Lock()
-			bye := c.bye
+			bye := c.out.Bye()
 			c.mu.Unlock()
-			h(Disconnect{Session: c.tok.Session, Participant: c.tok.Participant, Reason: bye, Err: readErr})
+			h(disconnect(c.tok, bye, readErr))
 		}
 	}()
 	if !c.srv.register(c) {
+		c.cut(wire.ReasonShutdown) // said in the close frame only: nothing is written yet
 		c.ws.Close(websocket.StatusGoingAway, string(wire.ReasonShutdown))
 		return
 	}
-	w, sub, ended, err := c.start(resume, after)
+	w, sub, ended, err := c.start(st, resume, after)
 	if err != nil {
 		readErr = err
 		c.ws.Close(websocket.StatusTryAgainLater, string(wire.RefusedUnavailable))
 		return
 	}
 	c.mu.Lock()
-	c.sent = w.Seq
-	c.queue = append(c.queue, outFrame{b: wire.AppendWelcome(nil, w)})
-	if ended {
-		c.finishLocked(wire.ReasonEnded)
-	}
+	c.out.Welcome(w, ended)
 	c.mu.Unlock()
 
 	ka := wire.StartKeepalive(c.ws, c.srv.cfg.pingInterval, c.srv.cfg.pingTimeout)
 	c.wg.Add(2)
 	go c.pump(sub)
 	go c.writeLoop()
-	c.signal()
+	c.mu.Lock()
+	c.stepLocked(true)
+	c.mu.Unlock()
 
 	readErr = c.readLoop()
 
@@ -137,36 +113,41 @@ func (c *conn) serve(resume bool, after uint64) {
 	ka.Stop()
 	c.ws.CloseNow()
 	c.mu.Lock()
-	if c.cutTimer != nil {
-		c.cutTimer.Stop()
+	if c.timer != nil {
+		c.timer.Stop()
 	}
 	c.mu.Unlock()
 }
 
+// disconnect describes the end of a connection: the goodbye, or what ended
+// it otherwise (err, the read loop's). A close frame from the client with
+// a normal status is a clean end, not an error.
+func disconnect(tok Token, bye wire.Reason, err error) Disconnect {
+	d := Disconnect{Session: tok.Session, Participant: tok.Participant, Reason: bye}
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
+	default:
+		if bye == "" {
+			d.Err = err
+		}
+	}
+	return d
+}
+
 // start subscribes to the session and builds the welcome: a resume from
-// after when it is within the resume window, else the current state.
+// after when it is within the resume window of st, else the current state.
 // ended tells that the session is over with nothing left to send.
-func (c *conn) start(resume bool, after uint64) (_ wire.Welcome, _ *session.Subscription, ended bool, _ error) {
+func (c *conn) start(st core.State, resume bool, after uint64) (_ wire.Welcome, _ *session.Subscription, ended bool, _ error) {
 	m, id := c.srv.m, c.tok.Session
-	if resume {
-		s, err := m.Session(c.ctx, id)
+	if cur := st.Seq(); resume && after <= cur && cur-after <= c.srv.cfg.resumeWindow {
+		// Subscribe from after, not Watch: events after st are not missed.
+		sub, err := m.Subscribe(c.ctx, id, after)
 		if err != nil {
 			return wire.Welcome{}, nil, false, err
 		}
-		st, err := s.State(c.ctx)
-		if err != nil {
-			return wire.Welcome{}, nil, false, err
-		}
-		if cur := st.Seq(); after <= cur && cur-after <= c.srv.cfg.resumeWindow {
-			// Subscribe from after, not Watch: events after st are not missed.
-			sub, err := m.Subscribe(c.ctx, id, after)
-			if err != nil {
-				return wire.Welcome{}, nil, false, err
-			}
-			w := c.welcome(st)
-			w.Seq, w.Resumed = after, true
-			return w, sub, st.Ended() && after == cur, nil
-		}
+		w := c.welcome(st)
+		w.Seq, w.Resumed = after, true
+		return w, sub, st.Ended() && after == cur, nil
 	}
 	st, sub, err := m.Watch(c.ctx, id)
 	if err != nil {
@@ -188,8 +169,12 @@ func (c *conn) welcome(st core.State) wire.Welcome {
 }
 
 // readLoop reads the client's frames until the connection fails or closes.
+// It reads no frame while the outbox has no room for its answer.
 func (c *conn) readLoop() error {
 	for {
+		c.mu.Lock()
+		c.waitLocked(c.out.CommandRoom, c.ctx.Done())
+		c.mu.Unlock()
 		typ, b, err := c.ws.Read(context.Background()) // c.ctx closes the socket: see newConn
 		if err != nil {
 			return err
@@ -214,7 +199,7 @@ func (c *conn) readLoop() error {
 }
 
 // command checks cmd against the connection's token and its rate, then
-// submits it and queues its result.
+// submits it; either way it answers.
 func (c *conn) command(cmd core.Command, decodeErr error) {
 	res := wire.Result{ID: cmd.ID}
 	switch {
@@ -230,8 +215,10 @@ func (c *conn) command(cmd core.Command, decodeErr error) {
 		c.submit(cmd)
 		return
 	}
-	c.queueResult(res)
-	c.flushOnce()
+	c.mu.Lock()
+	c.out.Reply(res) // the writer writes it: a flood of refusals fills the outbox, which stops the reading
+	c.stepLocked(true)
+	c.mu.Unlock()
 }
 
 // overRate takes a token from the connection's bucket (commands,
@@ -245,131 +232,40 @@ func asCoreError(err error) *core.Error {
 	return core.Errorf(core.CodeInvalidCommand, "%v", err)
 }
 
-// submit applies cmd, bound to the token's participant and preset.
-//
-// While it is submitted the pump parks the session's events instead of
-// queueing them: the ones before the command's go out first, then the
-// result, carrying the command's own events, then the ones after. So a
-// command's answer is one frame, written by this goroutine, and no event is
-// sent twice.
+// submit applies cmd, bound to the token's participant and preset, and
+// writes its answer itself unless another goroutine is writing.
 func (c *conn) submit(cmd core.Command) {
 	cmd.Actor = c.tok.Participant
 	if cmd.Type == core.Join {
 		cmd.Preset = c.tok.Preset
 	}
 	c.mu.Lock()
-	if c.bye != "" {
-		c.mu.Unlock()
-		return // the connection is ending: commands are no longer read
-	}
-	c.inflight = true
+	ok := c.out.Begin()
 	c.mu.Unlock()
+	if !ok {
+		return // the connection is ending: commands are no longer answered
+	}
 
 	r, err := c.srv.m.Submit(c.ctx, c.tok.Session, cmd)
-	res, answer := wire.Result{ID: cmd.ID, Seq: r.Seq, Duplicate: r.Duplicate}, true
-	first := uint64(math.MaxUint64) // the parked events before it go first
+	res, evs := wire.Result{ID: cmd.ID, Seq: r.Seq, Duplicate: r.Duplicate}, r.Events
 	switch e, rejected := errors.AsType[*core.Error](err); {
 	case rejected:
 		res.Err, res.Seq = e, 0
-	case err != nil && c.ctx.Err() != nil:
-		answer = false // the connection is gone
-	case err != nil:
+	case err != nil: // if the connection is gone, nothing is written anyway
 		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedUnavailable}
-	case len(r.Events) > 0:
-		first = r.Events[0].Sequence()
-	default:
-		first = r.Seq + 1
 	}
-
+	if err != nil || r.Duplicate {
+		evs = nil // a duplicate's events are in the stream, as anyone's
+	}
 	c.mu.Lock()
-	parked := c.parked
-	c.parked = nil
-	split := 0
-	for split < len(parked) && parked[split].Sequence() < first {
-		split++
-	}
-	c.queueEventsLocked(parked[:split])
-	if answer {
-		c.resultLocked(res, r.Events)
-	}
-	c.queueEventsLocked(parked[split:])
-	c.inflight = false
-	if c.bye != "" && !c.byeQueued {
-		c.queueByeLocked()
-	}
+	c.out.Answer(res, evs)
+	c.stepLocked(false)
 	c.mu.Unlock()
-	c.flushOnce()
+	c.flush(true)
 }
 
-// queueResult queues an answer that waits for no event: a refusal or a
-// rejection by the transport.
-func (c *conn) queueResult(res wire.Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bye == "" {
-		c.queue = append(c.queue, outFrame{b: wire.AppendResult(frameBuf(), res)})
-	}
-}
-
-// resultLocked queues the result of a command. If the client was last sent
-// the event just before the command's, the command's events go in the
-// result; if the client has its events already, the result goes as it is;
-// else it is held until the pump has queued them.
-func (c *conn) resultLocked(res wire.Result, evs []events.Event) {
-	if c.byeQueued {
-		return
-	}
-	if n := len(evs); n > 0 && res.Err == nil && res.Refused == "" && c.sent == evs[0].Sequence()-1 {
-		res.Events = evs
-		c.queue = append(c.queue, outFrame{b: wire.AppendResult(frameBuf(), res)})
-		c.sent = evs[n-1].Sequence()
-		c.releaseLocked()
-		for _, ev := range evs {
-			if r := c.departure(ev); r != "" {
-				c.finishLocked(r)
-			}
-		}
-		return
-	}
-	b := wire.AppendResult(frameBuf(), res)
-	if res.Seq <= c.sent {
-		c.queue = append(c.queue, outFrame{b: b})
-		return
-	}
-	c.held = append(c.held, heldResult{b: b, seq: res.Seq})
-}
-
-// releaseLocked queues the held results whose events have been queued.
-func (c *conn) releaseLocked() {
-	n := 0
-	for n < len(c.held) && c.held[n].seq <= c.sent {
-		c.queue = append(c.queue, outFrame{b: c.held[n].b})
-		n++
-	}
-	if n > 0 {
-		c.held = append(c.held[:0], c.held[n:]...)
-	}
-}
-
-// departure returns the goodbye an event means for this connection: its
-// participant left or was kicked, or the session ended.
-func (c *conn) departure(ev events.Event) wire.Reason {
-	switch e := ev.(type) {
-	case *events.ParticipantLeft:
-		if e.Participant == c.tok.Participant {
-			if e.Reason == events.ReasonKicked {
-				return wire.ReasonKicked
-			}
-			return wire.ReasonLeft
-		}
-	case *events.SessionEnded:
-		return wire.ReasonEnded
-	}
-	return ""
-}
-
-// pump moves the session's events to the outbound queue until the goodbye
-// is decided or the connection ends.
+// pump moves the session's events to the outbox until the goodbye is
+// decided or the connection ends.
 func (c *conn) pump(sub *session.Subscription) {
 	defer c.wg.Done()
 	defer func() { sub.Close() }()
@@ -381,8 +277,8 @@ func (c *conn) pump(sub *session.Subscription) {
 				return
 			}
 		case errors.Is(err, session.ErrSlowSubscriber):
-			// The pump waited on a full queue while the session went on
-			// (a burst, or a catch-up): go on from the store, at the
+			// The pump waited for room while the session went on (a
+			// burst, or a catch-up): go on from the store, at the
 			// client's pace.
 			next, err := c.srv.m.Subscribe(c.pumpCtx, c.tok.Session, sub.Seq())
 			sub.Close()
@@ -403,126 +299,93 @@ func (c *conn) pump(sub *session.Subscription) {
 	}
 }
 
-// pushEvent queues ev for the client (parks it while a command is
-// submitted) and reports whether the pump should go on. When the queue is
-// full it waits for the socket to take frames: a client is slow, and cut
-// off, only when it has taken none for the write timeout while frames
-// wait. Waiting delays nobody: the session buffers this subscription's
-// events, and past its buffer the pump reads them from the store.
+// pushEvent hands ev to the outbox once it has room, and reports whether
+// the pump should go on. Waiting delays nobody: the session buffers this
+// subscription's events, and past its buffer the pump reads them from the
+// store.
 func (c *conn) pushEvent(ev events.Event) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var (
-		timer *time.Timer
-		since uint64 // frames written when the timer started
-	)
-	for len(c.queue)+len(c.parked) >= c.srv.cfg.queue && ev.Sequence() > c.sent && c.bye == "" {
-		if timer == nil {
-			timer, since = time.NewTimer(c.srv.cfg.writeTimeout), c.written
-			defer timer.Stop()
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.room:
-			c.mu.Lock()
-		case <-timer.C:
-			c.mu.Lock()
-			if c.written == since {
-				c.finishLocked(wire.ReasonSlow)
-				return false
-			}
-			timer.Reset(c.srv.cfg.writeTimeout)
-			since = c.written
-		case <-c.pumpCtx.Done():
-			c.mu.Lock()
-			return false
-		}
-	}
-	switch {
-	case c.bye != "":
-		return false
-	case c.inflight:
-		c.parked = append(c.parked, ev)
-		return true
-	}
-	n := len(c.queue)
-	ok := c.queueEventLocked(ev)
-	if len(c.queue) > n {
-		c.signal()
-	}
-	return ok
-}
-
-func (c *conn) queueEventsLocked(evs []events.Event) {
-	for _, ev := range evs {
-		if !c.queueEventLocked(ev) {
-			return
-		}
-	}
-}
-
-// queueEventLocked queues ev unless the client has it, and reports whether
-// later events may follow: not after a departure.
-func (c *conn) queueEventLocked(ev events.Event) bool {
-	switch {
-	case c.bye != "":
-		return false
-	case ev.Sequence() <= c.sent:
-		return true
-	}
-	c.queue = append(c.queue, outFrame{b: wire.AppendEvent(frameBuf(), ev)})
-	c.sent = ev.Sequence()
-	c.releaseLocked()
-	if r := c.departure(ev); r != "" {
-		c.finishLocked(r)
+	if !c.waitLocked(c.out.Room, c.pumpCtx.Done()) {
 		return false
 	}
-	return true
+	more := c.out.Event(ev)
+	c.stepLocked(true)
+	return more
 }
 
 // cut ends the connection with a goodbye from outside: replaced, shutdown.
 func (c *conn) cut(r wire.Reason) {
 	c.mu.Lock()
-	c.finishLocked(r)
+	c.out.Finish(r)
+	c.stepLocked(true)
 	c.mu.Unlock()
 }
 
-// finishLocked decides the goodbye. Frames already queued go first, except
-// for a slow client, whose queue is dropped; the goodbye waits for a
-// command being submitted, so that its result is not lost.
-func (c *conn) finishLocked(r wire.Reason) {
-	if c.bye != "" {
-		return
+// waitLocked waits, with c.mu held (and released meanwhile), until room()
+// holds or done ends, and reports whether the outbox takes more: room and
+// no goodbye.
+func (c *conn) waitLocked(room func() bool, done <-chan struct{}) bool {
+	for !room() {
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		ch := c.room
+		c.mu.Unlock()
+		select {
+		case <-ch:
+			c.mu.Lock()
+		case <-done:
+			c.mu.Lock()
+			return false
+		}
 	}
-	c.bye = r
-	c.pumpCancel()
-	if r == wire.ReasonSlow {
-		clear(c.queue)
-		c.queue, c.held, c.parked = c.queue[:0], nil, nil
-		// A client too slow to take even its goodbye is dropped.
-		c.cutTimer = time.AfterFunc(c.srv.cfg.writeTimeout, c.cancel)
-	}
-	if !c.inflight {
-		c.queueByeLocked()
-	}
-	c.signal()
+	return c.out.Bye() == ""
 }
 
-func (c *conn) queueByeLocked() {
-	for _, h := range c.held { // the events they wait for will not come
-		c.queue = append(c.queue, outFrame{b: h.b})
+// stepLocked carries out what the outbox asks after a change: wake the
+// writer for pending frames (unless the caller writes them itself), run
+// the slow rule's clock, stop the pump once the goodbye is decided, and let
+// goroutines waiting for room look again.
+func (c *conn) stepLocked(wakeWriter bool) {
+	if wakeWriter && c.out.Pending() {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
-	c.held = nil
-	c.queue = append(c.queue, outFrame{b: wire.AppendGoodbye(nil, c.bye), bye: c.bye})
-	c.byeQueued = true
-	c.signal()
+	if c.out.Clock() && !c.ticking {
+		c.ticking = true
+		if c.timer == nil {
+			c.timer = time.AfterFunc(c.srv.cfg.writeTimeout, c.tick)
+		} else {
+			c.timer.Reset(c.srv.cfg.writeTimeout)
+		}
+	}
+	if c.out.Bye() != "" && !c.byeSeen {
+		c.byeSeen = true
+		c.pumpCancel()
+	}
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// tick runs the outbox's slow rule when the write timeout has passed.
+func (c *conn) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.out.Tick() {
+	case tickAgain:
+		c.timer.Reset(c.srv.cfg.writeTimeout)
+	case tickIdle:
+		c.ticking = false
+	case tickDrop:
+		c.ticking = false
+		c.cancel()
 	}
+	c.stepLocked(true)
 }
 
 func (c *conn) writeLoop() {
@@ -533,90 +396,63 @@ func (c *conn) writeLoop() {
 		case <-c.ctx.Done():
 			return
 		}
-		if c.flush(false) {
+		if !c.flush(false) {
 			return
 		}
 	}
 }
 
-// flushOnce writes what is queued now if no other goroutine is writing,
-// and leaves the rest to the writer.
-func (c *conn) flushOnce() { c.flush(true) }
-
-// flush writes queued frames unless another goroutine is writing; once
-// stops after one batch. It reports whether the connection is closed.
-func (c *conn) flush(once bool) (closed bool) {
+// flush writes pending frames unless another goroutine is writing (which
+// then writes them, or wakes the writer when it stops): once, the frames
+// pending now, for the read loop answering a command; else until none is
+// left. It reports false once the connection can write no more.
+func (c *conn) flush(once bool) bool {
 	c.mu.Lock()
-	if c.writing || c.closed {
-		closed = c.closed
-		c.mu.Unlock()
-		return closed
+	defer c.mu.Unlock()
+	n := math.MaxInt
+	if once {
+		n = c.out.unwritten()
 	}
-	c.writing = true
-	for len(c.queue) > 0 {
-		batch := c.queue
-		c.queue = c.spare[:0]
-		c.mu.Unlock()
-		n, err := c.write(batch)
-		clear(batch)
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.written += uint64(n)
-		select {
-		case c.room <- struct{}{}:
-		default:
-		}
-		if err != nil {
-			c.closed = true
-			c.writing = false
-			c.mu.Unlock()
-			return true
-		}
-		if once {
+	for ; n > 0; n-- {
+		f, ok := c.out.Next()
+		if !ok {
 			break
 		}
+		c.mu.Unlock()
+		err := c.write(f)
+		c.mu.Lock()
+		if err != nil {
+			return false
+		}
+		c.out.Wrote()
+		c.stepLocked(false)
 	}
-	c.writing = false
-	if len(c.queue) > 0 {
-		c.signal()
-	}
-	c.mu.Unlock()
-	return false
+	c.stepLocked(true) // what is left goes to the writer
+	return true
 }
 
-// errGoodbye ends a write loop once the goodbye is out.
-var errGoodbye = errors.New("ws: goodbye sent")
-
-func (c *conn) write(batch []outFrame) (written int, _ error) {
-	for i, f := range batch {
-		if f.bye != "" {
-			c.goodbye(f)
-			return i, errGoodbye
-		}
-		if err := c.ws.Write(context.Background(), websocket.MessageText, f.b); err != nil { // c.ctx closes the socket: see newConn
-			c.cancel()
-			return i, err
-		}
+// write writes one frame. After the goodbye frame it closes the
+// connection, with the reason as the close frame's, and reports
+// errGoodbye.
+func (c *conn) write(f outFrame) error {
+	err := c.ws.Write(context.Background(), websocket.MessageText, f.b) // c.ctx closes the socket: see newConn
+	switch {
+	case err != nil:
+	case f.bye == "":
+		return nil
+	case f.bye == wire.ReasonShutdown:
+		c.ws.Close(websocket.StatusGoingAway, string(f.bye))
+	case f.bye == wire.ReasonSlow:
+		c.ws.Close(websocket.StatusPolicyViolation, string(f.bye))
+	default:
+		c.ws.Close(websocket.StatusNormalClosure, string(f.bye))
 	}
-	return len(batch), nil
-}
-
-// goodbye writes the goodbye frame and closes the connection with the
-// reason as the close frame's.
-func (c *conn) goodbye(f outFrame) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.writeTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, f.b); err != nil {
-		c.cancel()
-		return
-	}
-	code := websocket.StatusNormalClosure
-	switch f.bye {
-	case wire.ReasonShutdown:
-		code = websocket.StatusGoingAway
-	case wire.ReasonSlow:
-		code = websocket.StatusPolicyViolation
-	}
-	c.ws.Close(code, string(f.bye))
 	c.cancel()
+	if err == nil {
+		err = errGoodbye
+	}
+	return err
 }
+
+// errGoodbye ends writing once the goodbye is out.
+var errGoodbye = errors.New("ws: goodbye sent")

@@ -15,9 +15,11 @@
 // A connection carries a token (query parameter "token" or an
 // Authorization: Bearer header): HMAC-SHA256, by the service's key, over
 // the session, the participant id, the preset and the expiry (MintToken,
-// VerifyToken; compared in constant time). A missing, altered or expired
-// token is refused with HTTP 401 before the upgrade; a token is checked
-// when the connection opens, not during it.
+// VerifyToken; compared in constant time). A token is valid in exactly one
+// spelling: strict base64url, strict JSON. A missing, altered or expired
+// token is refused with HTTP 401 before the upgrade, and a token whose
+// preset the session does not have with 403; a token is checked when the
+// connection opens, not during it.
 //
 // The connection is bound to the token's participant: a command's actor
 // must be that participant (an empty actor means it), else the command is
@@ -29,21 +31,24 @@
 //
 // # Ordering
 //
-// Each connection has one outbound queue, written in order. The server
-// sends the welcome first: a snapshot of the session at a seq, or, for a
-// client resuming from seq N within the resume window, nothing but N, then
-// every event after it. Every event reaches a connection exactly once, in
-// seq order: in an event frame, or in the result of the connection's own
-// command that produced it, which then carries it (so the result leaves
-// with one write and no goroutine hop). A result never overtakes the
-// events before its command's: it waits for them in the queue.
+// Each connection has one outbox, whose rules (order, bound, the slow
+// rule, the goodbye) live in one pure type, tested without sockets. The
+// server sends the welcome first: a snapshot of the session at a seq, or,
+// for a client resuming from seq N within the resume window, nothing but
+// N, then every event after it. Every event reaches a connection exactly
+// once, in seq order: in an event frame, or in the result of the
+// connection's own command that produced it, which then carries it (so the
+// result leaves with one write and no goroutine hop). A result never
+// overtakes the events before its command's: it waits for them. Results
+// leave in the order of the commands. A duplicate's result carries no
+// events: they reach the client in the stream, as anyone's.
 //
 // A connection ends with a goodbye: kicked, left or ended after the event
 // that removed self (participant_left for self, session_ended) and the
 // result of a command in flight; replaced when a second connection of the
 // same participant opens; shutdown from Shutdown or when the manager
-// closes; slow when the client falls further behind than its outbound
-// queue. Then the server closes the socket (status 1000, 1001 for
+// closes; slow when the client's socket takes nothing for the write
+// timeout while frames wait for it. Then the server closes the socket (status 1000, 1001 for
 // shutdown, 1008 for slow, the reason as the close reason). A participant
 // that left joins again on a new connection. A connection that ends, with
 // or without a goodbye, never removes its participant from the session:
@@ -56,16 +61,21 @@
 // command over the connection's token bucket (WithCommandRate) is refused
 // with rate_limited and not applied.
 //
-// The outbound queue (WithOutboundQueue) bounds what waits for one client.
-// When it is full the connection stops taking the session's events until
-// the socket takes frames: the session buffers them for it, and past its
-// buffer the connection reads them back from the store, so that a burst (a
-// disable-all in a large room) or a long catch-up reaches the client at
-// its own pace, complete. A client whose socket takes no frame for
-// WithWriteTimeout while its queue is full is cut off as slow. Nothing of
-// this ever delays the session or the other clients: only the
-// connection's own goroutines wait on its socket. Pings (WithKeepalive)
-// close a connection whose peer stopped answering.
+// The outbox (WithOutboundQueue) bounds everything that waits for one
+// client: events, answers, media signalling. When it is full the
+// connection stops taking the session's events until the socket takes
+// frames (the session buffers them for it, and past its buffer the
+// connection reads them back from the store, so that a burst or a long
+// catch-up reaches the client at its own pace, complete), and it stops
+// reading the client's frames: a client that sends commands and reads
+// nothing holds at most an outbox of answers, in a quiet session too. A
+// client whose socket takes no frame for WithWriteTimeout while frames
+// wait for it is cut off as slow: what waited is dropped and goodbye slow
+// sent; if the socket takes nothing for another write timeout, the
+// connection is dropped. Nothing of this ever delays the session or the
+// other clients: only the connection's own goroutines wait on its socket.
+// Pings (WithKeepalive) close a connection whose peer stopped answering
+// (a connection not read from, its outbox full, sees no pong either).
 //
 // # Media
 //
@@ -91,11 +101,12 @@
 //
 // # Goroutines
 //
-// ServeHTTP's goroutine reads the connection and owns two more, the pump
-// and the writer, and one per media connection (hub → outbound queue,
-// which also closes its peer), which it stops and waits for before it
-// returns; keepalive pings run from a timer, one at a time. Shutdown and
-// Close return when every connection's goroutines have stopped.
+// The goroutines are thin loops around the outbox. ServeHTTP's goroutine
+// reads the connection and owns two more, the pump (session → outbox) and
+// the writer (outbox → socket), and one per media connection (hub →
+// outbox, which also closes its peer), which it stops and waits for before
+// it returns; keepalive pings and the slow rule run from timers. Shutdown
+// and Close return when every connection's goroutines have stopped.
 //
 // Package ws imports core, events, session, transport/ws/wire, the
 // websocket library and golang.org/x/time/rate; never media or pion.

@@ -67,7 +67,7 @@ func (c *conn) mediaConnect() {
 	}
 	c.mu.Lock()
 	switch {
-	case c.bye != "":
+	case c.out.Bye() != "":
 		c.mu.Unlock()
 		return
 	case refused != "":
@@ -154,13 +154,13 @@ func (c *conn) mediaSignal(s wire.Signal) {
 	}
 }
 
-// queueSignal queues a signal of l's peer for the client, while l is the
-// connection's media link.
+// queueSignal queues a signal of l's peer for the client, once the outbox
+// has room, while l is the connection's media link.
 func (c *conn) queueSignal(l *mediaLink, s wire.Signal) {
 	c.mu.Lock()
-	if c.media == l && c.bye == "" {
-		c.queue = append(c.queue, outFrame{b: wire.AppendSignal(frameBuf(), s)})
-		c.signal()
+	if c.waitLocked(c.out.Room, l.ctx.Done()) && c.media == l {
+		c.out.Signal(s)
+		c.stepLocked(true)
 	}
 	c.mu.Unlock()
 }
@@ -182,8 +182,6 @@ func (c *conn) closeMediaLocked(mc wire.MediaClosed) {
 		c.media = nil
 		l.cancel()
 	}
-	if c.bye == "" {
-		c.queue = append(c.queue, outFrame{b: wire.AppendMediaClosed(frameBuf(), mc)})
-		c.signal()
-	}
+	c.out.MediaClosed(mc)
+	c.stepLocked(true)
 }

@@ -95,12 +95,13 @@ func WithCommandRate(perSecond float64, burst int) Option {
 }
 
 // WithOutboundQueue sets how many frames may wait to be written to one
-// client (default 256). Past it the connection takes no more of the
+// client (default 256), whatever they are: events, answers to its
+// commands, media signalling. Past it the connection takes no more of the
 // session's events until the socket takes some (the session buffers them,
-// then they are read from the store): a burst or a catch-up is sent at the
-// client's pace. A client whose socket takes nothing for the write timeout
-// meanwhile is cut off with reason slow; it never delays the session or
-// other clients.
+// then they are read from the store), so a burst or a catch-up is sent at
+// the client's pace; and it reads no more frames from the client, so a
+// client that sends and does not read holds at most this many answers.
+// It never delays the session or other clients.
 func WithOutboundQueue(frames int) Option {
 	return func(c *config) error {
 		if frames < 1 {
@@ -135,8 +136,9 @@ func WithResumeWindow(events uint64) Option {
 }
 
 // WithWriteTimeout sets how long a client's socket may take no frame while
-// its outbound queue is full before the client is cut off as slow, and how
-// long its goodbye may take to write (default 10 s).
+// frames wait for it before the client is cut off with goodbye slow, and
+// how long that goodbye may then wait before the connection is dropped
+// without it (default 10 s).
 func WithWriteTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -148,14 +150,22 @@ func WithWriteTimeout(d time.Duration) Option {
 }
 
 // Disconnect describes a connection that ended, for WithDisconnectHandler.
+// At most one of Reason and Err is set; neither when the client closed the
+// connection itself, cleanly.
 type Disconnect struct {
 	Session     string
 	Participant string
-	// Reason is the goodbye the server gave, or "" when the connection
-	// ended otherwise (the client closed it, the network failed, a
-	// protocol violation); Err then says what happened.
+	// Reason is the goodbye the server decided (shutdown also when it
+	// refused the connection as it shut down; slow even if the client was
+	// too slow to be sent it), or "".
 	Reason wire.Reason
-	Err    error
+	// Err, when Reason is "", says why the connection ended if the client
+	// did not close it with status 1000 (normal), 1001 (going away) or
+	// none: the network failed or the peer stopped answering pings, a
+	// protocol violation (an oversized, binary or unknown frame), the
+	// session could not be opened, or a close frame with another status
+	// (a websocket.CloseError; websocket.CloseStatus reads it).
+	Err error
 }
 
 // WithDisconnectHandler calls f, on the connection's goroutine, after each

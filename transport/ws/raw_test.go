@@ -3,6 +3,7 @@ package ws_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -194,4 +195,22 @@ func statusOf(t testing.TB, srv *wstest.Server, token string, h http.Header) int
 		t.Fatalf("dial: %v", err)
 	}
 	return resp.StatusCode
+}
+
+// refusal dials with token and returns the HTTP status and body of the
+// refusal; it fails the test if the connection opens.
+func refusal(t testing.TB, srv *wstest.Server, token string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, srv.URL+"?token="+token, nil)
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("the connection opened")
+	}
+	if resp == nil {
+		t.Fatalf("dial: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

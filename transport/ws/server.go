@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 )
@@ -62,9 +63,11 @@ func NewServer(m *session.Manager, key []byte, opts ...Option) (*Server, error) 
 
 // ServeHTTP upgrades an authenticated request to a gavel connection and
 // serves it until it ends. The token comes from the "token" query
-// parameter or an "Authorization: Bearer" header; a missing, invalid or
-// expired token is answered 401 before any upgrade. The optional "after"
-// parameter (the last seq the client saw) asks to resume.
+// parameter or an "Authorization: Bearer" header. Before any upgrade, a
+// missing, invalid or expired token is answered 401, a token whose preset
+// the session does not have 403, and a session that cannot be opened 503.
+// The optional "after" parameter (the last seq the client saw) asks to
+// resume.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok, err := VerifyToken(s.key, tokenOf(r), s.cfg.now())
 	if err != nil {
@@ -85,13 +88,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.wg.Done()
+	st, err := s.state(r.Context(), tok.Session)
+	if err != nil {
+		http.Error(w, "ws: session unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if _, ok := st.Preset(tok.Preset); !ok {
+		http.Error(w, fmt.Sprintf("ws: the token's preset %q is not a preset of session %q", tok.Preset, tok.Session), http.StatusForbidden)
+		return
+	}
 	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.origins})
 	if err != nil {
 		return // Accept has answered
 	}
 	wc.SetReadLimit(s.cfg.maxFrame)
 	c := newConn(s, wc, tok)
-	c.serve(resume, after)
+	c.serve(st, resume, after)
+}
+
+// state returns session id's current state, opening the session if needed
+// (again, if it closed for idleness meanwhile).
+func (s *Server) state(ctx context.Context, id string) (core.State, error) {
+	for {
+		sess, err := s.m.Session(ctx, id)
+		if err != nil {
+			return core.State{}, err
+		}
+		if st, err := sess.State(ctx); !errors.Is(err, session.ErrClosed) {
+			return st, err
+		}
+	}
 }
 
 func tokenOf(r *http.Request) string {

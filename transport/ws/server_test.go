@@ -65,6 +65,9 @@ func TestUnauthorizedBeforeUpgrade(t *testing.T) {
 		"garbage":   "gavel1.xyz.abc",
 		"other key": other.Token(t, room, "alice", "host"),
 		"expired":   srv.TokenUntil(t, room, "alice", "host", time.Now().Add(-time.Second)),
+		// In a URL, a line break inserted where a lenient base64 decoder
+		// skips it.
+		"line break": func(tok string) string { return tok[:len(tok)-4] + "%0A" + tok[len(tok)-4:] }(srv.Token(t, room, "alice", "host")),
 	} {
 		if got := statusOf(t, srv, tok, nil); got != http.StatusUnauthorized {
 			t.Errorf("%s token: HTTP %d, want 401", name, got)
@@ -77,6 +80,19 @@ func TestUnauthorizedBeforeUpgrade(t *testing.T) {
 	}
 	if st := srv.State(t, room); st.Seq() != 0 {
 		t.Errorf("refused connections changed the session: seq %d", st.Seq())
+	}
+}
+
+// A token whose preset the session does not have is refused before the
+// upgrade (403, saying so), not at join.
+func TestTokenPresetUnknown(t *testing.T) {
+	srv := wstest.New(t)
+	code, body := refusal(t, srv, srv.Token(t, room, "alice", "moderator"))
+	if code != http.StatusForbidden || !strings.Contains(body, `"moderator"`) {
+		t.Errorf("unknown preset: HTTP %d %q, want 403 naming the preset", code, body)
+	}
+	if got := statusOf(t, srv, srv.Token(t, room, "alice", "attendee"), nil); got != http.StatusSwitchingProtocols {
+		t.Errorf("known preset: HTTP %d, want an upgrade", got)
 	}
 }
 
@@ -426,10 +442,13 @@ func TestResultAfterEvents(t *testing.T) {
 }
 
 // A peer that stops answering pings is dropped; one that answers stays.
+// The answering one is given a pong timeout of the tests' wait, so that a
+// loaded machine answering late does not drop it: three pings seen mean
+// two pongs taken, since each ping waits for the last one's pong.
 func TestKeepalive(t *testing.T) {
 	leakcheck.Check(t)
 	gone := make(chan ws.Disconnect, 2)
-	srv := wstest.New(t, ws.WithKeepalive(10*time.Millisecond, 50*time.Millisecond),
+	srv := wstest.New(t, ws.WithKeepalive(10*time.Millisecond, wait),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
 
 	// Answers pings: coder/websocket answers while a read is in progress.
@@ -455,6 +474,8 @@ func TestKeepalive(t *testing.T) {
 		case <-pings:
 		case err := <-reading:
 			t.Fatalf("a client answering pings was dropped: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no ping")
 		}
 	}
 	c.CloseNow()
@@ -462,10 +483,55 @@ func TestKeepalive(t *testing.T) {
 	wstest.Recv(t, gone, "the disconnect handler")
 
 	// Never reads, so never answers.
-	mute := dial(t, srv, srv.Token(t, room, "mute", "attendee"), nil)
+	mutes := wstest.New(t, ws.WithKeepalive(10*time.Millisecond, 50*time.Millisecond),
+		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+	mute := dial(t, mutes, mutes.Token(t, room, "mute", "attendee"), nil)
 	_ = mute
-	if d := wstest.Recv(t, gone, "the disconnect handler"); d.Participant != "mute" || d.Reason != "" {
-		t.Errorf("dropped %+v, want the mute client, without a goodbye", d)
+	if d := wstest.Recv(t, gone, "the disconnect handler"); d.Participant != "mute" || d.Reason != "" || d.Err == nil {
+		t.Errorf("dropped %+v, want the mute client, without a goodbye, with an error", d)
+	}
+}
+
+// The disconnect handler tells a goodbye (Reason), a clean close by the
+// client (neither) and a failure (Err) apart.
+func TestDisconnectReasons(t *testing.T) {
+	leakcheck.Check(t)
+	gone := make(chan ws.Disconnect, 1)
+	srv := wstest.New(t, ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+	host := joined(t, srv, "hana", "host")
+	next := func(what string) ws.Disconnect {
+		t.Helper()
+		return wstest.Recv(t, gone, what)
+	}
+	for _, status := range []websocket.StatusCode{websocket.StatusNormalClosure, websocket.StatusGoingAway} {
+		c := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+		c.c.Close(status, "bye")
+		if d := next("a clean close"); d.Reason != "" || d.Err != nil {
+			t.Errorf("client closed with %d: %+v, want no reason and no error", status, d)
+		}
+	}
+	c := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	c.c.Close(4000, "app")
+	if d := next("a close with an application status"); d.Reason != "" || websocket.CloseStatus(d.Err) != 4000 {
+		t.Errorf("client closed with 4000: %+v, want the status in Err", d)
+	}
+	c = dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	c.c.CloseNow() // no close frame: as a network failure
+	if d := next("a dropped connection"); d.Reason != "" || d.Err == nil {
+		t.Errorf("connection dropped: %+v, want an error", d)
+	}
+	c = dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	c.sendRaw([]byte(`{"type":"hello"}`))
+	c.closed()
+	if d := next("a protocol violation"); d.Reason != "" || d.Err == nil {
+		t.Errorf("protocol violation: %+v, want an error", d)
+	}
+	c = joined(t, srv, "alice", "attendee")
+	host.do(core.Command{Type: core.Kick, Target: "alice"})
+	c.events(3)
+	c.goodbye()
+	if d := next("a kick"); d.Reason != wire.ReasonKicked || d.Err != nil || d.Participant != "alice" {
+		t.Errorf("kicked: %+v, want reason kicked and no error", d)
 	}
 }
 
