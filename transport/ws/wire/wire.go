@@ -56,7 +56,7 @@ const (
 	ReasonKicked   Reason = "kicked"   // self was kicked: after its participant_left
 	ReasonEnded    Reason = "ended"    // the session ended: after session_ended
 	ReasonLeft     Reason = "left"     // self left: after its participant_left
-	ReasonSlow     Reason = "slow"     // the client fell behind its outbound queue; resume
+	ReasonSlow     Reason = "slow"     // the client took no frame for the write timeout; resume
 	ReasonReplaced Reason = "replaced" // another connection of the same participant took over
 	ReasonShutdown Reason = "shutdown" // the server is shutting down; reconnect and resume
 )
