@@ -138,7 +138,9 @@ func WithResumeWindow(events uint64) Option {
 // WithWriteTimeout sets how long a client's socket may take no frame while
 // frames wait for it before the client is cut off with goodbye slow, and
 // how long that goodbye may then wait before the connection is dropped
-// without it (default 10 s).
+// without it (default 10 s). A frame counts once it is written whole: a
+// service whose welcome snapshots are large (about 100 bytes a
+// participant) and whose clients are on slow links raises it to fit.
 func WithWriteTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
