@@ -494,6 +494,7 @@ func (c *conn) finishLocked(r wire.Reason) {
 	if c.bye != "" {
 		return
 	}
+	c.closeMediaForGoodbyeLocked()
 	c.bye = r
 	c.pumpCancel()
 	if r == wire.ReasonSlow {

@@ -187,3 +187,14 @@ func (c *conn) closeMediaLocked(mc wire.MediaClosed) {
 		c.signal()
 	}
 }
+
+// closeMediaForGoodbyeLocked ends the client's media connection, if it has
+// one, when the goodbye is decided: media_closed goes out before the
+// goodbye, so that a client always learns that its media connection is
+// over (the router closes the PeerConnection at its own pace, often after
+// the goodbye, when nothing more reaches the client).
+func (c *conn) closeMediaForGoodbyeLocked() {
+	if c.media != nil {
+		c.closeMediaLocked(wire.MediaClosed{})
+	}
+}
