@@ -484,8 +484,10 @@ export class GavelClient {
   async join() {
     if (this.roomState === "joined") return;
     const want = this.#opts.defaults;
-    const audio = want.audio ? await this.#acquire("audio").catch(report) : null;
-    const video = want.video ? await this.#acquire("video").catch(report) : null;
+    // Without media (a control-only client) defaults only say what to join with.
+    const take = async (kind) => (!want[kind] ? null : this.#media ? await this.#acquire(kind).catch(report) : true);
+    const audio = await take("audio");
+    const video = await take("video");
     try {
       await this.#do({ type: "join", name: this.#opts.name ?? this.#selfId, audio: !!audio, video: !!video });
     } catch (err) {
