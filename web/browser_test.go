@@ -209,7 +209,9 @@ func (e *env) open(name, path string) *page {
 			if err != nil {
 				return
 			}
-			e.t.Logf("%s console %s: %s", name, m.Type, m.Text)
+			if !strings.Contains(m.Text, "/blocked?") { // a held reconnection (h.block)
+				e.t.Logf("%s console %s: %s", name, m.Type, m.Text)
+			}
 		}
 	}()
 	e.t.Cleanup(func() {
