@@ -126,6 +126,7 @@ type env struct {
 	browser context.Context
 	srv     *gavelserver.Server
 	http    *httptest.Server
+	mux     *http.ServeMux // the test's routes around the server's
 	room    string
 }
 
@@ -143,7 +144,7 @@ func newEnv(t testing.TB) *env {
 	mux.Handle("/", srv.Handler())
 	mux.Handle("GET /test/", http.StripPrefix("/test/", http.FileServer(http.Dir("testdata"))))
 	mux.HandleFunc("GET /test/echo", echo)
-	e := &env{t: t, browser: bctx, srv: srv, http: httptest.NewServer(mux), room: strings.ReplaceAll(t.Name(), "/", "-")}
+	e := &env{t: t, browser: bctx, srv: srv, http: httptest.NewServer(mux), mux: mux, room: strings.ReplaceAll(t.Name(), "/", "-")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
