@@ -71,7 +71,7 @@ func configErr(format string, args ...any) error {
 // environment through getenv. A flag wins over its variable.
 func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("gavel", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	fs.SetOutput(io.Discard) // a mistake is one line (ErrConfig), -help the whole usage
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -82,16 +82,20 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	data := fs.String("data", env("GAVEL_DATA", "gavel-data"), "`directory` of the embedded NATS JetStream that keeps the session logs (GAVEL_DATA)")
 	natsURL := fs.String("nats", env("GAVEL_NATS", ""), "use the NATS server or cluster at `URL` instead of the embedded one (GAVEL_NATS)")
 	presets := fs.String("presets", env("GAVEL_PRESETS", ""), "JSON `file` of presets (GAVEL_PRESETS; default host with every host control, attendee with none)")
-	dev := fs.String("dev", env("GAVEL_DEV", "auto"), "serve /dev/token, which mints tokens for the page, to loopback clients: true, false, or auto (on when listening on loopback) (GAVEL_DEV)")
+	dev := &devFlag{v: env("GAVEL_DEV", "auto")}
+	fs.Var(dev, "dev", "serve /dev/token, which mints tokens for the page, to loopback clients: true, false, or auto: on when listening on loopback (GAVEL_DEV)")
 	mediaIP := fs.String("media-ip", env("GAVEL_MEDIA_IP", ""), "`address` to announce in ICE candidates (GAVEL_MEDIA_IP)")
 	mediaPorts := fs.String("media-ports", env("GAVEL_MEDIA_PORTS", ""), "UDP port `range` for media, as 50000-50100 (GAVEL_MEDIA_PORTS)")
-	logJSON := fs.String("log-json", env("GAVEL_LOG_JSON", "false"), "log JSON lines instead of text (GAVEL_LOG_JSON)")
-	fs.Usage = func() {
-		fmt.Fprintf(usage, "usage: gavel [flags]\n\nServes gavel: the meeting page, the SDK, the websocket endpoint with media.\nThe token key comes from GAVEL_SECRET (at least %d bytes).\n\n", ws.MinKeySize)
-		fs.PrintDefaults()
+	jsonDefault, err := strconv.ParseBool(env("GAVEL_LOG_JSON", "false"))
+	if err != nil {
+		return Config{}, configErr("GAVEL_LOG_JSON %q: want true or false", getenv("GAVEL_LOG_JSON"))
 	}
+	logJSON := fs.Bool("log-json", jsonDefault, "log JSON lines instead of text (GAVEL_LOG_JSON)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(usage, "usage: gavel [flags]\n\nServes gavel: the meeting page, the SDK, the websocket endpoint with media.\nThe token key comes from GAVEL_SECRET (at least %d bytes).\n\n", ws.MinKeySize)
+			fs.SetOutput(usage)
+			fs.PrintDefaults()
 			return Config{}, err
 		}
 		return Config{}, configErr("%v", err)
@@ -100,21 +104,18 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		return Config{}, configErr("unexpected argument %q", fs.Arg(0))
 	}
 
-	c := Config{Listen: *listen, DataDir: *data, NATSURL: *natsURL, MediaIP: *mediaIP}
+	c := Config{Listen: *listen, DataDir: *data, NATSURL: *natsURL, MediaIP: *mediaIP, LogJSON: *logJSON}
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return Config{}, configErr("-listen %q: %v", c.Listen, err)
 	}
-	switch *dev {
+	switch dev.v {
 	case "auto":
 		c.Dev = isLoopback(host)
 	default:
-		if c.Dev, err = strconv.ParseBool(*dev); err != nil {
-			return Config{}, configErr("-dev %q: want true, false or auto", *dev)
+		if c.Dev, err = strconv.ParseBool(dev.v); err != nil {
+			return Config{}, configErr("-dev %q: want true, false or auto", dev.v)
 		}
-	}
-	if c.LogJSON, err = strconv.ParseBool(*logJSON); err != nil {
-		return Config{}, configErr("-log-json %q: want true or false", *logJSON)
 	}
 	if c.MediaIP != "" && net.ParseIP(c.MediaIP) == nil {
 		return Config{}, configErr("-media-ip %q is not an IP address", c.MediaIP)
@@ -141,6 +142,27 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	}
 	return c, nil
 }
+
+// devFlag is -dev: a boolean flag (-dev alone is true) that may also be
+// auto.
+type devFlag struct{ v string }
+
+func (f *devFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.v
+}
+
+func (f *devFlag) Set(s string) error {
+	if _, err := strconv.ParseBool(s); err != nil && s != "auto" {
+		return errors.New("want true, false or auto")
+	}
+	f.v = s
+	return nil
+}
+
+func (f *devFlag) IsBoolFlag() bool { return true }
 
 func isLoopback(host string) bool {
 	if host == "localhost" {
