@@ -130,13 +130,18 @@ type env struct {
 	room    string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, gavelserver.Config{}) }
+
+// newEnvWith is newEnv with cfg's fields beyond the listener, the data
+// directory and the dev endpoint.
+func newEnvWith(t testing.TB, cfg gavelserver.Config) *env {
 	t.Helper()
 	bctx := startBrowser(t)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	srv, err := gavelserver.Start(ctx, gavelserver.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Dev: true}, log)
+	cfg.Listen, cfg.DataDir, cfg.Dev = "127.0.0.1:0", t.TempDir(), true
+	srv, err := gavelserver.Start(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

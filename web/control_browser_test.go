@@ -117,13 +117,19 @@ func TestHostMuteAndSelfUnmute(t *testing.T) {
 // TestDisableAllVideoAndReEnable: a host turns everyone's video off; every
 // page gets videoUpdate (false, by the host) for everyone whose video was
 // on, self included. Each participant turns the camera on again, and every
-// viewer decodes their video again, every time.
+// viewer decodes their video again, every time. Bob ignores the mutes (he
+// keeps sending, the router withholds his video): his video resumes
+// without a new encoder, so only a key frame the router asks for makes it
+// decode again.
 func TestDisableAllVideoAndReEnable(t *testing.T) {
 	e := newEnv(t)
 	ids := []string{"hana", "alice", "bob"}
 	pages := map[string]*page{}
 	for i, id := range ids {
 		pages[id] = e.harness(id)
+		if id == "bob" {
+			pages[id].run(`h.stubborn()`)
+		}
 		e.join(pages[id], id, map[bool]string{true: "host", false: "attendee"}[i == 0], true, true)
 	}
 	for _, viewer := range ids {

@@ -46,6 +46,9 @@ type Config struct {
 	MediaPortMin, MediaPortMax uint16
 	// LogJSON writes the log as JSON lines instead of text.
 	LogJSON bool
+	// WSOptions are more options of the websocket server, for embedders
+	// and tests (ws.WithCommandRate, say); no flag sets them.
+	WSOptions []ws.Option
 	// SecretGenerated is set when Secret was made at start.
 	SecretGenerated bool
 }

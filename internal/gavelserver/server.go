@@ -131,7 +131,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		wsmedia.WithErrorHandler(mediaErr)); err != nil {
 		return nil, err
 	}
-	if s.ws, err = ws.NewServer(s.node.Manager(), cfg.Secret, ws.WithMedia(s.hub), ws.WithMaxFrameSize(maxFrame)); err != nil {
+	wsOpts := append([]ws.Option{ws.WithMedia(s.hub), ws.WithMaxFrameSize(maxFrame)}, cfg.WSOptions...)
+	if s.ws, err = ws.NewServer(s.node.Manager(), cfg.Secret, wsOpts...); err != nil {
 		return nil, err
 	}
 

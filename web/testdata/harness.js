@@ -115,3 +115,43 @@ export function watchFrames(id) {
   v.play().catch(() => {});
   return true;
 }
+
+/** Makes this page a publisher that ignores mutes: it never stops sending
+ * (replaceTrack(null) and track.stop() do nothing), as a client written
+ * without gavel.js may. The router must withhold its media all the same. */
+export function stubborn() {
+  const replace = RTCRtpSender.prototype.replaceTrack;
+  RTCRtpSender.prototype.replaceTrack = function (track) {
+    return track === null ? Promise.resolve() : replace.call(this, track);
+  };
+  MediaStreamTrack.prototype.stop = function () {};
+}
+
+/** Runs fn(meeting) and returns when its promise settled, in epoch ms. */
+export async function timed(fn) {
+  await fn(meeting);
+  return performance.timeOrigin + performance.now();
+}
+
+/** Round trips of gavel.js commands that change nothing (unpin of someone
+ * not pinned: through the session and its log, no event) and of a raw
+ * websocket echo on this page, interleaved, n of each, paced under the
+ * command rate limit. */
+export async function roundTrips(target, n, paceMs) {
+  const echo = new Native(new URL("/test/echo", location.href).toString().replace(/^http/, "ws"));
+  await new Promise((r, j) => { echo.onopen = r; echo.onerror = j; });
+  const frame = JSON.stringify({ type: "command", cmd: { id: "x".repeat(24), type: "unpin", target } });
+  const gavel = [], raw = [];
+  const p = meeting.participants.joined.get(target);
+  for (let i = 0; i < n; i++) {
+    let t = performance.now();
+    await p.unpin();
+    gavel.push(performance.now() - t);
+    t = performance.now();
+    await new Promise((r) => { echo.onmessage = r; echo.send(frame); });
+    raw.push(performance.now() - t);
+    if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
+  }
+  echo.close();
+  return { gavel, raw };
+}
