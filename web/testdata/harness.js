@@ -113,6 +113,19 @@ export function watchFrames(id) {
   };
   v.requestVideoFrameCallback(next);
   v.play().catch(() => {});
+  // And the frames as the decoder gives them, before any rendering.
+  const decoded = (frames[`${id}/decoded`] = []);
+  if (typeof MediaStreamTrackProcessor === "function") {
+    const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+    (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        decoded.push(performance.timeOrigin + performance.now());
+        value.close();
+      }
+    })();
+  }
   return true;
 }
 
