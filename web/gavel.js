@@ -905,8 +905,12 @@ export class GavelClient {
 
   #mediaClosed(f) {
     this.#closeMedia();
-    if (!f.refused || this.roomState !== "joined" || this.#mediaRetries >= MEDIA_RETRIES) return;
-    // The server could not open it now (a rate limit, a busy router): again, later.
+    // A refusal by the session (not_joined, session_ended) or of a signal
+    // (invalid_command) would come again. Otherwise (a rate limit, no
+    // router now, a failed connection) try again, later, while self is in
+    // the room; a goodbye that follows (a media_closed precedes each)
+    // cancels the retry.
+    if (f.error || this.roomState !== "joined" || this.#mediaRetries >= MEDIA_RETRIES) return;
     const wait = 250 * 2 ** this.#mediaRetries++;
     const gen = this.#mediaGen;
     setTimeout(() => {
