@@ -78,7 +78,10 @@ func figureMuteToSilence(t *testing.T) {
 // key frame), and with alice ignoring mutes (she keeps sending, the router
 // withholds her video: the key frame must come from the router's
 // requests); the long mutes outlast Chromium's 3 s wait for a frame, after
-// which the viewer asks for key frames while the video is withheld.
+// which the viewer asks for key frames while the video is withheld. The
+// rendered figure also holds how often the headless tab renders (a
+// background tab's compositor may not draw for seconds); the decoder's is
+// the media path's.
 // Baseline: alice's enableVideo (getUserMedia and the set_video round trip).
 func figureUnmuteToFrame(t *testing.T) {
 	for _, c := range []struct {
