@@ -48,7 +48,15 @@ func TestMain(m *testing.M) {
 // GAVEL_BROWSER=1).
 func chromium(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{os.Getenv("GAVEL_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+	return tool(t, "chromium", "apt-get install -y chromium", "GAVEL_CHROMIUM", "chromium", "chromium-browser", "google-chrome")
+}
+
+// tool finds a program the browser tests need: the one env names, else
+// the first of names on the PATH. Without it the test is skipped, or
+// fails with GAVEL_BROWSER=1 (CI installs them).
+func tool(t testing.TB, what, install, env string, names ...string) string {
+	t.Helper()
+	for _, name := range append([]string{os.Getenv(env)}, names...) {
 		if name == "" {
 			continue
 		}
@@ -57,9 +65,9 @@ func chromium(t testing.TB) string {
 		}
 	}
 	if os.Getenv("GAVEL_BROWSER") == "1" {
-		t.Fatal("GAVEL_BROWSER=1 but no chromium found (apt-get install -y chromium, or set GAVEL_CHROMIUM)")
+		t.Fatalf("GAVEL_BROWSER=1 but no %s found (%s, or set %s)", what, install, env)
 	}
-	t.Skip("no chromium found: set GAVEL_BROWSER=1 to make this a failure")
+	t.Skipf("no %s found: set GAVEL_BROWSER=1 to make this a failure", what)
 	return ""
 }
 

@@ -71,21 +71,26 @@ export interface SelfEvents {
   unpinned: Handler<[Self, Cause]>;
 }
 
-/** meeting.self: the local participant. */
-export interface Self extends Events<SelfEvents> {
+/** What self and a remote participant both have. */
+export interface ParticipantState {
   readonly id: string;
   readonly name: string;
   readonly preset: string;
-  readonly permissions: Permissions;
-  readonly roomState: RoomState;
-  readonly roomJoined: boolean;
   readonly audioEnabled: boolean;
   readonly videoEnabled: boolean;
   readonly isPinned: boolean;
-  /** The microphone track while self's audio is on, else null. */
+  /** Self's: the microphone while its audio is on, else null. A remote
+   * participant's: its audio as the media router forwards it, once it arrived. */
   readonly audioTrack: MediaStreamTrack | null;
-  /** The camera track while self's video is on, else null. */
+  /** Self's camera, or a remote participant's forwarded video, as audioTrack. */
   readonly videoTrack: MediaStreamTrack | null;
+}
+
+/** meeting.self: the local participant. */
+export interface Self extends ParticipantState, Events<SelfEvents> {
+  readonly permissions: Permissions;
+  readonly roomState: RoomState;
+  readonly roomJoined: boolean;
   /** Takes the microphone (getUserMedia), publishes it and turns self's audio on. */
   enableAudio(): Promise<void>;
   /** Turns self's audio off, stops sending and releases the microphone. */
@@ -105,16 +110,7 @@ export interface ParticipantEvents {
 }
 
 /** A remote participant. */
-export interface Participant extends Events<ParticipantEvents> {
-  readonly id: string;
-  readonly name: string;
-  readonly preset: string;
-  readonly audioEnabled: boolean;
-  readonly videoEnabled: boolean;
-  readonly isPinned: boolean;
-  /** The participant's audio as the media router forwards it, once it arrived. */
-  readonly audioTrack: MediaStreamTrack | null;
-  readonly videoTrack: MediaStreamTrack | null;
+export interface Participant extends ParticipantState, Events<ParticipantEvents> {
   /** Needs canDisableParticipantAudio, else rejects with ClientError 1201. */
   disableAudio(): Promise<void>;
   /** Needs canDisableParticipantVideo. */
@@ -220,14 +216,7 @@ export declare class GavelClient {
 }
 
 /** A participant's record in a SessionView. */
-export interface ViewParticipant {
-  readonly id: string;
-  readonly name: string;
-  readonly preset: string;
-  readonly audioEnabled: boolean;
-  readonly videoEnabled: boolean;
-  readonly isPinned: boolean;
-}
+export type ViewParticipant = Omit<ParticipantState, "audioTrack" | "videoTrack">;
 
 /** One SDK event firing on one object. */
 export interface Notification {

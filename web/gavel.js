@@ -400,6 +400,7 @@ export class GavelClient {
   #nextId = 0;
   #pending = new Map(); // id → { n, frame, resolve, reject }
   #parts = new Map(); // id → Participant: the object of each joined participant
+  #lastSeen = new WeakMap(); // Participant → its record as last seen
   #reconnecting = false;
 
   // Media.
@@ -690,24 +691,22 @@ export class GavelClient {
     }
   }
 
-  // #object returns the participant object of p's id, one per stay in the room.
+  // #object returns the participant object of p's id, one per stay in the
+  // room, and notes p as how it was last seen (what its getters say once
+  // it has left).
   #object(p) {
     let o = this.#parts.get(p.id);
     if (!o) {
       const m = this;
       const id = p.id;
-      let last = p;
       o = new Participant(id, {
-        info: () => {
-          const now = m.#parts.get(id) === o ? m.#view.participant(id) : null;
-          if (now) last = now;
-          return last;
-        },
+        info: () => (m.#parts.get(id) === o ? m.#view.participant(id) : null) ?? m.#lastSeen.get(o),
         track: (kind) => (m.#parts.get(id) === o ? m.#track(id, kind) : null),
         act: (type) => m.#do({ type, target: id }),
       });
       this.#parts.set(p.id, o);
     }
+    this.#lastSeen.set(o, p);
     return o;
   }
 

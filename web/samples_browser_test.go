@@ -15,23 +15,10 @@ import (
 // The seed page's samples (testdata/samples.ts) must type-check against
 // gavel.d.ts and run against gavel.js.
 
-// tsc finds TypeScript's compiler, or skips (fails with GAVEL_BROWSER=1:
-// CI installs it from npm).
+// tsc finds TypeScript's compiler (CI installs it from npm).
 func tsc(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{os.Getenv("GAVEL_TSC"), "tsc"} {
-		if name == "" {
-			continue
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("GAVEL_BROWSER") == "1" {
-		t.Fatal("GAVEL_BROWSER=1 but no tsc found (npm install -g typescript, or set GAVEL_TSC)")
-	}
-	t.Skip("no tsc found: set GAVEL_BROWSER=1 to make this a failure")
-	return ""
+	return tool(t, "tsc", "npm install -g typescript", "GAVEL_TSC", "tsc")
 }
 
 func TestSamplesTypeCheck(t *testing.T) {
