@@ -21,6 +21,7 @@ import (
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/gavelserver"
+	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 )
@@ -374,4 +375,36 @@ func TestRun(t *testing.T) {
 		t.Errorf("no JSON log line about the random key:\n%s", stderr.String())
 	}
 
+}
+
+// TestExternalNATS: with NATSURL the logs go to that server, and the data
+// directory is not used.
+func TestExternalNATS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	ns, err := gnats.StartServer(ctx, gnats.WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}()
+	unused := filepath.Join(t.TempDir(), "unused")
+	s := startServer(t, gavelserver.Config{NATSURL: ns.ClientURL(), DataDir: unused})
+	if _, err := s.Manager().Submit(ctx, "r1", core.Command{ID: "1", Type: core.Join, Actor: "ada", Name: "Ada", Preset: "host"}); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance on the same server sees the session.
+	other := startServer(t, gavelserver.Config{NATSURL: ns.ClientURL(), DataDir: unused})
+	st, _, err := other.Manager().Watch(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Joined("ada") {
+		t.Errorf("another instance on the same NATS server: %+v, want ada joined", st.Snapshot())
+	}
+	if _, err := os.Stat(unused); !os.IsNotExist(err) {
+		t.Errorf("the data directory was used: %v", err)
+	}
 }
