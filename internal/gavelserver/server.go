@@ -341,8 +341,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	if err := s.Close(cctx); err != nil {
 		log.Error("closing", "err", err)
-		status = 1
+		return 1
 	}
+	log.Info("stopped: every connection closed, the sessions drained, the store closed")
 	return status
 }
 
