@@ -11,9 +11,15 @@
 //
 //   - audio_update / video_update with the media off withholds that
 //     participant's track from everyone at the router; on again resumes it.
+//     Video resumes with a key frame: while it is withheld, subscribers' key
+//     frame requests are not passed to the publisher (its key frame would be
+//     dropped at the gate and spend its budget: browsers ignore requests
+//     that come too soon after a key frame), and when it is on again the
+//     router asks the publisher for one every 100 ms until one has passed.
 //   - participant_left closes the participant's PeerConnection and takes
-//     their tracks off everyone else's (a new offer to each: their receivers
-//     end).
+//     their tracks off everyone else's: a new offer to each, in which the
+//     track's m-section is inactive. A browser then mutes the track and
+//     removes it from its stream (removetrack); a pion receiver's reads end.
 //   - session_ended closes every PeerConnection.
 //
 // # Forwarding state comes from events only

@@ -86,6 +86,8 @@ type client struct {
 	peer *Peer
 	// keyframeRequests counts the PLIs and FIRs the router sent, by kind.
 	keyframeRequests map[webrtc.RTPCodecType]*atomic.Int32
+	// onKeyframeRequest, if set, is called after each video one is counted.
+	onKeyframeRequest atomic.Pointer[func()]
 }
 
 // connect connects a client for participant id and waits until its
@@ -121,6 +123,9 @@ func connectWith(t testing.TB, r *Router, api *webrtc.API, id string, publish bo
 		RTCP: func(kind webrtc.RTPCodecType, pkts []rtcp.Packet) {
 			if asksKeyframe(pkts) {
 				c.keyframeRequests[kind].Add(1)
+				if f := c.onKeyframeRequest.Load(); f != nil && kind == webrtc.RTPCodecTypeVideo {
+					(*f)()
+				}
 			}
 		},
 		Sink:       sink,

@@ -229,14 +229,15 @@ func (p *Peer) addSenderLocked(f *forward) error {
 	sender := tr.Sender()
 	p.senders[f] = sender
 	// Reading RTCP runs pion's interceptors (NACK, reports) and carries
-	// keyframe requests back to the publisher. It ends when the sender stops.
+	// keyframe requests back to the publisher, while its video passes the
+	// gate (see forward.open). It ends when the sender stops.
 	p.wg.Go(func() {
 		for {
 			pkts, _, err := sender.ReadRTCP()
 			if err != nil {
 				return
 			}
-			if f.info.Kind == webrtc.RTPCodecTypeVideo && asksKeyframe(pkts) {
+			if f.info.Kind == webrtc.RTPCodecTypeVideo && f.open.Load() && asksKeyframe(pkts) {
 				f.requestKeyframe()
 			}
 		}

@@ -40,6 +40,7 @@ type Router struct {
 	peers    map[string]*Peer
 	forwards map[trackKey]*forward
 	changed  chan struct{} // closed and replaced when state changes or the router closes
+	quit     chan struct{} // closed when the router closes
 	closed   bool
 	runs     map[int]context.CancelFunc // the contexts of running Runs, cancelled by Close
 	nextRun  int
@@ -91,6 +92,7 @@ func NewRouter(s core.State, opts ...Option) (*Router, error) {
 		peers:    make(map[string]*Peer),
 		forwards: make(map[trackKey]*forward),
 		changed:  make(chan struct{}),
+		quit:     make(chan struct{}),
 		runs:     make(map[int]context.CancelFunc),
 	}
 	for _, st := range stages {
@@ -154,7 +156,8 @@ func (r *Router) Run(ctx context.Context, src EventSource) error {
 //   - audio_update / video_update: the participant's track is gated off or
 //     on for every subscriber. When Apply returns after turning a track off,
 //     no packet of it is being forwarded and none will be until it is turned
-//     on again. Turning video on asks the publisher for a keyframe.
+//     on again. Turning video on asks the publisher for a key frame, again
+//     and again until one has passed the gate.
 //   - participant_left: the participant's PeerConnection is closed and its
 //     tracks are removed from everyone else's (with a new offer to each)
 //     before Apply returns.
@@ -191,6 +194,7 @@ func (r *Router) Apply(ev events.Event) error {
 	var stopped, resumedVideo []*forward
 	for k, f := range r.forwards {
 		was, is := Forwards(prev, k.participant, k.kind), Forwards(r.state, k.participant, k.kind)
+		f.open.Store(is)
 		switch {
 		case was && !is:
 			stopped = append(stopped, f)
@@ -206,7 +210,7 @@ func (r *Router) Apply(ev events.Event) error {
 		f.barrier()
 	}
 	for _, f := range resumedVideo {
-		f.requestKeyframe()
+		f.wantKeyframe(r.spawn, r.quit)
 	}
 	r.teardown(gone)
 	return nil
@@ -422,6 +426,7 @@ func (r *Router) forwardFor(p *Peer, remote *webrtc.TrackRemote) (*forward, erro
 		return nil, fmt.Errorf("media: track for %s %s: %w", p.id, k.kind, err)
 	}
 	f := newForward(&TrackInfo{Participant: p.id, Kind: k.kind, Codec: codec}, local)
+	f.open.Store(Forwards(r.state, p.id, k.kind))
 	f.head = bind(r.stages, f.info, f)
 	r.forwards[k] = f
 	subs := make([]*Peer, 0, len(r.peers))
@@ -487,6 +492,7 @@ func (r *Router) close() error {
 		return nil
 	}
 	r.closed = true
+	close(r.quit)
 	peers, forwards := r.peers, r.forwards
 	r.peers, r.forwards = make(map[string]*Peer), make(map[trackKey]*forward)
 	for _, cancel := range r.runs {

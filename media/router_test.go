@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
@@ -327,4 +328,76 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 			t.Errorf("Run: %v, want context.Canceled", err)
 		}
 	})
+}
+
+// answerKeyframesLikeChromium makes c answer a video key frame request with
+// a key frame only when gap packets or more were sent since its last one,
+// as a browser ignores requests too soon after a key frame.
+func answerKeyframesLikeChromium(c *client, gap uint32) {
+	f := func() {
+		if c.LastSent(webrtc.RTPCodecTypeVideo)-c.LastKeyframe() >= gap {
+			c.Keyframe()
+		}
+	}
+	c.onKeyframeRequest.Store(&f)
+}
+
+// TestVideoResumesWithAKeyframe: while bob's video is withheld, viewers'
+// key frame requests do not reach him (the key frame would be dropped at
+// the gate and spend his budget); when it is turned on again the router
+// asks him for a key frame until one passes the gate, even when his last
+// key frame was so recent that he ignores the first requests.
+func TestVideoResumesWithAKeyframe(t *testing.T) {
+	video := webrtc.RTPCodecTypeVideo
+	const gap = 15 // packets: 300 ms at the publishers' pace, Chromium's minimum
+	h := newHarness(t)
+	h.join("alice", "bob")
+	alice := h.connect("alice", false)
+	bob := h.connect("bob", true)
+	answerKeyframesLikeChromium(bob, gap)
+	bob.Publish(mediatest.PacketInterval)
+	bobVideo := from("bob", video)
+	mediatest.WaitUntil(t, "alice receiving bob's video", func() bool { return alice.Received(bobVideo, 2) })
+
+	for round := range 3 {
+		off, on := muteCommands(video, "alice", "bob")
+		h.do(off)
+		asked := bob.keyframeRequests[video].Load()
+		// Alice's decoder asks for a key frame while the video is withheld.
+		ssrc := alice.RemoteSSRC(bobVideo)
+		if err := alice.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+			t.Fatal(err)
+		}
+		s := bob.LastSent(video)
+		serverRead(t, h.router, "bob", video, s+mediatest.Window)
+		if n := bob.keyframeRequests[video].Load(); n != asked {
+			t.Errorf("round %d: %d key frame request(s) reached bob while his video was withheld", round, n-asked)
+		}
+
+		// Bob sends a key frame just before his video is turned on: the
+		// gate drops it, and he will ignore requests for a while.
+		bob.Keyframe()
+		mediatest.WaitUntil(t, "bob's key frame sent", func() bool { return bob.LastKeyframe() > s })
+		key := bob.LastKeyframe()
+		serverRead(t, h.router, "bob", video, key)
+		h.do(on)
+		mediatest.WaitUntil(t, "a key frame from bob at alice after the re-enable", func() bool {
+			for _, a := range alice.Arrivals(bobVideo) {
+				if a.Key && a.Index > key {
+					return true
+				}
+			}
+			return false
+		})
+		got := bob.LastKeyframe()
+		t.Logf("round %d: key frame %d packets after the re-enable, %d request(s)", round, got-key,
+			bob.keyframeRequests[video].Load()-asked)
+
+		// Once it has passed, the requests stop.
+		asked = bob.keyframeRequests[video].Load()
+		serverRead(t, h.router, "bob", video, bob.LastSent(video)+mediatest.Window)
+		if n := bob.keyframeRequests[video].Load(); n > asked+1 {
+			t.Errorf("round %d: %d more key frame requests after one passed", round, n-asked)
+		}
+	}
 }

@@ -245,3 +245,25 @@ func (w tagWriter) WriteRTP(p *rtp.Packet) error {
 	*w.s.order = append(*w.s.order, w.s.name)
 	return w.Writer.WriteRTP(p)
 }
+
+func TestVP8Keyframe(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		want    bool
+	}{
+		{"key, no extension", []byte{0x10, 0x00}, true},
+		{"delta, no extension", []byte{0x10, 0x01}, false},
+		{"not a partition start", []byte{0x00, 0x00}, false},
+		{"partition 1", []byte{0x11, 0x00}, false},
+		{"key, 15-bit picture id", []byte{0x90, 0x80, 0x81, 0x23, 0x00}, true},
+		{"delta, 7-bit picture id", []byte{0x90, 0x80, 0x12, 0x01}, false},
+		{"key, picture id, TL0PICIDX, TID", []byte{0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x00}, true},
+		{"truncated after the extension", []byte{0x90, 0xe0, 0x81}, false},
+		{"empty", nil, false},
+	} {
+		if got := vp8Keyframe(c.payload); got != c.want {
+			t.Errorf("%s: vp8Keyframe(% x) = %v, want %v", c.name, c.payload, got, c.want)
+		}
+	}
+}

@@ -95,6 +95,8 @@ func TestMediaOverWebsocket(t *testing.T) {
 		return ok && left.Participant == "bob" && left.Reason == events.ReasonKicked
 	}); i < 0 {
 		t.Errorf("no participant_left for bob before his goodbye: %+v", before)
+	} else if !slices.ContainsFunc(before[i+1:], isMediaClosed) {
+		t.Errorf("no media_closed between bob's participant_left and his goodbye: %+v", before[i+1:])
 	}
 	if f, open := bob.nextOrClosed(); open {
 		t.Errorf("bob's socket open after the goodbye: %+v", f)
@@ -182,9 +184,12 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	if res := hana.do(core.Command{Type: core.KickAll}); res.Err != nil {
 		t.Fatalf("kick_all: %+v", res)
 	}
-	bye, _ := hana.until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	bye, before := hana.until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
 	if bye.Reason != wire.ReasonEnded {
 		t.Errorf("hana's goodbye %q, want ended", bye.Reason)
+	}
+	if !slices.ContainsFunc(before, isMediaClosed) {
+		t.Errorf("no media_closed before hana's goodbye: %+v", before)
 	}
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 }

@@ -365,6 +365,10 @@ func (c *conn) stepLocked(wakeWriter bool) {
 	if c.out.Bye() != "" && !c.byeSeen {
 		c.byeSeen = true
 		c.pumpCancel()
+		if l := c.media; l != nil { // the outbox says media_closed before the goodbye
+			c.media = nil
+			l.cancel()
+		}
 	}
 	if c.room != nil {
 		close(c.room)

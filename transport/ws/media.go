@@ -79,6 +79,7 @@ func (c *conn) mediaConnect() {
 	l := &mediaLink{done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(c.ctx)
 	c.media = l
+	c.out.MediaOpen()
 	c.wg.Add(1)
 	c.mu.Unlock()
 	if old != nil {

@@ -34,7 +34,8 @@ import (
 //
 // End. The goodbye is decided once (Finish) and is the last frame: queued
 // frames and held results go before it, the answer to a command being
-// submitted too; nothing is added after it.
+// submitted too, and a media_closed if the client has a media connection
+// (except before slow); nothing is added after it.
 type outbox struct {
 	self  string // the connection's participant: its departure ends the connection
 	limit int    // WithOutboundQueue
@@ -49,6 +50,7 @@ type outbox struct {
 	busy   bool           // a command is being submitted
 	parked []events.Event // the session's events that came meanwhile
 
+	media  bool        // the client has a media connection
 	bye    wire.Reason // the goodbye, once decided
 	byeOut bool        // the goodbye is queued: nothing follows it
 
@@ -250,8 +252,13 @@ func (o *outbox) Signal(s wire.Signal) {
 	}
 }
 
-// MediaClosed queues a media_closed.
+// MediaOpen says the client has a media connection from now on (until
+// MediaClosed): the goodbye then ends it too.
+func (o *outbox) MediaOpen() { o.media = true }
+
+// MediaClosed queues a media_closed: the client has no media connection.
 func (o *outbox) MediaClosed(mc wire.MediaClosed) {
+	o.media = false
 	if o.bye == "" {
 		o.push(wire.AppendMediaClosed(frameBuf(), mc), "")
 	}
@@ -286,6 +293,12 @@ func (o *outbox) queueBye() {
 		o.push(h.b, "")
 	}
 	o.held = nil
+	if o.media && o.bye != wire.ReasonSlow {
+		// A client always learns its media connection is over; the media
+		// server closes it at its own pace, often after the goodbye.
+		o.push(wire.AppendMediaClosed(frameBuf(), wire.MediaClosed{}), "")
+	}
+	o.media = false
 	o.push(wire.AppendGoodbye(nil, o.bye), o.bye)
 	o.byeOut = true
 }

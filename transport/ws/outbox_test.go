@@ -54,6 +54,11 @@ func describe(t testing.TB, f outFrame) string {
 		return "event " + strconv.FormatUint(d.Event.Sequence(), 10)
 	case wire.TypeGoodbye:
 		return "goodbye " + string(d.Reason)
+	case wire.TypeMediaClosed:
+		if d.Media.Refused != "" {
+			return "media_closed refused=" + string(d.Media.Refused)
+		}
+		return "media_closed"
 	case wire.TypeResult:
 		r := d.Result
 		s := "result " + r.ID
@@ -247,7 +252,39 @@ func TestOutboxOrder(t *testing.T) {
 			o.Event(ev(4))
 			o.MediaClosed(wire.MediaClosed{Refused: wire.RefusedUnavailable})
 		},
-		want: []string{"welcome 3", "signal", "event 4", "media_closed"},
+		want: []string{"welcome 3", "signal", "event 4", "media_closed refused=unavailable"},
+	}, {
+		name: "an open media connection is closed just before the goodbye",
+		run: func(o *outbox) {
+			o.MediaOpen()
+			o.MediaOpen() // replaced: no media_closed for the first
+			o.Event(&events.ParticipantLeft{Seq: 4, Participant: "me", Reason: events.ReasonKicked, By: "host"})
+		},
+		want: []string{"welcome 3", "event 4", "media_closed", "goodbye kicked"},
+	}, {
+		name: "... after the answer of the command in flight",
+		run: func(o *outbox) {
+			o.MediaOpen()
+			o.Begin()
+			o.Finish(wire.ReasonReplaced)
+			o.Answer(denied, nil)
+		},
+		want: []string{"welcome 3", "result c error=1201", "media_closed", "goodbye replaced"},
+	}, {
+		name: "... but not before slow",
+		run: func(o *outbox) {
+			o.MediaOpen()
+			o.Finish(wire.ReasonSlow)
+		},
+		want: []string{"goodbye slow"},
+	}, {
+		name: "a media connection closed already is not closed again",
+		run: func(o *outbox) {
+			o.MediaOpen()
+			o.MediaClosed(wire.MediaClosed{})
+			o.Finish(wire.ReasonShutdown)
+		},
+		want: []string{"welcome 3", "media_closed", "goodbye shutdown"},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			o := newOutbox("me", 100)

@@ -66,13 +66,16 @@ type From struct {
 }
 
 // Arrival is one packet a client received: the index the publisher wrote in
-// its payload and the sequence number it arrived with.
+// its payload, the sequence number it arrived with, and, for video, whether
+// it starts a key frame.
 type Arrival struct {
 	Index uint32
 	Seq   uint16
+	Key   bool
 }
 
 type stream struct {
+	ssrc   webrtc.SSRC
 	got    []Arrival
 	ended  bool
 	tracks int // how many times the track arrived (OnTrack)
@@ -102,8 +105,10 @@ type Config struct {
 
 // Client is a participant's side: a real pion PeerConnection. A publishing
 // client sends one track per codec of Config.Publish; every packet carries
-// its index (1, 2, …) in the first four payload bytes and as its sequence
-// number.
+// its index (1, 2, …) as its sequence number and in four payload bytes: the
+// first four of audio; those of video follow a two-byte VP8 prefix (a
+// payload descriptor starting a partition, and the frame header's first
+// byte, which says whether the frame is a key frame: see [Client.Keyframe]).
 type Client struct {
 	// ID is the participant's id.
 	ID string
@@ -112,11 +117,13 @@ type Client struct {
 	// Out are the tracks the client publishes, by kind.
 	Out map[webrtc.RTPCodecType]*webrtc.TrackLocalStaticRTP
 
-	t    testing.TB
-	cfg  Config
-	sent [2]atomic.Uint32 // by kind: the index of the last packet written
-	stop chan struct{}    // closed by Close: stops publishing
-	wg   sync.WaitGroup
+	t       testing.TB
+	cfg     Config
+	sent    [2]atomic.Uint32 // by kind: the index of the last packet written
+	key     atomic.Bool      // the next video packet starts a key frame
+	lastKey atomic.Uint32    // the index of the last video packet that did
+	stop    chan struct{}    // closed by Close: stops publishing
+	wg      sync.WaitGroup
 
 	mu       sync.Mutex
 	closing  bool
@@ -135,6 +142,7 @@ func NewClient(t testing.TB, api *webrtc.API, id string, cfg Config) *Client {
 	}
 	c := &Client{ID: id, PC: pc, Out: make(map[webrtc.RTPCodecType]*webrtc.TrackLocalStaticRTP), t: t, cfg: cfg,
 		stop: make(chan struct{}), streams: make(map[From]*stream)}
+	c.key.Store(true) // a video stream starts with a key frame
 	for _, codec := range cfg.Publish {
 		kind := webrtc.RTPCodecTypeVideo
 		if strings.HasPrefix(codec.MimeType, "audio/") {
@@ -238,6 +246,7 @@ func (c *Client) receive(remote *webrtc.TrackRemote) {
 	}
 	st.ended = false
 	st.tracks++
+	st.ssrc = remote.SSRC()
 	c.mu.Unlock()
 	for {
 		p, _, err := remote.ReadRTP()
@@ -247,14 +256,59 @@ func (c *Client) receive(remote *webrtc.TrackRemote) {
 			c.mu.Unlock()
 			return
 		}
-		if len(p.Payload) < 4 {
+		a, ok := parse(k.Kind, p.Payload)
+		if !ok {
 			continue
 		}
+		a.Seq = p.SequenceNumber
 		c.mu.Lock()
-		st.got = append(st.got, Arrival{Index: binary.BigEndian.Uint32(p.Payload), Seq: p.SequenceNumber})
+		st.got = append(st.got, a)
 		c.mu.Unlock()
 	}
 }
+
+// vp8Prefix is the two bytes before a video packet's index: a VP8 payload
+// descriptor (S set, partition 0) and the first byte of a VP8 frame
+// header, whose lowest bit is clear in a key frame.
+func vp8Prefix(key bool) [2]byte {
+	if key {
+		return [2]byte{0x10, 0x00}
+	}
+	return [2]byte{0x10, 0x01}
+}
+
+func parse(k webrtc.RTPCodecType, payload []byte) (Arrival, bool) {
+	var a Arrival
+	if k == webrtc.RTPCodecTypeVideo {
+		if len(payload) < 2 {
+			return a, false
+		}
+		a.Key = payload[1]&0x01 == 0
+		payload = payload[2:]
+	}
+	if len(payload) < 4 {
+		return a, false
+	}
+	a.Index = binary.BigEndian.Uint32(payload)
+	return a, true
+}
+
+// RemoteSSRC is the SSRC of the track f as it last arrived, 0 if none did.
+func (c *Client) RemoteSSRC(f From) webrtc.SSRC {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.streams[f]; st != nil {
+		return st.ssrc
+	}
+	return 0
+}
+
+// Keyframe makes the next video packet the client sends start a key frame.
+func (c *Client) Keyframe() { c.key.Store(true) }
+
+// LastKeyframe is the index of the last video packet sent that started a
+// key frame.
+func (c *Client) LastKeyframe() uint32 { return c.lastKey.Load() }
 
 // Publish sends a packet on each of the client's tracks every interval
 // until the client closes.
@@ -280,7 +334,16 @@ var payloadFill = make([]byte, 160)
 // Send writes the next packet of the client's track of kind k.
 func (c *Client) Send(k webrtc.RTPCodecType) {
 	i := c.sent[kindIndex(k)].Load() + 1
-	payload := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(payloadFill)), i)
+	payload := make([]byte, 0, 6+len(payloadFill))
+	if k == webrtc.RTPCodecTypeVideo {
+		key := c.key.Swap(false)
+		if key {
+			c.lastKey.Store(i)
+		}
+		prefix := vp8Prefix(key)
+		payload = append(payload, prefix[:]...)
+	}
+	payload = binary.BigEndian.AppendUint32(payload, i)
 	payload = append(payload, payloadFill...)
 	step := uint32(960) // 20 ms of Opus
 	if k == webrtc.RTPCodecTypeVideo {
