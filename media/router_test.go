@@ -15,7 +15,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/reducer"
 )
 

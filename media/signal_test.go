@@ -19,7 +19,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 )
 
 func TestApplySkipsOldEventsAndRefusesGaps(t *testing.T) {
@@ -242,7 +242,7 @@ func (w *recorderWriter) WriteRTP(p *rtp.Packet) error {
 
 func TestStagesSeeOnlyForwardedMedia(t *testing.T) {
 	rec := &recorder{counts: make(map[string]int)}
-	h := newHarness(t, WithStages(rec))
+	h := newHarness(t, WithStages(only(rec)))
 	h.join("alice", "bob")
 	h.connect("alice", false)
 	bob := h.connect("bob", true)
@@ -314,7 +314,7 @@ func (w *holderWriter) WriteRTP(p *rtp.Packet) error {
 
 func TestMuteWaitsForThePacketInFlight(t *testing.T) {
 	hold := &holder{entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarness(t, WithStages(hold))
+	h := newHarness(t, WithStages(only(hold)))
 	h.join("alice", "bob")
 	alice := h.connect("alice", false)
 	bob := h.connect("bob", true)

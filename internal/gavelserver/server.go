@@ -39,10 +39,10 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/media"
-	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/web"
 )
 

@@ -17,7 +17,7 @@ import (
 // TestMediaWithoutHub: a server without WithMedia answers media_connect
 // with media_closed (unavailable, or rate_limited over the command rate)
 // and drops signals; a signal frame that is not one closes the connection.
-// Media with a hub is tested in media/wsmedia.
+// Media with a hub is tested in transport/ws/wsmedia.
 func TestMediaWithoutHub(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(0.001, 2))

@@ -12,12 +12,12 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/media"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
-	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
