@@ -26,6 +26,7 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
 	gavelnats "github.com/gavelrtc/gavel/transport/nats"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 func main() {
@@ -61,7 +62,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	n, err := gavelnats.Start(ctx, gavelnats.WithDataDir(*data), gavelnats.WithPort(*port),
+	srv, err := natsserver.Start(ctx, natsserver.WithDataDir(*data), natsserver.WithPort(*port))
+	if err != nil {
+		return err
+	}
+	n, err := gavelnats.Start(ctx, gavelnats.WithEmbeddedServer(srv), // n.Close shuts srv down
 		gavelnats.WithSessionOptions(session.WithPresets(presets)))
 	if err != nil {
 		return err

@@ -167,7 +167,7 @@ func (c *cluster) streamLeader(t *testing.T, nc *gonats.Conn, stream string, wan
 // events the log does not hold, and the session goes on.
 func TestCluster(t *testing.T) {
 	c := startCluster(t)
-	opts := []Option{
+	opts := []NodeOption{
 		WithURL(c.urls), WithReplicas(3), WithNATSOptions(gonats.ReconnectWait(20 * time.Millisecond)),
 		WithSessionOptions(session.WithPresets(presets)),
 	}

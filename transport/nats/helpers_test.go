@@ -10,22 +10,31 @@ import (
 
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 // startServer starts an embedded server with its data in a test directory
 // (or dir, when given) and shuts it down at the end of the test.
-func startServer(t testing.TB, opts ...Option) *server.Server {
+func startServer(t testing.TB, opts ...natsserver.Option) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	srv, err := StartServer(ctx, append([]Option{WithDataDir(t.TempDir())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := embeddedServer(t, opts...)
 	t.Cleanup(func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 	})
+	return srv
+}
+
+// embeddedServer starts an embedded server with its data in a test
+// directory (or dir, when given), for a node to own.
+func embeddedServer(t testing.TB, opts ...natsserver.Option) *server.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := natsserver.Start(ctx, append([]natsserver.Option{natsserver.WithDataDir(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return srv
 }
 
@@ -41,7 +50,7 @@ func connect(t testing.TB, url string, opts ...gonats.Option) *gonats.Conn {
 }
 
 // newStore returns a store on nc.
-func newStore(t testing.TB, nc *gonats.Conn, opts ...Option) *Store {
+func newStore(t testing.TB, nc *gonats.Conn, opts ...StoreOption) *Store {
 	t.Helper()
 	st, err := NewStore(t.Context(), nc, opts...)
 	if err != nil {
@@ -51,7 +60,7 @@ func newStore(t testing.TB, nc *gonats.Conn, opts ...Option) *Store {
 }
 
 // startNode starts a node, closing it at the end of the test.
-func startNode(t testing.TB, opts ...Option) *Node {
+func startNode(t testing.TB, opts ...NodeOption) *Node {
 	t.Helper()
 	n, err := Start(t.Context(), opts...)
 	if err != nil {

@@ -141,7 +141,7 @@ func liveState(t *testing.T, n *Node, id string) core.State {
 // and only the expected-sequence check keeps them apart.
 func TestTwoInstances(t *testing.T) {
 	srv := startServer(t)
-	opts := []Option{WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets))}
+	opts := []NodeOption{WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets))}
 	a, b := startNode(t, opts...), startNode(t, opts...)
 	c := newClient(t, connect(t, srv.ClientURL()))
 	answers := race(t, c, "room-1", 25, 40, nil)

@@ -19,7 +19,7 @@ import (
 // subjects: each is answered with invalid_command, nothing reaches the log
 // (no record, no session created), and the service goes on serving.
 func TestBadInput(t *testing.T) {
-	n := startNode(t, WithDataDir(t.TempDir()), WithSessionOptions(session.WithPresets(presets)))
+	n := startNode(t, WithEmbeddedServer(embeddedServer(t)), WithSessionOptions(session.WithPresets(presets)))
 	nc := connect(t, n.URL())
 	long := `{"id":"1","type":"join","actor":"a","name":"` + strings.Repeat("x", DefaultMaxCommand) + `","preset":"host"}`
 	for _, tc := range []struct {
