@@ -72,6 +72,13 @@ func submit(t testing.TB, s *session.Session, cmd core.Command) session.Result {
 	return res
 }
 
+// smallBuffers sets a subscriber's buffer, the recent events a session
+// keeps and the catch-up batch all to n, so that a subscriber resuming after
+// a cut-off reads the store.
+func smallBuffers(n int, opts ...session.Option) []session.Option {
+	return append(opts, session.WithSubscriberBuffer(n), session.WithRecentEvents(n), session.WithCatchUpBatch(n))
+}
+
 // tb is what the helpers need of a *testing.T or a *rapid.T.
 type tb interface {
 	Helper()
@@ -405,7 +412,7 @@ func TestWatch(t *testing.T) {
 // its queued events, the session and the other subscriber go on, and it
 // resumes from its last seq with nothing missing or doubled.
 func TestSlowSubscriber(t *testing.T) {
-	s := open(t, "room-1", session.WithSubscriberBuffer(4))
+	s := open(t, "room-1", smallBuffers(4)...)
 	submit(t, s, joinCmd("c0", "host", "host"))
 	slow, err := s.Subscribe(t.Context(), 1)
 	if err != nil {
@@ -853,6 +860,8 @@ func TestOptions(t *testing.T) {
 		"nil store": session.WithStore(nil),
 		"window":    session.WithIdempotencyWindow(-1),
 		"buffer":    session.WithSubscriberBuffer(0),
+		"recent":    session.WithRecentEvents(0),
+		"catch-up":  session.WithCatchUpBatch(0),
 		"idle":      session.WithIdleTimeout(-time.Second),
 		"clock":     session.WithClock(nil),
 		"retries":   session.WithConflictRetries(-1),
