@@ -16,6 +16,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -54,7 +55,7 @@ func TestBurstReachesIdleSubscribers(t *testing.T) {
 			s := townHall(t, n)
 			var subs []*session.Subscription
 			for range 3 {
-				_, sub, err := s.Watch(t.Context())
+				_, sub, err := s.Watch(testwait.Context(t))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -83,7 +84,7 @@ func TestBurstReachesIdleSubscribers(t *testing.T) {
 func TestStalledSubscriberAfterBurst(t *testing.T) {
 	const n, buffer = 100, 16
 	s := townHall(t, n, smallBuffers(buffer)...)
-	_, sub, err := s.Watch(t.Context())
+	_, sub, err := s.Watch(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +93,10 @@ func TestStalledSubscriberAfterBurst(t *testing.T) {
 		want = append(want, submit(t, s, audioCmd(fmt.Sprintf("a%d", i), "host", i%2 == 0)).Events...)
 	}
 	got := next(t, sub, n+buffer)
-	if _, err := sub.Next(t.Context()); !errors.Is(err, session.ErrSlowSubscriber) {
+	if _, err := sub.Next(testwait.Context(t)); !errors.Is(err, session.ErrSlowSubscriber) {
 		t.Fatalf("after the burst and %d events: %v, want ErrSlowSubscriber", buffer, err)
 	}
-	resumed, err := s.Subscribe(t.Context(), sub.Seq())
+	resumed, err := s.Subscribe(testwait.Context(t), sub.Seq())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,8 @@ func TestStalledSubscriberAfterBurst(t *testing.T) {
 // events, each once, in order.
 func TestSubscriptionRule(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		ctx := context.Background()
+		ctx, cancelRun := context.WithTimeout(context.Background(), testwait.Limit)
+		defer cancelRun()
 		polled, cancel := context.WithCancel(ctx)
 		cancel() // Next(polled) does not wait: an event, an end, or ctx's error
 		buffer := rapid.IntRange(1, 6).Draw(t, "buffer")
@@ -239,7 +241,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 	}
 	results := make(chan reading)
 	for range 4 {
-		sub, err := s.Subscribe(t.Context(), start)
+		sub, err := s.Subscribe(testwait.Context(t), start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,9 +249,9 @@ func TestSubscribersConcurrent(t *testing.T) {
 			var r reading
 			defer func() { results <- r }()
 			for {
-				ev, err := sub.Next(t.Context())
+				ev, err := sub.Next(testwait.Context(t))
 				if errors.Is(err, session.ErrSlowSubscriber) {
-					if sub, err = s.Subscribe(t.Context(), sub.Seq()); err == nil {
+					if sub, err = s.Subscribe(testwait.Context(t), sub.Seq()); err == nil {
 						continue
 					}
 				}
@@ -272,7 +274,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 				if i%10 == 9 {
 					cmd = hostCmd(id, core.DisableAllAudio)
 				}
-				if _, err := s.Submit(t.Context(), cmd); err != nil {
+				if _, err := s.Submit(testwait.Context(t), cmd); err != nil {
 					t.Error(err)
 				}
 			}
@@ -287,7 +289,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 		}
 	}
 	for range 4 {
-		r := <-results
+		r := testwait.Recv(t, results, "a reader's events")
 		if r.err != nil {
 			t.Fatalf("reader: %v", r.err)
 		}
@@ -320,7 +322,7 @@ func TestSubscriberOptionsAreSeparate(t *testing.T) {
 		return s, st
 	}
 	subscribe := func(t *testing.T, s *session.Session, after uint64) *session.Subscription {
-		sub, err := s.Subscribe(t.Context(), after)
+		sub, err := s.Subscribe(testwait.Context(t), after)
 		if err != nil {
 			t.Fatal(err)
 		}

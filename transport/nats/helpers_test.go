@@ -9,6 +9,7 @@ import (
 	gonats "github.com/nats-io/nats.go"
 
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
@@ -52,7 +53,7 @@ func connect(t testing.TB, url string, opts ...gonats.Option) *gonats.Conn {
 // newStore returns a store on nc.
 func newStore(t testing.TB, nc *gonats.Conn, opts ...StoreOption) *Store {
 	t.Helper()
-	st, err := NewStore(t.Context(), nc, opts...)
+	st, err := NewStore(testwait.Context(t), nc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func newStore(t testing.TB, nc *gonats.Conn, opts ...StoreOption) *Store {
 // startNode starts a node, closing it at the end of the test.
 func startNode(t testing.TB, opts ...NodeOption) *Node {
 	t.Helper()
-	n, err := Start(t.Context(), opts...)
+	n, err := Start(testwait.Context(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func startNode(t testing.TB, opts ...NodeOption) *Node {
 func readLog(t testing.TB, st *Store, id string, from uint64) []session.Record {
 	t.Helper()
 	var out []session.Record
-	for r, err := range st.Records(t.Context(), id, from) {
+	for r, err := range st.Records(testwait.Context(t), id, from) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
@@ -79,7 +80,7 @@ var classroom = []core.Command{
 func submitScript(t *testing.T, c *Client, id string, s script) {
 	t.Helper()
 	for i, cmd := range s.cmds {
-		res, err := c.Submit(t.Context(), id, cmd)
+		res, err := c.Submit(testwait.Context(t), id, cmd)
 		checkOutcome(t, cmd, res, err, s.events[i], s.errs[i])
 	}
 }
@@ -143,7 +144,7 @@ func TestNode(t *testing.T) {
 	server := func() NodeOption {
 		return WithEmbeddedServer(embeddedServer(t, natsserver.WithDataDir(dir), natsserver.WithPort(port)))
 	}
-	n, err := Start(t.Context(), append(opts, server())...)
+	n, err := Start(testwait.Context(t), append(opts, server())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestNode(t *testing.T) {
 	all := s.all()
 
 	// A retry of an applied command is answered with the original outcome.
-	res, err := n.Client().Submit(t.Context(), "room-1", classroom[3])
+	res, err := n.Client().Submit(testwait.Context(t), "room-1", classroom[3])
 	if err != nil || !res.Duplicate {
 		t.Fatalf("retry of command 4: %+v, %v; want the duplicate", res, err)
 	}
@@ -163,7 +164,7 @@ func TestNode(t *testing.T) {
 	// Another process's connection, over TCP.
 	other := newClient(t, connect(t, n.URL()))
 	for after := range uint64(len(all)) + 1 {
-		sub, err := other.Subscribe(t.Context(), "room-1", after)
+		sub, err := other.Subscribe(testwait.Context(t), "room-1", after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func TestNode(t *testing.T) {
 		}
 		sub.Close()
 	}
-	live, err := other.Subscribe(t.Context(), "room-1", uint64(len(all)))
+	live, err := other.Subscribe(testwait.Context(t), "room-1", uint64(len(all)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,17 +188,17 @@ func TestNode(t *testing.T) {
 	// Restarted on the same directory and port: the same log and state,
 	// from the latest snapshot and the records after it.
 	n = startNode(t, append(opts, server())...)
-	if snap, err := n.Store().LatestSnapshot(t.Context(), "room-1"); err != nil || snap.State.Seq < 4 {
+	if snap, err := n.Store().LatestSnapshot(testwait.Context(t), "room-1"); err != nil || snap.State.Seq < 4 {
 		t.Errorf("latest snapshot: %+v, %v; want one at seq 4 or later", snap, err)
 	}
 	if diff := cmp.Diff(jsonOf(all), jsonOf(loggedEvents(t, n.Store(), "room-1"))); diff != "" {
 		t.Errorf("log after the restart (-want +got):\n%s", diff)
 	}
-	st, err := n.Manager().Session(t.Context(), "room-1")
+	st, err := n.Manager().Session(testwait.Context(t), "room-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.State(t.Context())
+	got, err := st.State(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestNode(t *testing.T) {
 		t.Errorf("state after the restart:\n%s\nwant\n%s", events.AppendState(nil, got), events.AppendState(nil, s.state))
 	}
 	// The idempotency window came back from the log.
-	if res, err := n.Client().Submit(t.Context(), "room-1", classroom[0]); err != nil || !res.Duplicate {
+	if res, err := n.Client().Submit(testwait.Context(t), "room-1", classroom[0]); err != nil || !res.Duplicate {
 		t.Errorf("command 1 again after the restart: %+v, %v; want the duplicate", res, err)
 	}
 	// The session goes on, and the subscription made before sees it.
@@ -237,14 +238,14 @@ func TestOptions(t *testing.T) {
 		new  func() error // the constructor of the option's kind
 	}{
 		{"WithStream", WithStream("a.b"), func() error { _, err := NewClient(nc, WithStream("a.b")); return err }},
-		{"WithPrefix a..b", WithPrefix("a..b"), func() error { _, err := NewService(t.Context(), nc, nil, WithPrefix("a..b")); return err }},
+		{"WithPrefix a..b", WithPrefix("a..b"), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithPrefix("a..b")); return err }},
 		{"WithPrefix empty", WithPrefix(""), func() error { _, err := NewClient(nc, WithPrefix("")); return err }},
-		{"WithReplicas", WithReplicas(0), func() error { _, err := NewStore(t.Context(), nc, WithReplicas(0)); return err }},
-		{"WithDuplicateWindow", WithDuplicateWindow(0), func() error { _, err := NewStore(t.Context(), nc, WithDuplicateWindow(0)); return err }},
-		{"WithStoreTimeout", WithStoreTimeout(0), func() error { _, err := NewStore(t.Context(), nc, WithStoreTimeout(0)); return err }},
-		{"WithQueue", WithQueue(""), func() error { _, err := NewService(t.Context(), nc, nil, WithQueue("")); return err }},
-		{"WithMaxCommand", WithMaxCommand(1), func() error { _, err := NewService(t.Context(), nc, nil, WithMaxCommand(1)); return err }},
-		{"WithConcurrency", WithConcurrency(0), func() error { _, err := NewService(t.Context(), nc, nil, WithConcurrency(0)); return err }},
+		{"WithReplicas", WithReplicas(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithReplicas(0)); return err }},
+		{"WithDuplicateWindow", WithDuplicateWindow(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithDuplicateWindow(0)); return err }},
+		{"WithStoreTimeout", WithStoreTimeout(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithStoreTimeout(0)); return err }},
+		{"WithQueue", WithQueue(""), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithQueue("")); return err }},
+		{"WithMaxCommand", WithMaxCommand(1), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithMaxCommand(1)); return err }},
+		{"WithConcurrency", WithConcurrency(0), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithConcurrency(0)); return err }},
 		{"WithRequestTimeout", WithRequestTimeout(0), func() error { _, err := NewClient(nc, WithRequestTimeout(0)); return err }},
 		{"WithSubmitTimeout", WithSubmitTimeout(-1), func() error { _, err := NewClient(nc, WithSubmitTimeout(-1)); return err }},
 		{"WithURL", WithURL(""), nil},
@@ -256,7 +257,7 @@ func TestOptions(t *testing.T) {
 		} else if err := tc.new(); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("%s: its constructor's error = %v, want ErrInvalidOption", tc.name, err)
 		}
-		if _, err := Start(t.Context(), WithURL(nc.ConnectedUrl()), tc.opt); !errors.Is(err, ErrInvalidOption) {
+		if _, err := Start(testwait.Context(t), WithURL(nc.ConnectedUrl()), tc.opt); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("%s: Start's error = %v, want ErrInvalidOption", tc.name, err)
 		}
 	}
@@ -349,11 +350,11 @@ func TestOptionsReachTheirPart(t *testing.T) {
 // TestStartNeedsOneServer: Start refuses options that name no server or
 // two, and shuts down the embedded server it was given when it fails.
 func TestStartNeedsOneServer(t *testing.T) {
-	if _, err := Start(t.Context(), WithSessionOptions()); !errors.Is(err, ErrInvalidOption) {
+	if _, err := Start(testwait.Context(t), WithSessionOptions()); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("Start without a server: %v, want ErrInvalidOption", err)
 	}
 	srv := embeddedServer(t)
-	_, err := Start(t.Context(), WithReplicas(0), WithURL(srv.ClientURL()), WithEmbeddedServer(srv))
+	_, err := Start(testwait.Context(t), WithReplicas(0), WithURL(srv.ClientURL()), WithEmbeddedServer(srv))
 	if !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("Start with two servers and a bad option: %v, want ErrInvalidOption", err)
 	}

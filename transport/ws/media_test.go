@@ -8,6 +8,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -49,7 +50,7 @@ func TestWithMediaNil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(t.Context())
+	defer m.Close(testwait.Context(t))
 	if _, err := ws.NewServer(m, make([]byte, ws.MinKeySize), ws.WithMedia(nil)); !errors.Is(err, ws.ErrInvalidOption) {
 		t.Errorf("WithMedia(nil): %v, want ErrInvalidOption", err)
 	}

@@ -2,6 +2,7 @@ package replaycmd_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -387,5 +388,49 @@ func TestNilStdinIsEmpty(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := replaycmd.Run([]string{"-"}, nil, io.Discard, &stderr); code != 2 || stderr.String() != "replay: stdin: line 1: no header: the log is empty\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// failingWriter fails every write after the first ok bytes, as a closed
+// pipe or a full disk does.
+type failingWriter struct{ ok int }
+
+var errWrite = errors.New("no space left on device")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.ok {
+		w.ok -= len(p)
+		return len(p), nil
+	}
+	n := w.ok
+	w.ok = 0
+	return n, errWrite
+}
+
+// TestFailedWriteIsNotOK: whatever the mode, and wherever the output fails,
+// a failed write to stdout is reported on stderr and never exits 0.
+func TestFailedWriteIsNotOK(t *testing.T) {
+	diverging := strings.Replace(recorded, `"seq":7,"type":"session_ended"`, `"seq":8,"type":"session_ended"`, 1)
+	for _, tc := range []struct {
+		name  string
+		log   string
+		args  []string
+		code  int
+		after []int // bytes written before the failure
+	}{
+		{"timeline", script, nil, replaycmd.ExitInvalid, []int{0, 100, 1000}},
+		{"-verify", recorded, []string{"-verify"}, replaycmd.ExitInvalid, []int{0, 10}},
+		{"-verify divergence", diverging, []string{"-verify"}, replaycmd.ExitDivergence, []int{0, 10, 100}},
+		{"-json", script, []string{"-json"}, replaycmd.ExitInvalid, []int{0, 100, 1000}},
+		{"-until", script, []string{"-until", "6"}, replaycmd.ExitInvalid, []int{0, 700}},
+	} {
+		for _, ok := range tc.after {
+			var stderr bytes.Buffer
+			code := replaycmd.Run(append(tc.args, "-"), strings.NewReader(tc.log), &failingWriter{ok: ok}, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), errWrite.Error()) {
+				t.Errorf("%s, stdout failing after %d bytes: exit %d, stderr %q; want exit %d and the write error",
+					tc.name, ok, code, stderr.String(), tc.code)
+			}
+		}
 	}
 }

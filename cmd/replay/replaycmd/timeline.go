@@ -21,8 +21,8 @@ const rowFormat = "%5s  %-8s  %-10s  %-17s  %-24s  %s\n"
 const maxEventRows = 5
 
 func (p *replayer) printHeader(h events.Header) {
-	fmt.Fprintf(p.out, "session %s, presets %s\n\n", text(h.Session), events.AppendPresets(nil, h.Presets))
-	fmt.Fprintf(p.out, rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
+	p.printf("session %s, presets %s\n\n", text(h.Session), events.AppendPresets(nil, h.Presets))
+	p.printf(rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
 }
 
 func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error) {
@@ -34,19 +34,19 @@ func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error
 	line, at, id, typ := strconv.Itoa(p.line), clock(rec.At), text(c.ID), text(string(c.Type))
 	switch {
 	case err != nil:
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, errorText(err))
+		p.printf(rowFormat, line, at, id, typ, who, errorText(err))
 		return
 	case len(evs) == 0:
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, "ok, no change")
+		p.printf(rowFormat, line, at, id, typ, who, "ok, no change")
 		return
 	}
 	for i, e := range evs {
 		if i == maxEventRows && len(evs) > maxEventRows+1 {
-			fmt.Fprintf(p.out, rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
+			p.printf(rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
 				len(evs)-i, e.Sequence(), evs[len(evs)-1].Sequence()))
 			return
 		}
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, eventText(e))
+		p.printf(rowFormat, line, at, id, typ, who, eventText(e))
 		line, at, id, typ, who = "", "", "", "", ""
 	}
 }
@@ -56,14 +56,14 @@ func (p *replayer) printCheckpoint(want core.Snapshot) {
 	if !sameSnapshot(want, p.state.Snapshot()) {
 		verdict = "the recorded checkpoint differs (see -verify)"
 	}
-	fmt.Fprintf(p.out, rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
+	p.printf(rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
 }
 
 // printState prints the state, one participant a line, for -until.
 func (p *replayer) printState() {
-	fmt.Fprintf(p.out, "\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
+	p.printf("\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
 	for q := range p.state.All() {
-		fmt.Fprintf(p.out, "  %-12s %-20s preset %-10s audio %-3s video %s\n",
+		p.printf("  %-12s %-20s preset %-10s audio %-3s video %s\n",
 			text(q.ID), strconv.Quote(q.Name), text(q.Preset), onOff(q.AudioEnabled), onOff(q.VideoEnabled))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	gonats "github.com/nats-io/nats.go"
 
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
@@ -60,7 +61,7 @@ func TestStartFails(t *testing.T) {
 // TestOptions: bad values are refused before anything starts.
 func TestOptions(t *testing.T) {
 	for _, o := range []natsserver.Option{natsserver.WithDataDir(""), natsserver.WithPort(70000), natsserver.WithPort(-2)} {
-		if _, err := natsserver.Start(t.Context(), o); !errors.Is(err, natsserver.ErrInvalidOption) {
+		if _, err := natsserver.Start(testwait.Context(t), o); !errors.Is(err, natsserver.ErrInvalidOption) {
 			t.Errorf("err = %v, want ErrInvalidOption", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
@@ -227,8 +228,8 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
-	t.Cleanup(func() {
-		if err := m.Close(context.Background()); err != nil {
+	testwait.Cleanup(t, func(ctx context.Context) {
+		if err := m.Close(ctx); err != nil {
 			t.Errorf("closing the manager: %v", err)
 		}
 	})
@@ -255,8 +256,8 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := hub.Close(context.Background()); err != nil {
+	testwait.Cleanup(t, func(ctx context.Context) {
+		if err := hub.Close(ctx); err != nil {
 			t.Errorf("closing the hub: %v", err)
 		}
 	})
@@ -272,7 +273,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	if res := submit(core.Command{ID: "mute", Type: core.DisableAllAudio, Actor: "hana"}); len(res.Events) != len(ids) {
 		t.Fatalf("disable_all_audio: %d events", len(res.Events))
 	}
-	<-held.held
+	testwait.Recv(t, held.held, "the router held at the mute")
 	var want uint64
 	for _, cmd := range []core.Command{
 		{ID: "pin-b", Type: core.Pin, Actor: "hana", Target: "b"},
@@ -330,9 +331,8 @@ func TestEachRoomHasItsStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
-	t.Cleanup(cancel) // after the closes below, which use it
-	t.Cleanup(func() {
+	ctx := testwait.Context(t)
+	testwait.Cleanup(t, func(ctx context.Context) {
 		if err := m.Close(ctx); err != nil {
 			t.Errorf("closing the manager: %v", err)
 		}
@@ -351,7 +351,7 @@ func TestEachRoomHasItsStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	testwait.Cleanup(t, func(ctx context.Context) {
 		if err := hub.Close(ctx); err != nil {
 			t.Errorf("closing the hub: %v", err)
 		}
