@@ -9,8 +9,9 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 // The seed page's samples (testdata/samples.ts) must type-check against
