@@ -218,21 +218,40 @@ func (h *holdAt) Update(s core.State) {
 	}
 }
 
-// TestResubscribesWhenCutOff: a router whose subscription is cut off
-// subscribes again from its seq and catches up with the session.
-func TestResubscribesWhenCutOff(t *testing.T) {
-	leakcheck.Check(t)
-	m, err := session.NewManager(session.WithPresets(wstest.Presets), session.WithSubscriberBuffer(1))
+// startHub starts a manager with opts and a hub on it whose routers run on
+// loopback with the stages of factory; both close when the test ends.
+func startHub(t *testing.T, factory media.StageFactory, opts ...session.Option) (*session.Manager, *wsmedia.Hub) {
+	t.Helper()
+	m, err := session.NewManager(append([]session.Option{session.WithPresets(wstest.Presets)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
-	defer cancel()
 	testwait.Cleanup(t, func(ctx context.Context) {
 		if err := m.Close(ctx); err != nil {
 			t.Errorf("closing the manager: %v", err)
 		}
 	})
+	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(factory)),
+		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) {
+		if err := hub.Close(ctx); err != nil {
+			t.Errorf("closing the hub: %v", err)
+		}
+	})
+	return m, hub
+}
+
+// TestResubscribesWhenCutOff: a router whose subscription is cut off
+// subscribes again from its seq and catches up with the session.
+func TestResubscribesWhenCutOff(t *testing.T) {
+	leakcheck.Check(t)
+	held := &holdAt{held: make(chan struct{}), release: make(chan struct{})}
+	hold := media.StageFactoryFunc(func(string) (media.Stage, error) { return held, nil }) // one room only
+	m, hub := startHub(t, hold, session.WithSubscriberBuffer(1))
+	ctx := testwait.Context(t)
 	submit := func(cmd core.Command) session.Result {
 		t.Helper()
 		res, err := m.Submit(ctx, room, cmd)
@@ -249,18 +268,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 		}
 		submit(core.Command{ID: "j-" + id, Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true})
 	}
-	held := &holdAt{seq: uint64(len(ids)) + 1, held: make(chan struct{}), release: make(chan struct{})}
-	hold := media.StageFactoryFunc(func(string) (media.Stage, error) { return held, nil }) // one room only
-	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(hold)),
-		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testwait.Cleanup(t, func(ctx context.Context) {
-		if err := hub.Close(ctx); err != nil {
-			t.Errorf("closing the hub: %v", err)
-		}
-	})
+	held.seq = uint64(len(ids)) + 1 // the router starts at the first Connect, after this
 	p, err := hub.Connect(ctx, room, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -327,16 +335,6 @@ func (s *sessionsSeen) seen() []string {
 // session.
 func TestEachRoomHasItsStages(t *testing.T) {
 	leakcheck.Check(t)
-	m, err := session.NewManager(session.WithPresets(wstest.Presets))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := testwait.Context(t)
-	testwait.Cleanup(t, func(ctx context.Context) {
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("closing the manager: %v", err)
-		}
-	})
 	var mu sync.Mutex
 	var stages []*sessionsSeen
 	factory := media.StageFactoryFunc(func(string) (media.Stage, error) {
@@ -346,16 +344,8 @@ func TestEachRoomHasItsStages(t *testing.T) {
 		stages = append(stages, st)
 		return st, nil
 	})
-	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(factory)),
-		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testwait.Cleanup(t, func(ctx context.Context) {
-		if err := hub.Close(ctx); err != nil {
-			t.Errorf("closing the hub: %v", err)
-		}
-	})
+	m, hub := startHub(t, factory)
+	ctx := testwait.Context(t)
 	rooms := []string{"room-a", "room-b"}
 	for _, id := range rooms {
 		if _, err := m.Submit(ctx, id, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
