@@ -104,6 +104,39 @@ func TestRun(t *testing.T) {
 	})
 }
 
+// TestNAT1To1IPs: a router behind a one-to-one NAT announces its public
+// address in its host candidates, in place of the local one.
+func TestNAT1To1IPs(t *testing.T) {
+	const public = "203.0.113.7"
+	network := LoopbackNetwork()
+	network.NAT1To1IPs = []string{public}
+	h := newHarness(t, WithNetwork(network))
+	h.join("alice")
+	ctx := testwait.Context(t)
+	p, err := h.router.Connect(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	for {
+		s, err := p.Next(ctx)
+		if err != nil {
+			t.Fatalf("no candidate from the router: %v", err)
+		}
+		if s.Candidate == nil {
+			continue
+		}
+		cand, err := ice.UnmarshalCandidate(s.Candidate.Candidate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cand.Type() != ice.CandidateTypeHost || cand.Address() != public {
+			t.Errorf("candidate %q, want a host candidate at %s", s.Candidate.Candidate, public)
+		}
+		return
+	}
+}
+
 func TestConnectWaitsForJoin(t *testing.T) {
 	h := newHarness(t)
 	h.join("alice")
