@@ -11,6 +11,7 @@ import (
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
@@ -281,11 +282,12 @@ func TestCommandFromHandler(t *testing.T) {
 	srv := wstest.New(t)
 	hana, _ := join(t, srv, "hana", "host")
 	muted := make(chan error, 1)
+	ctx := ctxT(t)
 	hana.Participants.Joined.OnParticipantJoined(func(p *client.Participant, _ client.ParticipantJoined) {
-		muted <- p.DisableAudio(context.Background())
+		muted <- p.DisableAudio(ctx)
 	})
 	_, r := join(t, srv, "alice", "attendee", client.WithMedia(true, false))
-	if err := <-muted; err != nil {
+	if err := testwait.Recv(t, muted, "DisableAudio from a handler to return"); err != nil {
 		t.Fatalf("DisableAudio from a handler: %v", err)
 	}
 	got := r.until(is(view.OnSelf, "audioUpdate"))

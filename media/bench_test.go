@@ -14,7 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 )
 
 // The figures of issue 6. -count runs each sub-benchmark that many times in
@@ -379,7 +379,7 @@ func BenchmarkMuteToSilence(b *testing.B) {
 
 func muteToSilence(b *testing.B, publish func(pub *client, cs []*counter)) {
 	stage := &lastWrite{base: time.Now()}
-	h := newHarness(b, WithStages(stage))
+	h := newHarness(b, WithStages(only(stage)))
 	subs := make([]string, fanoutSubscribers)
 	for i := range subs {
 		subs[i] = "sub" + string(rune('a'+i))

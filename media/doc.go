@@ -54,8 +54,9 @@
 // these messages as they are. Forwarded tracks carry the publisher's
 // participant id as their stream id and "audio" or "video" as their track
 // id. Each participant is offered one audio and one video track to publish
-// (Opus and VP8, see [Codecs]). Package media/wsmedia runs a router per
-// session behind gavel's websocket transport, which carries the signals.
+// (Opus and VP8, see [Codecs]). Package transport/ws/wsmedia runs a router
+// per session behind gavel's websocket transport, which carries the
+// signals; media itself knows no transport.
 //
 // # Network
 //

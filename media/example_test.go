@@ -33,11 +33,14 @@ func (w *countingWriter) WriteRTP(p *rtp.Packet) error {
 	return w.Writer.WriteRTP(p)
 }
 
-// A stage runs after the mute gate, so it never sees muted media.
+// A stage runs after the mute gate, so it never sees muted media. The
+// factory makes each router a counter of its own.
 func ExampleWithStages() {
-	counter := &packetCounter{}
+	counters := media.StageFactoryFunc(func(session string) (media.Stage, error) {
+		return &packetCounter{}, nil
+	})
 	r, err := media.NewRouter(core.NewState("room-1", core.Presets{"host": {}}),
-		media.WithStages(counter))
+		media.WithStages(counters))
 	if err != nil {
 		log.Fatal(err)
 	}

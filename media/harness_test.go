@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 )
 
 // harness is a router on loopback with the session it follows.
@@ -49,6 +50,18 @@ func newTestRouter(t testing.TB, s core.State, opts ...Option) *Router {
 		}
 	})
 	return r
+}
+
+// only is the stage factory of a test's one router: it returns st once, and
+// an error to a second router, which would share st.
+func only(st Stage) StageFactory {
+	var made atomic.Bool
+	return StageFactoryFunc(func(string) (Stage, error) {
+		if made.Swap(true) {
+			return nil, errors.New("test stage asked for by a second router")
+		}
+		return st, nil
+	})
 }
 
 // do runs cmd through the reducer and applies its events to the router.

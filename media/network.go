@@ -27,7 +27,8 @@ type Network struct {
 	// browsers send on a LAN. The router never advertises mDNS names itself.
 	MulticastDNS bool
 	// NAT1To1IPs are the public addresses of a host behind a one-to-one NAT
-	// (a cloud VM), advertised as host candidates.
+	// (a cloud VM), advertised as host candidates in place of the local
+	// addresses.
 	NAT1To1IPs []string
 	// PortMin and PortMax bound the UDP ports gathered; zero for any.
 	PortMin, PortMax uint16
@@ -72,7 +73,10 @@ func (n Network) SettingEngine() (webrtc.SettingEngine, error) {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
 	if len(n.NAT1To1IPs) > 0 {
-		se.SetNAT1To1IPs(n.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: n.NAT1To1IPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace}); err != nil {
+			return se, fmt.Errorf("media: NAT1To1IPs %v: %w", n.NAT1To1IPs, err)
+		}
 	}
 	if n.DisconnectedTimeout != 0 || n.FailedTimeout != 0 || n.KeepaliveInterval != 0 {
 		or := func(d, def time.Duration) time.Duration {

@@ -7,9 +7,9 @@ type Options struct {
 	// Network is where the router's PeerConnections run; DefaultNetwork()
 	// unless set.
 	Network Network
-	// Stages are the extra forwarding stages, run in order between the mute
-	// gate and the sequence rewriter (see [Stage]).
-	Stages []Stage
+	// Stages make the extra forwarding stages of each router, run in order
+	// between the mute gate and the sequence rewriter (see [Stage]).
+	Stages []StageFactory
 	// ErrorHandler, if set, is told of errors that happen away from any
 	// caller: a renegotiation that failed (the peer is then closed), a
 	// PeerConnection that failed, a track that could not be forwarded. It is
@@ -28,15 +28,16 @@ func WithNetwork(n Network) Option {
 	}
 }
 
-// WithStages adds forwarding stages after those already given.
-func WithStages(stages ...Stage) Option {
+// WithStages adds forwarding stages after those already given: NewRouter
+// makes one Stage from each factory, for that router alone.
+func WithStages(factories ...StageFactory) Option {
 	return func(o *Options) error {
-		for _, s := range stages {
-			if s == nil {
-				return errors.New("media: nil stage")
+		for _, f := range factories {
+			if f == nil {
+				return errors.New("media: nil stage factory")
 			}
 		}
-		o.Stages = append(o.Stages, stages...)
+		o.Stages = append(o.Stages, factories...)
 		return nil
 	}
 }

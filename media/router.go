@@ -81,7 +81,21 @@ func NewRouter(s core.State, opts ...Option) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: certificate: %w", err)
 	}
-	stages := append(append([]Stage{newMuteGate()}, o.Stages...), rewriter{now: time.Now})
+	stages := []Stage{newMuteGate()}
+	for _, f := range o.Stages {
+		st, err := f.NewStage(s.Session())
+		if err == nil && st == nil {
+			err = errors.New("media: a stage factory made a nil stage")
+		}
+		if err != nil {
+			for _, made := range stages[1:] {
+				_ = made.Close() // it served no router; the factory's error is the one to tell
+			}
+			return nil, fmt.Errorf("media: new stage: %w", err)
+		}
+		stages = append(stages, st)
+	}
+	stages = append(stages, rewriter{now: time.Now})
 	r := &Router{
 		api:      api,
 		cert:     *cert,

@@ -15,7 +15,8 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 )
 
@@ -152,7 +153,7 @@ func TestKickClosesPeerAndRemovesTracks(t *testing.T) {
 			t.Errorf("bob's %s still forwarded after the kick: %+v", k, st)
 		}
 	}
-	if _, err := bob.peer.Next(context.Background()); !errors.Is(err, ErrPeerClosed) {
+	if _, err := bob.peer.Next(testwait.Context(t)); !errors.Is(err, ErrPeerClosed) {
 		t.Errorf("bob's Next after the kick: %v, want ErrPeerClosed", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -182,7 +183,7 @@ func TestKickAllClosesEverything(t *testing.T) {
 		})
 	}
 	t.Logf("kick_all: every connection closed after %v", time.Since(start))
-	if _, err := h.router.Connect(context.Background(), "alice"); !errors.Is(err, core.ErrSessionEnded) {
+	if _, err := h.router.Connect(testwait.Context(t), "alice"); !errors.Is(err, core.ErrSessionEnded) {
 		t.Errorf("Connect after kick_all: %v, want session_ended", err)
 	}
 	for _, c := range clients {
@@ -315,7 +316,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 		k := len(log) / 2
 		r := newTestRouter(t, reducer.Fold(core.NewState("room-1", presets), log[:k]))
 		// The source starts before the router's seq: those events are skipped.
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(testwait.Context(t))
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx, &sliceSource{evs: log[k-2:]}) }()
 		mediatest.WaitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == h.router.State().Seq() })
@@ -324,7 +325,7 @@ func TestRebuiltRouterForwardsTheSame(t *testing.T) {
 			t.Errorf("restarted router (-original +restarted):\n%s", d)
 		}
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
+		if err := testwait.Recv(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
 			t.Errorf("Run: %v, want context.Canceled", err)
 		}
 	})
@@ -346,7 +347,8 @@ func answerKeyframesLikeChromium(c *client, gap uint32) {
 // key frame requests do not reach him (the key frame would be dropped at
 // the gate and spend his budget); when it is turned on again the router
 // asks him for a key frame until one passes the gate, even when his last
-// key frame was so recent that he ignores the first requests.
+// key frame was so recent that he ignores the first requests. Three rounds
+// (one with -short).
 func TestVideoResumesWithAKeyframe(t *testing.T) {
 	video := webrtc.RTPCodecTypeVideo
 	const gap = 15 // packets: 300 ms at the publishers' pace, Chromium's minimum
@@ -359,7 +361,11 @@ func TestVideoResumesWithAKeyframe(t *testing.T) {
 	bobVideo := from("bob", video)
 	mediatest.WaitUntil(t, "alice receiving bob's video", func() bool { return alice.Received(bobVideo, 2) })
 
-	for round := range 3 {
+	rounds := 3
+	if testing.Short() {
+		rounds = 1
+	}
+	for round := range rounds {
 		off, on := muteCommands(video, "alice", "bob")
 		h.do(off)
 		asked := bob.keyframeRequests[video].Load()

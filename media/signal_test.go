@@ -19,7 +19,8 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 func TestApplySkipsOldEventsAndRefusesGaps(t *testing.T) {
@@ -71,7 +72,7 @@ func TestRun(t *testing.T) {
 	t.Run("ends with the session", func(t *testing.T) {
 		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
-		if err := r.Run(context.Background(), &sliceSource{evs: s.log}); err != nil {
+		if err := r.Run(testwait.Context(t), &sliceSource{evs: s.log}); err != nil {
 			t.Fatalf("Run: %v, want nil after session_ended", err)
 		}
 		if !r.State().Ended() {
@@ -81,7 +82,7 @@ func TestRun(t *testing.T) {
 	t.Run("gap", func(t *testing.T) {
 		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
-		if err := r.Run(context.Background(), &sliceSource{evs: s.log[1:]}); !errors.Is(err, ErrSequenceGap) {
+		if err := r.Run(testwait.Context(t), &sliceSource{evs: s.log[1:]}); !errors.Is(err, ErrSequenceGap) {
 			t.Fatalf("Run: %v, want ErrSequenceGap", err)
 		}
 	})
@@ -89,17 +90,51 @@ func TestRun(t *testing.T) {
 		leakcheck.Check(t)
 		r := newTestRouter(t, core.NewState("room-1", presets))
 		done := make(chan error, 1)
-		go func() { done <- r.Run(context.Background(), &sliceSource{evs: s.log[:2]}) }()
+		runCtx := testwait.Context(t)
+		go func() { done <- r.Run(runCtx, &sliceSource{evs: s.log[:2]}) }()
 		mediatest.WaitUntil(t, "the joins applied", func() bool { return r.State().Seq() == 2 })
 		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 		defer cancel()
 		if err := r.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; !errors.Is(err, ErrClosed) {
+		if err := testwait.Recv(t, done, "Run to return"); !errors.Is(err, ErrClosed) {
 			t.Errorf("Run: %v, want ErrClosed", err)
 		}
 	})
+}
+
+// TestNAT1To1IPs: a router behind a one-to-one NAT announces its public
+// address in its host candidates, in place of the local one.
+func TestNAT1To1IPs(t *testing.T) {
+	const public = "203.0.113.7"
+	network := LoopbackNetwork()
+	network.NAT1To1IPs = []string{public}
+	h := newHarness(t, WithNetwork(network))
+	h.join("alice")
+	ctx := testwait.Context(t)
+	p, err := h.router.Connect(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	for {
+		s, err := p.Next(ctx)
+		if err != nil {
+			t.Fatalf("no candidate from the router: %v", err)
+		}
+		if s.Candidate == nil {
+			continue
+		}
+		cand, err := ice.UnmarshalCandidate(s.Candidate.Candidate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cand.Type() != ice.CandidateTypeHost || cand.Address() != public {
+			t.Errorf("candidate %q, want a host candidate at %s", s.Candidate.Candidate, public)
+		}
+		return
+	}
 }
 
 func TestConnectWaitsForJoin(t *testing.T) {
@@ -117,14 +152,14 @@ func TestConnectWaitsForJoin(t *testing.T) {
 		done <- result{p, err}
 	}()
 	h.join("bob")
-	res := <-done
+	res := testwait.Recv(t, done, "Connect to return")
 	if res.err != nil {
 		t.Fatalf("Connect: %v", res.err)
 	}
 	if res.p.Participant() != "bob" {
 		t.Errorf("peer of %q", res.p.Participant())
 	}
-	s, err := res.p.Next(context.Background())
+	s, err := res.p.Next(testwait.Context(t))
 	if err != nil || s.Description == nil || s.Description.Type != webrtc.SDPTypeOffer {
 		t.Fatalf("first signal %+v, %v: want an offer", s, err)
 	}
@@ -242,7 +277,7 @@ func (w *recorderWriter) WriteRTP(p *rtp.Packet) error {
 
 func TestStagesSeeOnlyForwardedMedia(t *testing.T) {
 	rec := &recorder{counts: make(map[string]int)}
-	h := newHarness(t, WithStages(rec))
+	h := newHarness(t, WithStages(only(rec)))
 	h.join("alice", "bob")
 	h.connect("alice", false)
 	bob := h.connect("bob", true)
@@ -314,7 +349,7 @@ func (w *holderWriter) WriteRTP(p *rtp.Packet) error {
 
 func TestMuteWaitsForThePacketInFlight(t *testing.T) {
 	hold := &holder{entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarness(t, WithStages(hold))
+	h := newHarness(t, WithStages(only(hold)))
 	h.join("alice", "bob")
 	alice := h.connect("alice", false)
 	bob := h.connect("bob", true)
@@ -324,7 +359,7 @@ func TestMuteWaitsForThePacketInFlight(t *testing.T) {
 	release := sync.OnceFunc(func() { close(hold.release) })
 	defer release()
 	hold.armed.Store(true)
-	<-hold.entered // a packet is past the gate, held in the chain
+	testwait.Recv(t, hold.entered, "a packet in the chain") // past the gate, held there
 	evs := h.s.do(core.Command{Type: core.DisableAudio, Actor: "alice", Target: "bob"})
 	done := make(chan bool, 1)
 	go func() {
@@ -343,7 +378,7 @@ func TestMuteWaitsForThePacketInFlight(t *testing.T) {
 	case <-timer.C:
 	}
 	release()
-	if !<-done {
+	if !testwait.Recv(t, done, "Apply to return") {
 		t.Error("Apply returned before the packet in flight was written")
 	}
 }

@@ -48,7 +48,8 @@ type Writer interface {
 // The router calls BindTrack, UnbindTrack, Update and Close one at a time,
 // never concurrently with each other, but concurrently with the writers
 // BindTrack returned. They must not call the Router. Embed [NoOp] to
-// implement only what a stage needs. A Stage serves one Router.
+// implement only what a stage needs. A Stage serves one Router: routers
+// are given a [StageFactory], which makes each router its own.
 type Stage interface {
 	// BindTrack is called when the router starts forwarding a track. It
 	// returns the writer the router (or the stage before) calls for each of
@@ -63,6 +64,21 @@ type Stage interface {
 	// Close is called once, when the router closes.
 	Close() error
 }
+
+// StageFactory makes a router's stage, as pion/interceptor's Factory makes
+// an interceptor for each PeerConnection: NewRouter calls NewStage once, so
+// every router has a Stage of its own however many routers share the
+// options (package transport/ws/wsmedia starts one router per session with
+// the same options). session is the id of the router's session.
+type StageFactory interface {
+	NewStage(session string) (Stage, error)
+}
+
+// StageFactoryFunc is a function that is a StageFactory.
+type StageFactoryFunc func(session string) (Stage, error)
+
+// NewStage returns f(session).
+func (f StageFactoryFunc) NewStage(session string) (Stage, error) { return f(session) }
 
 // NoOp is a Stage that does nothing: BindTrack returns next. Embed it in a
 // stage to override only the methods it needs.

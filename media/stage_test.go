@@ -1,6 +1,8 @@
 package media
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/reducer"
 )
 
@@ -265,5 +268,85 @@ func TestVP8Keyframe(t *testing.T) {
 		if got := vp8Keyframe(c.payload); got != c.want {
 			t.Errorf("%s: vp8Keyframe(% x) = %v, want %v", c.name, c.payload, got, c.want)
 		}
+	}
+}
+
+// sessionStage records the sessions of the states its router updates it
+// with, and whether it was closed.
+type sessionStage struct {
+	NoOp
+	sessions map[string]bool
+	closed   bool
+}
+
+func (s *sessionStage) Update(st core.State) { s.sessions[st.Session()] = true }
+func (s *sessionStage) Close() error         { s.closed = true; return nil }
+
+// TestEachRouterMakesItsStages: routers built with the same options each
+// get stages of their own, which see only their own session.
+func TestEachRouterMakesItsStages(t *testing.T) {
+	made := map[string]*sessionStage{}
+	opt := WithStages(StageFactoryFunc(func(session string) (Stage, error) {
+		if made[session] != nil {
+			t.Errorf("a second stage for session %s", session)
+		}
+		st := &sessionStage{sessions: map[string]bool{}}
+		made[session] = st
+		return st, nil
+	}))
+	ctx, cancel := context.WithTimeout(t.Context(), mediatest.WaitLimit)
+	defer cancel()
+	var routers []*Router
+	for _, id := range []string{"room-1", "room-2"} {
+		r, err := NewRouter(core.NewState(id, nil), WithNetwork(LoopbackNetwork()), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		routers = append(routers, r)
+	}
+	for i, r := range routers {
+		if err := r.Apply(&events.ParticipantJoined{Seq: 1, Participant: "ann", Name: "Ann", Preset: "host"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id := r.State().Session()
+		st := made[id]
+		if st == nil {
+			t.Fatalf("router %d (%s) made no stage", i, id)
+		}
+		if d := cmp.Diff(map[string]bool{id: true}, st.sessions); d != "" {
+			t.Errorf("the stage of %s was updated with the sessions (-want +got):\n%s", id, d)
+		}
+		if !st.closed {
+			t.Errorf("the stage of %s was not closed with its router", id)
+		}
+	}
+	if made["room-1"] == made["room-2"] {
+		t.Error("two routers share a stage")
+	}
+}
+
+// TestStageFactoryErrors: a factory that fails fails NewRouter, and the
+// stages already made for it are closed.
+func TestStageFactoryErrors(t *testing.T) {
+	first := &sessionStage{sessions: map[string]bool{}}
+	boom := errors.New("boom")
+	_, err := NewRouter(core.NewState("room-1", nil), WithNetwork(LoopbackNetwork()),
+		WithStages(only(first), StageFactoryFunc(func(string) (Stage, error) { return nil, boom })))
+	if !errors.Is(err, boom) {
+		t.Errorf("NewRouter with a failing factory: %v, want %v", err, boom)
+	}
+	if !first.closed {
+		t.Error("the stage made before the failure was not closed")
+	}
+	_, err = NewRouter(core.NewState("room-1", nil), WithNetwork(LoopbackNetwork()),
+		WithStages(StageFactoryFunc(func(string) (Stage, error) { return nil, nil })))
+	if err == nil {
+		t.Error("NewRouter with a factory that made a nil stage: no error")
+	}
+	if _, err := NewRouter(core.NewState("room-1", nil), WithStages(nil)); err == nil {
+		t.Error("WithStages(nil): no error")
 	}
 }

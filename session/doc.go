@@ -20,8 +20,9 @@
 //	NewMemStore(); package filestore (gavel-log/1 files); package storetest (conformance suite)
 //
 // Options (nats.go style, shared by Open and NewManager): WithStore, WithPresets,
-// WithIdempotencyWindow, WithSubscriberBuffer, WithSnapshotInterval,
-// WithIdleTimeout, WithClock, WithConflictRetries, WithMaxBatch.
+// WithIdempotencyWindow, WithSubscriberBuffer, WithRecentEvents,
+// WithCatchUpBatch, WithSnapshotInterval, WithIdleTimeout, WithClock,
+// WithConflictRetries, WithMaxBatch.
 //
 // # One owner per session
 //
@@ -123,9 +124,9 @@
 //
 // A subscriber that is cut off gets, from Next, the events it still holds
 // and then ErrSlowSubscriber. It resumes with Subscribe(ctx, sub.Seq()):
-// events older than what the owner keeps in memory (its last n events) are
-// read from the store, n at a time, by the subscriber's own Next calls,
-// never by the owner. Watch returns a state and a subscription that starts
+// events older than what the owner keeps in memory (its last
+// WithRecentEvents events) are read from the store, WithCatchUpBatch at a
+// time, by the subscriber's own Next calls, never by the owner. Watch returns a state and a subscription that starts
 // right after that state's seq: what a transport needs for a welcome frame.
 //
 // The events a subscriber gets are the ones Submit answers with and the

@@ -11,6 +11,8 @@ import (
 const (
 	DefaultIdempotencyWindow = 10_000
 	DefaultSubscriberBuffer  = 1024
+	DefaultRecentEvents      = 1024
+	DefaultCatchUpBatch      = 1024
 	DefaultSnapshotInterval  = 10_000
 	DefaultIdleTimeout       = 5 * time.Minute
 	DefaultConflictRetries   = 8
@@ -26,7 +28,9 @@ type config struct {
 	store            Store
 	presets          core.Presets
 	window           int
-	subBuffer        int
+	subLimit         int // WithSubscriberBuffer: a subscriber's bound
+	subBuffer        int // WithRecentEvents: the owner's ring (owner.go reads it under this name)
+	catchUpBatch     int // WithCatchUpBatch
 	snapshotInterval uint64
 	idleTimeout      time.Duration
 	clock            func() time.Time
@@ -38,7 +42,9 @@ type config struct {
 func defaults() config {
 	return config{
 		window:           DefaultIdempotencyWindow,
-		subBuffer:        DefaultSubscriberBuffer,
+		subLimit:         DefaultSubscriberBuffer,
+		subBuffer:        DefaultRecentEvents,
+		catchUpBatch:     DefaultCatchUpBatch,
 		snapshotInterval: DefaultSnapshotInterval,
 		idleTimeout:      DefaultIdleTimeout,
 		clock:            time.Now,
@@ -102,22 +108,50 @@ func WithIdempotencyWindow(n int) Option {
 }
 
 // WithSubscriberBuffer sets n, the bound of a subscriber's buffer in events
-// (default 1024, at least 1). A subscription queues each command's events
-// whole. Not counting the command it is reading (the oldest it has not
-// finished), it takes a command's events if nothing else waits, however
-// many they are, or if the events waiting plus theirs are at most n;
-// otherwise it is cut off with ErrSlowSubscriber. The queue holds the
-// owner's slices, not copies, and grows only as commands wait in it: n
-// bounds how far a subscriber may fall behind, and costs no memory up
-// front. n is also how many recent events a session keeps in memory for
-// new subscriptions, and how many a catching-up subscription reads from
-// the store at a time.
+// (default 1024, at least 1): how far a subscriber may fall behind before
+// it is cut off with ErrSlowSubscriber. A subscription queues each
+// command's events whole. Not counting the command it is reading (the
+// oldest it has not finished), it takes a command's events if nothing else
+// waits, however many they are, or if the events waiting plus theirs are at
+// most n; otherwise it is cut off. The queue holds the owner's slices, not
+// copies, and grows only as commands wait in it: n costs no memory up
+// front.
 func WithSubscriberBuffer(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
 			return errors.Join(ErrInvalidOption, errors.New("subscriber buffer below 1"))
 		}
+		c.subLimit = n
+		return nil
+	}
+}
+
+// WithRecentEvents sets how many of its latest events an open session
+// keeps in memory (default 1024, at least 1; the events are shared with
+// the subscribers, so each costs a reference). A subscription that starts
+// within half of them of the present (a client resuming after a short
+// drop) is served from memory; one that starts further back reads the
+// store first (see WithCatchUpBatch).
+func WithRecentEvents(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return errors.Join(ErrInvalidOption, errors.New("recent events below 1"))
+		}
 		c.subBuffer = n
+		return nil
+	}
+}
+
+// WithCatchUpBatch sets how many events a subscription that starts before
+// the session's recent events reads from the store at a time, in its own
+// Next calls (default 1024, at least 1): what it holds in memory while it
+// catches up, and how many reads of the store catching up takes.
+func WithCatchUpBatch(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return errors.Join(ErrInvalidOption, errors.New("catch-up batch below 1"))
+		}
+		c.catchUpBatch = n
 		return nil
 	}
 }

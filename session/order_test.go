@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 // orderStore checks, when each record is appended, that nobody has been
@@ -32,12 +33,12 @@ func (o orderStore) Append(ctx context.Context, id string, expected Position, re
 func TestOrder(t *testing.T) {
 	answers := 0
 	st := orderStore{MemStore: NewMemStore(), t: t, answers: &answers}
-	s, err := Open(t.Context(), "room-1", WithStore(&st), WithPresets(core.Presets{"host": {}}))
+	s, err := Open(testwait.Context(t), "room-1", WithStore(&st), WithPresets(core.Presets{"host": {}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
-	if st.sub, err = s.Subscribe(t.Context(), 0); err != nil {
+	defer s.Close(testwait.Context(t))
+	if st.sub, err = s.Subscribe(testwait.Context(t), 0); err != nil {
 		t.Fatal(err)
 	}
 	for i, cmd := range []core.Command{
@@ -45,7 +46,7 @@ func TestOrder(t *testing.T) {
 		{ID: "c2", Type: core.SetAudio, Actor: "a"},
 		{ID: "c3", Type: core.SetAudio, Actor: "a"}, // no event
 	} {
-		if _, err := s.Submit(t.Context(), cmd); err != nil {
+		if _, err := s.Submit(testwait.Context(t), cmd); err != nil {
 			t.Fatal(err)
 		}
 		answers++
@@ -53,7 +54,7 @@ func TestOrder(t *testing.T) {
 			t.Errorf("when %q is answered the subscriber holds %d events, want %d", cmd.ID, n, min(1, 2-i))
 		}
 		if i < 2 {
-			if _, err := st.sub.Next(t.Context()); err != nil {
+			if _, err := st.sub.Next(testwait.Context(t)); err != nil {
 				t.Fatal(err)
 			}
 		}

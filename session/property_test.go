@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -41,7 +42,8 @@ func genCommand(t *rapid.T, i int) core.Command {
 // id in its window as the original did.
 func TestReopenProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		ctx := context.Background()
+		ctx, cancel := context.WithTimeout(context.Background(), testwait.Limit)
+		defer cancel()
 		st := session.NewMemStore()
 		opts := []session.Option{
 			session.WithStore(st), session.WithPresets(presets),

@@ -1,11 +1,11 @@
 package session
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 // queued is how many events wait in s's queue.
@@ -29,12 +29,12 @@ func (s *Subscription) queueCap() int {
 // owner's slices themselves, grows as commands wait and lets the room go
 // once they are read.
 func TestQueueOnDemand(t *testing.T) {
-	s, err := Open(t.Context(), "room-1", WithPresets(core.Presets{"host": {}}))
+	s, err := Open(testwait.Context(t), "room-1", WithPresets(core.Presets{"host": {}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
-	_, sub, err := s.Watch(t.Context())
+	defer s.Close(testwait.Context(t))
+	_, sub, err := s.Watch(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestQueueOnDemand(t *testing.T) {
 		if i == 0 {
 			cmd = core.Command{ID: "0", Type: core.Join, Actor: "a", Preset: "host"}
 		}
-		res, err := s.Submit(t.Context(), cmd)
+		res, err := s.Submit(testwait.Context(t), cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestQueueOnDemand(t *testing.T) {
 	}
 	sub.mu.Unlock()
 	for range n {
-		if _, err := sub.Next(t.Context()); err != nil {
+		if _, err := sub.Next(testwait.Context(t)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -57,7 +57,7 @@ func (s *Subscription) offer(evs []events.Event) bool {
 		return false
 	}
 	if s.head < len(s.queue) {
-		if s.behind > 0 && s.behind+len(evs) > s.s.cfg.subBuffer {
+		if s.behind > 0 && s.behind+len(evs) > s.s.cfg.subLimit {
 			s.endLocked(ErrSlowSubscriber)
 			return false
 		}
@@ -170,11 +170,11 @@ func (s *Subscription) Next(ctx context.Context) (events.Event, error) {
 	}
 }
 
-// readStore reads the next events up to catchUpTo from the store, at most a
-// buffer's worth.
+// readStore reads the next events up to catchUpTo from the store, at most
+// WithCatchUpBatch of them.
 func (s *Subscription) readStore(ctx context.Context) error {
 	want := s.seq + 1
-	limit := min(s.catchUpTo, s.seq+uint64(s.s.cfg.subBuffer))
+	limit := min(s.catchUpTo, s.seq+uint64(s.s.cfg.catchUpBatch))
 	for rec, err := range s.s.cfg.store.Records(ctx, s.s.id, want) {
 		if err != nil {
 			return fmt.Errorf("session %q: subscription: reading the log: %w", s.s.id, err)

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -51,7 +55,7 @@ func TestBurstReachesIdleSubscribers(t *testing.T) {
 			s := townHall(t, n)
 			var subs []*session.Subscription
 			for range 3 {
-				_, sub, err := s.Watch(t.Context())
+				_, sub, err := s.Watch(testwait.Context(t))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -79,8 +83,8 @@ func TestBurstReachesIdleSubscribers(t *testing.T) {
 // resumes from its last seq with nothing missing or doubled.
 func TestStalledSubscriberAfterBurst(t *testing.T) {
 	const n, buffer = 100, 16
-	s := townHall(t, n, session.WithSubscriberBuffer(buffer))
-	_, sub, err := s.Watch(t.Context())
+	s := townHall(t, n, smallBuffers(buffer)...)
+	_, sub, err := s.Watch(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +93,10 @@ func TestStalledSubscriberAfterBurst(t *testing.T) {
 		want = append(want, submit(t, s, audioCmd(fmt.Sprintf("a%d", i), "host", i%2 == 0)).Events...)
 	}
 	got := next(t, sub, n+buffer)
-	if _, err := sub.Next(t.Context()); !errors.Is(err, session.ErrSlowSubscriber) {
+	if _, err := sub.Next(testwait.Context(t)); !errors.Is(err, session.ErrSlowSubscriber) {
 		t.Fatalf("after the burst and %d events: %v, want ErrSlowSubscriber", buffer, err)
 	}
-	resumed, err := s.Subscribe(t.Context(), sub.Seq())
+	resumed, err := s.Subscribe(testwait.Context(t), sub.Seq())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +113,13 @@ func TestStalledSubscriberAfterBurst(t *testing.T) {
 // events, each once, in order.
 func TestSubscriptionRule(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		ctx := context.Background()
+		ctx, cancelRun := context.WithTimeout(context.Background(), testwait.Limit)
+		defer cancelRun()
 		polled, cancel := context.WithCancel(ctx)
 		cancel() // Next(polled) does not wait: an event, an end, or ctx's error
 		buffer := rapid.IntRange(1, 6).Draw(t, "buffer")
 		st := session.NewMemStore()
-		s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(presets), session.WithSubscriberBuffer(buffer))
+		s, err := session.Open(ctx, "room-1", smallBuffers(buffer, session.WithStore(st), session.WithPresets(presets))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +233,7 @@ func TestSubscriptionRule(t *testing.T) {
 func TestSubscribersConcurrent(t *testing.T) {
 	const participants = 40
 	st := session.NewMemStore()
-	s := townHall(t, participants, session.WithStore(st), session.WithSubscriberBuffer(8))
+	s := townHall(t, participants, smallBuffers(8, session.WithStore(st))...)
 	start := submit(t, s, hostCmd("start", core.SetAudio)).Seq
 	type reading struct {
 		evs []events.Event
@@ -236,7 +241,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 	}
 	results := make(chan reading)
 	for range 4 {
-		sub, err := s.Subscribe(t.Context(), start)
+		sub, err := s.Subscribe(testwait.Context(t), start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,9 +249,9 @@ func TestSubscribersConcurrent(t *testing.T) {
 			var r reading
 			defer func() { results <- r }()
 			for {
-				ev, err := sub.Next(t.Context())
+				ev, err := sub.Next(testwait.Context(t))
 				if errors.Is(err, session.ErrSlowSubscriber) {
-					if sub, err = s.Subscribe(t.Context(), sub.Seq()); err == nil {
+					if sub, err = s.Subscribe(testwait.Context(t), sub.Seq()); err == nil {
 						continue
 					}
 				}
@@ -269,7 +274,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 				if i%10 == 9 {
 					cmd = hostCmd(id, core.DisableAllAudio)
 				}
-				if _, err := s.Submit(t.Context(), cmd); err != nil {
+				if _, err := s.Submit(testwait.Context(t), cmd); err != nil {
 					t.Error(err)
 				}
 			}
@@ -284,7 +289,7 @@ func TestSubscribersConcurrent(t *testing.T) {
 		}
 	}
 	for range 4 {
-		r := <-results
+		r := testwait.Recv(t, results, "a reader's events")
 		if r.err != nil {
 			t.Fatalf("reader: %v", r.err)
 		}
@@ -292,6 +297,73 @@ func TestSubscribersConcurrent(t *testing.T) {
 			t.Errorf("a reader's events (-log +got):\n%s", diff)
 		}
 	}
+}
+
+// readCounter is a MemStore that counts the reads of a log.
+type readCounter struct {
+	*session.MemStore
+	reads atomic.Int64
+}
+
+func (r *readCounter) Records(ctx context.Context, id string, from uint64) iter.Seq2[session.Record, error] {
+	r.reads.Add(1)
+	return r.MemStore.Records(ctx, id, from)
+}
+
+// TestSubscriberOptionsAreSeparate: the bound of a subscriber's buffer, the
+// session's recent events and the catch-up batch are set apart, and each
+// does what its option says.
+func TestSubscriberOptionsAreSeparate(t *testing.T) {
+	const joined = 20 // one event each
+	start := func(t *testing.T, opts ...session.Option) (*session.Session, *readCounter) {
+		st := &readCounter{MemStore: session.NewMemStore()}
+		s := townHall(t, joined, append([]session.Option{session.WithStore(st)}, opts...)...)
+		st.reads.Store(0)
+		return s, st
+	}
+	subscribe := func(t *testing.T, s *session.Session, after uint64) *session.Subscription {
+		sub, err := s.Subscribe(testwait.Context(t), after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sub.Close)
+		return sub
+	}
+
+	t.Run("recent events serve a subscription from memory", func(t *testing.T) {
+		s, st := start(t, session.WithRecentEvents(2*joined), session.WithSubscriberBuffer(1), session.WithCatchUpBatch(1))
+		next(t, subscribe(t, s, 0), joined)
+		if n := st.reads.Load(); n != 0 {
+			t.Errorf("%d reads of the store, want 0: the last %d events are in memory", n, 2*joined)
+		}
+	})
+	t.Run("the catch-up batch sizes the reads", func(t *testing.T) {
+		s, st := start(t, session.WithRecentEvents(1), session.WithSubscriberBuffer(1), session.WithCatchUpBatch(3))
+		next(t, subscribe(t, s, 0), joined)
+		if n, want := st.reads.Load(), int64((joined+2)/3); n != want {
+			t.Errorf("%d reads of the store, want %d: %d events, 3 at a time", n, want, joined)
+		}
+	})
+	t.Run("the subscriber buffer alone bounds a subscriber", func(t *testing.T) {
+		for _, tc := range []struct {
+			buffer, recent int
+			cut            bool
+		}{{1, 64, true}, {64, 1, false}} {
+			s, _ := start(t, session.WithSubscriberBuffer(tc.buffer), session.WithRecentEvents(tc.recent), session.WithCatchUpBatch(64))
+			sub := subscribe(t, s, joined)
+			for i := range 3 { // a subscriber that does not read
+				submit(t, s, audioCmd(fmt.Sprintf("mute-%d", i), fmt.Sprintf("p%d", i+1), false))
+			}
+			next(t, sub, 2) // what it holds, then the third or the cut-off
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, err := sub.Next(ctx)
+			cancel()
+			if cut := errors.Is(err, session.ErrSlowSubscriber); cut != tc.cut {
+				t.Errorf("buffer %d, recent events %d: the third of 3 unread commands: %v, cut off %v, want %v",
+					tc.buffer, tc.recent, err, cut, tc.cut)
+			}
+		}
+	})
 }
 
 // BenchmarkIdleSubscription measures the heap an idle subscription takes

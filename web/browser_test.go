@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/gavelrtc/gavel/internal/gavelserver"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/transport/ws"
 )
 
@@ -230,7 +231,7 @@ func (e *env) open(name, path string) *page {
 	}()
 	e.t.Cleanup(func() {
 		cancel() // closes the tab
-		<-logged
+		testwait.Recv(e.t, logged, "the tab's console to end")
 	})
 	p.do(chromedp.Navigate(e.http.URL + path))
 	return p

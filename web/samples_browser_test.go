@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 // The seed page's samples (testdata/samples.ts) must type-check against
@@ -33,7 +35,7 @@ func TestSamplesTypeCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin, "--noEmit", "--strict", "--target", "es2022", "--module", "es2022",
+	cmd := exec.CommandContext(testwait.Context(t), bin, "--noEmit", "--strict", "--target", "es2022", "--module", "es2022",
 		"--moduleResolution", "bundler", "--lib", "es2022,dom", "samples.ts")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -10,6 +10,17 @@
 //
 // Run it again on the same directory: the session is still there, and the
 // classroom's commands are answered as duplicates, not applied twice.
+//
+// Flags:
+//
+//	-data DIR      JetStream data directory (default gavel-data)
+//	-port N        loopback port of the embedded server (default 4222; -1: any free one)
+//	-session ID    session to play the classroom in (default room-1)
+//	-once          exit after the classroom instead of serving
+//
+// The sessions it creates have two presets: teacher (disable anyone's
+// audio or video, pin, kick) and student (none). A join must name one of
+// them: "preset":"host", say, is refused with unknown_preset (1212).
 package main
 
 import (
@@ -26,12 +37,13 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
 	gavelnats "github.com/gavelrtc/gavel/transport/nats"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "nats:", err)
 		os.Exit(1)
 	}
@@ -58,10 +70,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	port := fs.Int("port", 4222, "loopback port of the embedded server (-1: any free one)")
 	id := fs.String("session", "room-1", "session to play the classroom in")
 	once := fs.Bool("once", false, "exit after the classroom instead of serving until interrupted")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: nats [-data DIR] [-port N] [-session ID] [-once]
+
+Serves gavel sessions on an embedded NATS server and plays a classroom in one.
+Sessions have the presets teacher (every host control) and student (none).
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	n, err := gavelnats.Start(ctx, gavelnats.WithDataDir(*data), gavelnats.WithPort(*port),
+	srv, err := natsserver.Start(ctx, natsserver.WithDataDir(*data), natsserver.WithPort(*port))
+	if err != nil {
+		return err
+	}
+	n, err := gavelnats.Start(ctx, gavelnats.WithEmbeddedServer(srv), // n.Close shuts srv down
 		gavelnats.WithSessionOptions(session.WithPresets(presets)))
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/gavelrtc/gavel/internal/testwait"
 )
 
 // TestRun plays the classroom twice on one data directory: the second run
@@ -11,7 +13,7 @@ import (
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	var first, second bytes.Buffer
-	if err := run(t.Context(), []string{"-data", dir, "-port", "-1", "-once"}, &first); err != nil {
+	if err := run(testwait.Context(t), []string{"-data", dir, "-port", "-1", "-once"}, &first); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -23,7 +25,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("first run: no line %q in\n%s", want, first.String())
 		}
 	}
-	if err := run(t.Context(), []string{"-data", dir, "-port", "-1", "-once"}, &second); err != nil {
+	if err := run(testwait.Context(t), []string{"-data", dir, "-port", "-1", "-once"}, &second); err != nil {
 		t.Fatal(err)
 	}
 	if want := "demo-5 pin by rivera: seq 4, 1 event(s), duplicate true"; !strings.Contains(second.String(), want) {

@@ -1,9 +1,9 @@
 // Package gavelserver is cmd/gavel: configuration (flags and GAVEL_*
 // variables) in, a running deployment out. A Server is the meeting page and
 // the SDK (package web), the websocket endpoint of transport/ws with media
-// (media/wsmedia), and every session's log in NATS JetStream
-// (transport/nats: an embedded server under a data directory, or a server
-// of your own). Tests start one with Start and drive its Handler.
+// (transport/ws/wsmedia), and every session's log in NATS JetStream
+// (transport/nats: an embedded server under a data directory,
+// transport/nats/natsserver, or a server of your own). Tests start one with Start and drive its Handler.
 //
 // Routes:
 //
@@ -39,10 +39,11 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/media"
-	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/web"
 )
 
@@ -100,11 +101,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, configErr("listen: %v", err)
 	}
 
-	opts := []gnats.Option{gnats.WithSessionOptions(session.WithPresets(cfg.Presets))}
+	opts := []gnats.NodeOption{gnats.WithSessionOptions(session.WithPresets(cfg.Presets))}
 	if cfg.NATSURL != "" {
 		opts = append(opts, gnats.WithURL(cfg.NATSURL))
 	} else {
-		opts = append(opts, gnats.WithDataDir(cfg.DataDir))
+		srv, err := natsserver.Start(ctx, natsserver.WithDataDir(cfg.DataDir))
+		if err != nil {
+			return nil, configErr("embedded NATS in %s: %v", cfg.DataDir, err)
+		}
+		opts = append(opts, gnats.WithEmbeddedServer(srv)) // the node shuts it down
 	}
 	if s.node, err = gnats.Start(ctx, opts...); err != nil {
 		if cfg.NATSURL != "" {

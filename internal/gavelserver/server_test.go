@@ -21,7 +21,7 @@ import (
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/gavelserver"
-	gnats "github.com/gavelrtc/gavel/transport/nats"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 )
@@ -382,7 +382,7 @@ func TestRun(t *testing.T) {
 func TestExternalNATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	ns, err := gnats.StartServer(ctx, gnats.WithDataDir(t.TempDir()))
+	ns, err := natsserver.Start(ctx, natsserver.WithDataDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

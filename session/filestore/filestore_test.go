@@ -22,6 +22,7 @@ import (
 	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/filestore"
@@ -112,7 +113,7 @@ func TestConformance(t *testing.T) {
 func read(t testing.TB, st session.Store, id string) []session.Record {
 	t.Helper()
 	var out []session.Record
-	for r, err := range st.Records(t.Context(), id, 1) {
+	for r, err := range st.Records(testwait.Context(t), id, 1) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,13 +134,13 @@ func verify(t testing.TB, path string) {
 // fill creates session id in st and appends recs one by one.
 func fill(t testing.TB, st session.Store, id string, recs []session.Record) {
 	t.Helper()
-	if err := st.Create(t.Context(), events.Header{Session: id, Presets: storetest.Presets}); err != nil {
+	if err := st.Create(testwait.Context(t), events.Header{Session: id, Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
 	var last session.Position
 	for _, r := range recs {
 		var err error
-		if last, err = st.Append(t.Context(), id, last, r); err != nil {
+		if last, err = st.Append(testwait.Context(t), id, last, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,11 +168,11 @@ func TestReopen(t *testing.T) {
 		t.Errorf("repairs of a clean log: %+v", st.Repairs())
 	}
 	last := want[len(want)-1].Pos
-	if _, err := st.Append(t.Context(), "room/1", last-1, recs[30]); !errors.Is(err, session.ErrConflict) {
+	if _, err := st.Append(testwait.Context(t), "room/1", last-1, recs[30]); !errors.Is(err, session.ErrConflict) {
 		t.Fatalf("Append at a stale position after reopening: %v, want ErrConflict", err)
 	}
 	for _, r := range recs[30:] {
-		if last, err = st.Append(t.Context(), "room/1", last, r); err != nil {
+		if last, err = st.Append(testwait.Context(t), "room/1", last, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,7 +203,7 @@ func runtimeOnFiles(t *testing.T, rooms int) {
 		t.Fatal(err)
 	}
 	answered := submitAll(t, m, 64, 30, rooms)
-	if err := m.Close(t.Context()); err != nil {
+	if err := m.Close(testwait.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -214,10 +215,10 @@ func runtimeOnFiles(t *testing.T, rooms int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(context.Background())
+	defer m.Close(testwait.Context(t))
 	for id, res := range answered {
 		room, cmd := res.room, res.cmd
-		again, err := m.Submit(t.Context(), room, cmd)
+		again, err := m.Submit(testwait.Context(t), room, cmd)
 		if err != nil || !again.Duplicate || !cmp.Equal(again.Events, res.res.Events, equateEmpty) || again.Seq != res.res.Seq {
 			t.Fatalf("%s after the restart: %+v, %v; first %+v", id, again, err, res.res)
 		}
@@ -256,6 +257,7 @@ func submitAll(t *testing.T, m *session.Manager, goroutines, cmds, rooms int) ma
 		out = map[string]answer{}
 		wg  sync.WaitGroup
 	)
+	ctx := testwait.Context(t)
 	for g := range goroutines {
 		wg.Go(func() {
 			actor := fmt.Sprintf("p%d", g)
@@ -265,7 +267,7 @@ func submitAll(t *testing.T, m *session.Manager, goroutines, cmds, rooms int) ma
 				if i < rooms {
 					cmd = core.Command{ID: cmd.ID, Type: core.Join, Actor: actor, Name: actor, Preset: "attendee", Audio: true}
 				}
-				res, err := m.Submit(context.Background(), room, cmd)
+				res, err := m.Submit(ctx, room, cmd)
 				if err != nil {
 					t.Error(err)
 					return
@@ -280,9 +282,9 @@ func submitAll(t *testing.T, m *session.Manager, goroutines, cmds, rooms int) ma
 	return out
 }
 
-// TestTornTail cuts a log at every byte offset of its last record:
-// reopening keeps exactly the records written whole, reports the cut, and
-// the log goes on.
+// TestTornTail cuts a log at every byte offset of its last record (with
+// -short: its first and last few, and every 16th): reopening keeps exactly
+// the records written whole, reports the cut, and the log goes on.
 func TestTornTail(t *testing.T) {
 	src := t.TempDir()
 	st, err := filestore.Open(src)
@@ -299,6 +301,9 @@ func TestTornTail(t *testing.T) {
 	}
 	lastStart := bytes.LastIndexByte(full[:len(full)-1], '\n') + 1
 	for cut := lastStart; cut <= len(full); cut++ {
+		if testing.Short() && cut > lastStart+2 && cut < len(full)-2 && (cut-lastStart)%16 != 0 {
+			continue
+		}
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(path)), full[:cut], 0o644); err != nil {
 			t.Fatal(err)
@@ -327,7 +332,7 @@ func TestTornTail(t *testing.T) {
 		}
 		// The log goes on after the repair, and verifies.
 		more := storetest.Records(len(got) + 1)[len(got)]
-		if _, err := st.Append(t.Context(), "room-1", got[len(got)-1].Pos, more); err != nil {
+		if _, err := st.Append(testwait.Context(t), "room-1", got[len(got)-1].Pos, more); err != nil {
 			t.Fatalf("cut at %d: Append after the repair: %v", cut, err)
 		}
 		verify(t, st.Path("room-1"))
@@ -347,7 +352,7 @@ func TestCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	acked := map[string]bool{}
 	for run := range 5 {
-		cmd := exec.Command(os.Args[0])
+		cmd := exec.CommandContext(testwait.Context(t), os.Args[0]) // killed at the deadline if it hangs
 		cmd.Env = append(os.Environ(), childEnv+"=submit", "GAVEL_DIR="+dir, fmt.Sprintf("GAVEL_RUN=r%d", run))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -406,7 +411,7 @@ func TestLock(t *testing.T) {
 	if _, err := filestore.Open(dir); !errors.Is(err, filestore.ErrLocked) {
 		t.Fatalf("a second Open in this process: %v, want ErrLocked", err)
 	}
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.CommandContext(testwait.Context(t), os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"=lock", "GAVEL_DIR="+dir)
 	out, err := cmd.Output()
 	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 3 {
@@ -432,17 +437,17 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := []session.Option{session.WithPresets(storetest.Presets), session.WithSnapshotInterval(7), session.WithIdempotencyWindow(5)}
-	s, err := session.Open(t.Context(), "room-1", append(opts, session.WithStore(st))...)
+	s, err := session.Open(testwait.Context(t), "room-1", append(opts, session.WithStore(st))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range storetest.Records(100) {
-		if _, err := s.Submit(t.Context(), r.Command); err != nil {
+		if _, err := s.Submit(testwait.Context(t), r.Command); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, _ := s.State(t.Context())
-	s.Close(t.Context())
+	want, _ := s.State(testwait.Context(t))
+	s.Close(testwait.Context(t))
 	st.Close()
 	snapPath := filepath.Join(dir, "room-1.snap")
 	good, err := os.ReadFile(snapPath)
@@ -456,24 +461,24 @@ func TestSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := open(t, dir)
-		_, snapErr := st.LatestSnapshot(t.Context(), "room-1")
+		_, snapErr := st.LatestSnapshot(testwait.Context(t), "room-1")
 		if (name == "good") != (snapErr == nil) {
 			t.Errorf("%s snapshot: LatestSnapshot error %v", name, snapErr)
 		}
-		s, err := session.Open(t.Context(), "room-1", append(opts, session.WithStore(st))...)
+		s, err := session.Open(testwait.Context(t), "room-1", append(opts, session.WithStore(st))...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := s.State(t.Context())
+		got, _ := s.State(testwait.Context(t))
 		if !got.Equal(want) {
 			t.Errorf("%s snapshot: state %+v, want %+v", name, got.Snapshot(), want.Snapshot())
 		}
 		// The window came back too: the last command is a duplicate.
 		last := storetest.Records(100)[99].Command
-		if res, err := s.Submit(t.Context(), last); err != nil || !res.Duplicate {
+		if res, err := s.Submit(testwait.Context(t), last); err != nil || !res.Duplicate {
 			t.Errorf("%s snapshot: the last command again: %+v, %v; want a duplicate", name, res, err)
 		}
-		s.Close(t.Context())
+		s.Close(testwait.Context(t))
 		st.Close()
 	}
 }
@@ -482,7 +487,7 @@ func TestRecordTooLong(t *testing.T) {
 	st := open(t, t.TempDir())
 	fill(t, st, "room-1", storetest.Records(1))
 	big := session.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
-	if _, err := st.Append(t.Context(), "room-1", 1, big); !errors.Is(err, sessionlog.ErrLineTooLong) {
+	if _, err := st.Append(testwait.Context(t), "room-1", 1, big); !errors.Is(err, sessionlog.ErrLineTooLong) {
 		t.Fatalf("a record over 1 MiB: %v, want ErrLineTooLong", err)
 	}
 	if got := read(t, st, "room-1"); len(got) != 1 {
@@ -494,13 +499,13 @@ func TestRecordTooLong(t *testing.T) {
 // TestAudit: rejected commands go to a file of their own, not into the log.
 func TestAudit(t *testing.T) {
 	st := open(t, t.TempDir())
-	s, err := session.Open(t.Context(), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+	s, err := session.Open(testwait.Context(t), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
-	s.Submit(t.Context(), core.Command{ID: "c1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"})
-	_, err = s.Submit(t.Context(), core.Command{ID: "c2", Type: core.KickAll, Actor: "bob"})
+	defer s.Close(testwait.Context(t))
+	s.Submit(testwait.Context(t), core.Command{ID: "c1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"})
+	_, err = s.Submit(testwait.Context(t), core.Command{ID: "c2", Type: core.KickAll, Actor: "bob"})
 	if !errors.Is(err, core.ErrPermissionDenied) {
 		t.Fatalf("err = %v", err)
 	}
@@ -564,7 +569,7 @@ func TestBlankLines(t *testing.T) {
 		last := want[len(want)-1].LastSeq(0)
 		for from := uint64(1); from <= last+1; from += max(1, last/50) {
 			var got []session.Record
-			for r, err := range st.Records(t.Context(), "room-1", from) {
+			for r, err := range st.Records(testwait.Context(t), "room-1", from) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -593,12 +598,12 @@ func TestBlankLines(t *testing.T) {
 	}
 	state := reducer.Fold(core.NewState("room-1", storetest.Presets), evs)
 	snap := session.Snapshot{State: state.Snapshot(), Pos: want[i].Pos, WindowSeq: state.Seq() - 20}
-	if err := st.SaveSnapshot(t.Context(), "room-1", snap); err != nil {
+	if err := st.SaveSnapshot(testwait.Context(t), "room-1", snap); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
 	st = open(t, dir)
-	got, err := st.LatestSnapshot(t.Context(), "room-1")
+	got, err := st.LatestSnapshot(testwait.Context(t), "room-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,11 +611,11 @@ func TestBlankLines(t *testing.T) {
 		t.Errorf("snapshot (-saved +read):\n%s", diff)
 	}
 	checkSuffixes(st)
-	if last, err := st.LastPosition(t.Context(), "room-1"); err != nil || last != want[len(want)-1].Pos {
+	if last, err := st.LastPosition(testwait.Context(t), "room-1"); err != nil || last != want[len(want)-1].Pos {
 		t.Fatalf("LastPosition = %d, %v; want %d", last, err, want[len(want)-1].Pos)
 	}
 	more := storetest.Records(len(recs) + 1)[len(recs)]
-	if _, err := st.Append(t.Context(), "room-1", want[len(want)-1].Pos, more); err != nil {
+	if _, err := st.Append(testwait.Context(t), "room-1", want[len(want)-1].Pos, more); err != nil {
 		t.Fatal(err)
 	}
 	verify(t, st.Path("room-1"))
@@ -642,7 +647,7 @@ func TestBadLine(t *testing.T) {
 			}
 			st := open(t, dir)
 			var n int
-			for _, err := range st.Records(t.Context(), "room-1", 1) {
+			for _, err := range st.Records(testwait.Context(t), "room-1", 1) {
 				var le *sessionlog.LineError
 				if err == nil {
 					n++

@@ -36,11 +36,15 @@ type Client struct {
 // NewClient returns a client on nc. Options: WithPrefix and WithStream (as
 // the service's), WithRequestTimeout, WithSubmitTimeout, WithStoreTimeout
 // (for Subscribe's reads).
-func NewClient(nc *gonats.Conn, opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
-	if err != nil {
+func NewClient(nc *gonats.Conn, opts ...ClientOption) (*Client, error) {
+	cfg := defaultClient()
+	if err := apply(&cfg, opts, ClientOption.applyClient); err != nil {
 		return nil, err
 	}
+	return newClientWith(nc, cfg)
+}
+
+func newClientWith(nc *gonats.Conn, cfg clientConfig) (*Client, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)

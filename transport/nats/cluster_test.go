@@ -14,6 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
 )
@@ -39,6 +40,9 @@ type cluster struct {
 // startCluster starts a three-node cluster, retrying a start that stalls
 // (a route port taken meanwhile, a first meta-leader election that hangs).
 func startCluster(t *testing.T) *cluster {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
 	t.Helper()
 	for attempt := range 5 {
 		c, err := tryCluster(t)
@@ -130,7 +134,7 @@ func (c *cluster) streamLeader(t *testing.T, nc *gonats.Conn, stream string, wan
 	}
 	var leader *server.Server
 	ok := waitFor(10*time.Second, func() bool {
-		s, err := js.Stream(t.Context(), stream)
+		s, err := js.Stream(testwait.Context(t), stream)
 		if err != nil {
 			return false
 		}
@@ -167,7 +171,7 @@ func (c *cluster) streamLeader(t *testing.T, nc *gonats.Conn, stream string, wan
 // events the log does not hold, and the session goes on.
 func TestCluster(t *testing.T) {
 	c := startCluster(t)
-	opts := []Option{
+	opts := []NodeOption{
 		WithURL(c.urls), WithReplicas(3), WithNATSOptions(gonats.ReconnectWait(20 * time.Millisecond)),
 		WithSessionOptions(session.WithPresets(presets)),
 	}
@@ -177,7 +181,7 @@ func TestCluster(t *testing.T) {
 	// A lost request is sent again after a second, not two.
 	client := newClient(t, nc, WithRequestTimeout(time.Second))
 	// A subscriber follows the whole run, across the change of leader.
-	sub, err := newClient(t, connect(t, c.urls)).Subscribe(t.Context(), "room-1", 0)
+	sub, err := newClient(t, connect(t, c.urls)).Subscribe(testwait.Context(t), "room-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +196,7 @@ func TestCluster(t *testing.T) {
 		stopped <- leader.Name()
 	}()
 	answers := race(t, client, "room-1", 16, 30, func() { close(half) })
-	t.Logf("stopped the stream leader %s halfway", <-stopped)
+	t.Logf("stopped the stream leader %s halfway", testwait.Recv(t, stopped, "the stream leader to stop"))
 
 	c.streamLeader(t, nc, DefaultStream, 1) // a new one, on the two left
 	want := checkLog(t, a.Store(), "room-1", answers)
@@ -202,7 +206,7 @@ func TestCluster(t *testing.T) {
 	}
 	// The session goes on.
 	next := core.Command{ID: "after", Type: core.Join, Actor: "late", Name: "Late", Preset: "attendee"}
-	res, err := client.Submit(t.Context(), "room-1", next)
+	res, err := client.Submit(testwait.Context(t), "room-1", next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +232,7 @@ func TestClusterConcurrentWriters(t *testing.T) {
 	nc := connect(t, c.urls)
 	st := newStore(t, nc, WithReplicas(3))
 	c.streamLeader(t, nc, DefaultStream, 2)
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 	if err := st.Create(ctx, events.Header{Session: "room-1", Presets: presets}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,26 +1,33 @@
 // Package nats runs gavel sessions over NATS: a JetStream stream is the
 // durable, replicated log of every session (a session.Store), any number of
 // gavel instances answer commands on request/reply subjects, and trusted
-// services submit commands and follow sessions with a Client. With no NATS
-// URL, a Node starts an in-process nats-server with JetStream, so one binary
-// is a complete deployment; with a URL it joins a server or cluster.
+// services submit commands and follow sessions with a Client. A Node joins
+// a NATS server or cluster (WithURL), or runs on an in-process nats-server
+// with JetStream (package natsserver, WithEmbeddedServer), so one binary is
+// a complete deployment. The embedded server is a package of its own so
+// that a service that only needs the Client does not link nats-server.
 //
 // # API in brief
 //
-//	n, err := nats.Start(ctx, nats.WithDataDir("data"), nats.WithSessionOptions(session.WithPresets(p)))
+//	srv, err := natsserver.Start(ctx, natsserver.WithDataDir("data"))
+//	n, err := nats.Start(ctx, nats.WithEmbeddedServer(srv), nats.WithSessionOptions(session.WithPresets(p)))
 //	n, err := nats.Start(ctx, nats.WithURL("nats://a:4222,nats://b:4222"), nats.WithReplicas(3))
 //	res, err := n.Client().Submit(ctx, "room-1", cmd)   // events, or the *core.Error
 //	sub, err := n.Client().Subscribe(ctx, "room-1", 0)  // every event with seq > 0, in order
 //	ev, err := sub.Next(ctx)
 //	n.Close(ctx)
 //
-//	The parts: StartServer (embedded server), NewStore (the session.Store),
-//	NewService (serves a session.Manager on the command subjects), NewClient.
-//	Options (one Option type, each constructor reads its own): WithURL,
-//	WithNATSOptions, WithDataDir, WithPort, WithSyncAlways, WithStream,
-//	WithPrefix, WithReplicas, WithMemoryStorage, WithDuplicateWindow,
-//	WithStoreTimeout, WithQueue, WithMaxCommand, WithConcurrency,
-//	WithSessionOptions, WithRequestTimeout, WithSubmitTimeout.
+// The parts: NewStore (the session.Store), NewService (serves a
+// session.Manager on the command subjects), NewClient. Each takes options
+// of its own kind, so an option given where it means nothing does not
+// compile; Start takes every kind and hands each to its part:
+//
+//	StoreOption    WithReplicas, WithMemoryStorage, WithDuplicateWindow
+//	ServiceOption  WithQueue, WithMaxCommand, WithConcurrency
+//	ClientOption   WithRequestTimeout, WithSubmitTimeout
+//	StreamOption   (store and client) WithStream, WithStoreTimeout
+//	SubjectOption  (store, service and client) WithPrefix
+//	NodeOption     (Start only) WithURL, WithEmbeddedServer, WithNATSOptions, WithSessionOptions
 //
 // # Subjects and the log
 //
@@ -79,15 +86,16 @@
 // system before it is acknowledged, so an acknowledged command survives a
 // crash of the process (kill -9), and the files are fsynced every two
 // minutes; a power loss can lose the last acknowledged commands. fsync on
-// every write (WithSyncAlways) costs about 9× per append here (~227 µs
-// against ~26 µs). A deployment that must survive the loss of a machine
+// every write (natsserver.WithSyncAlways) costs about 9× per append here
+// (~227 µs against ~26 µs). A deployment that must survive the loss of a machine
 // runs a three-node cluster with WithReplicas(3): an acknowledgement then
 // means a majority of servers hold the record.
 //
 // One command is one message, so the largest record must fit in the
 // server's max_payload: disable_all_audio at 10,000 participants records
-// about 1 MB of events. The embedded server allows 8 MiB (MaxPayload); give
-// a server of your own the same (max_payload: 8MB).
+// about 1 MB of events. The embedded server allows 8 MiB
+// (natsserver.MaxPayload); give a server of your own the same (max_payload:
+// 8MB).
 //
 // # Replies
 //
@@ -163,5 +171,5 @@
 // it, so run it where those are trusted.
 //
 // Package nats imports core, events, reducer and session, and
-// github.com/nats-io/nats.go and github.com/nats-io/nats-server/v2.
+// github.com/nats-io/nats.go; not nats-server (TestClientLinksNoServer).
 package nats

@@ -9,23 +9,33 @@ import (
 	gonats "github.com/nats-io/nats.go"
 
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 // startServer starts an embedded server with its data in a test directory
 // (or dir, when given) and shuts it down at the end of the test.
-func startServer(t testing.TB, opts ...Option) *server.Server {
+func startServer(t testing.TB, opts ...natsserver.Option) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	srv, err := StartServer(ctx, append([]Option{WithDataDir(t.TempDir())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := embeddedServer(t, opts...)
 	t.Cleanup(func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 	})
+	return srv
+}
+
+// embeddedServer starts an embedded server with its data in a test
+// directory (or dir, when given), for a node to own.
+func embeddedServer(t testing.TB, opts ...natsserver.Option) *server.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := natsserver.Start(ctx, append([]natsserver.Option{natsserver.WithDataDir(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return srv
 }
 
@@ -41,9 +51,9 @@ func connect(t testing.TB, url string, opts ...gonats.Option) *gonats.Conn {
 }
 
 // newStore returns a store on nc.
-func newStore(t testing.TB, nc *gonats.Conn, opts ...Option) *Store {
+func newStore(t testing.TB, nc *gonats.Conn, opts ...StoreOption) *Store {
 	t.Helper()
-	st, err := NewStore(t.Context(), nc, opts...)
+	st, err := NewStore(testwait.Context(t), nc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +61,9 @@ func newStore(t testing.TB, nc *gonats.Conn, opts ...Option) *Store {
 }
 
 // startNode starts a node, closing it at the end of the test.
-func startNode(t testing.TB, opts ...Option) *Node {
+func startNode(t testing.TB, opts ...NodeOption) *Node {
 	t.Helper()
-	n, err := Start(t.Context(), opts...)
+	n, err := Start(testwait.Context(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +82,7 @@ func startNode(t testing.TB, opts ...Option) *Node {
 func readLog(t testing.TB, st *Store, id string, from uint64) []session.Record {
 	t.Helper()
 	var out []session.Record
-	for r, err := range st.Records(t.Context(), id, from) {
+	for r, err := range st.Records(testwait.Context(t), id, from) {
 		if err != nil {
 			t.Fatal(err)
 		}

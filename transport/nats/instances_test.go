@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 )
@@ -81,7 +82,7 @@ func race(t *testing.T, c *Client, id string, submitters, each int, halfway func
 // of events the log does not hold). It returns the state the log folds to.
 func checkLog(t *testing.T, st *Store, id string, answers []answer) core.State {
 	t.Helper()
-	h, err := st.Header(t.Context(), id)
+	h, err := st.Header(testwait.Context(t), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +126,11 @@ func checkLog(t *testing.T, st *Store, id string, answers []answer) core.State {
 // liveState is the state of session id in node n.
 func liveState(t *testing.T, n *Node, id string) core.State {
 	t.Helper()
-	s, err := n.Manager().Session(t.Context(), id)
+	s, err := n.Manager().Session(testwait.Context(t), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.State(t.Context())
+	st, err := s.State(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func liveState(t *testing.T, n *Node, id string) core.State {
 // and only the expected-sequence check keeps them apart.
 func TestTwoInstances(t *testing.T) {
 	srv := startServer(t)
-	opts := []Option{WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets))}
+	opts := []NodeOption{WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets))}
 	a, b := startNode(t, opts...), startNode(t, opts...)
 	c := newClient(t, connect(t, srv.ClientURL()))
 	answers := race(t, c, "room-1", 25, 40, nil)
@@ -152,7 +153,7 @@ func TestTwoInstances(t *testing.T) {
 		// each catch up.
 		p1, _ := want.Participant("p1")
 		sync := core.Command{ID: fmt.Sprintf("sync-%d", i), Type: core.SetAudio, Actor: "p1", Enabled: p1.AudioEnabled}
-		if _, err := n.Manager().Submit(t.Context(), "room-1", sync); err != nil {
+		if _, err := n.Manager().Submit(testwait.Context(t), "room-1", sync); err != nil {
 			t.Fatal(err)
 		}
 		if got := liveState(t, n, "room-1"); !got.Equal(want) {

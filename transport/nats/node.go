@@ -4,111 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	gonats "github.com/nats-io/nats.go"
 
 	"github.com/gavelrtc/gavel/session"
 )
 
-// MaxPayload is the largest message the embedded server takes: 8 MiB rather
-// than nats-server's 1 MiB, because one command is one message and
-// disable_all_audio in a session of 10,000 participants records 10,000
-// events (about 1 MB). A server or cluster of your own needs max_payload
-// raised alike for sessions that large.
-const MaxPayload = 8 << 20
+// EmbeddedServer is a NATS server in this process (with JetStream) that a
+// Node connects to without a socket; natsserver.Start returns one (a
+// nats-server *server.Server).
+type EmbeddedServer interface {
+	// ClientURL is the URL other processes connect to.
+	ClientURL() string
+	// InProcessConn is a connection that bypasses the network
+	// (nats.InProcessServer).
+	InProcessConn() (net.Conn, error)
+	// Shutdown stops the server, and WaitForShutdown waits until it has.
+	Shutdown()
+	WaitForShutdown()
+}
 
-// StartServer starts an in-process nats-server with JetStream, listening on
-// 127.0.0.1 only (WithPort; default a free port), keeping its data in
-// WithDataDir, fsyncing as WithSyncAlways says. It returns once the server
-// accepts connections; stop it with Shutdown and WaitForShutdown.
-func StartServer(ctx context.Context, opts ...Option) (*server.Server, error) {
-	cfg, err := newConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "gavel",
-		Host:       "127.0.0.1",
-		Port:       cfg.port,
-		JetStream:  true,
-		StoreDir:   cfg.dataDir,
-		SyncAlways: cfg.syncAlways,
-		MaxPayload: MaxPayload,
-		NoSigs:     true,
-		NoLog:      true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("gavel/nats: embedded server: %w", err)
-	}
-	log := &errorLog{}
-	srv.SetLoggerV2(log, false, false, false)
-	srv.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	if d, ok := ctx.Deadline(); ok {
-		deadline = d
-	}
-	// Poll, so that a failure the logger saw (a taken port) ends the wait.
-	ready := false
-	for !ready && !log.failed() && time.Now().Before(deadline) && ctx.Err() == nil {
-		ready = srv.ReadyForConnections(20 * time.Millisecond)
-	}
-	if !ready || !srv.JetStreamEnabled() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		if err := ctx.Err(); err != nil {
-			return nil, err
+// WithEmbeddedServer makes Start connect to srv in process. The Node owns
+// srv from then on: its Close shuts srv down, and so does a Start that
+// fails. Start needs this or WithURL.
+func WithEmbeddedServer(srv EmbeddedServer) NodeOption {
+	return nodeOpt(func(c *nodeConfig) error {
+		if srv == nil {
+			return invalid("nil embedded server")
 		}
-		return nil, fmt.Errorf("gavel/nats: embedded server did not start: %s", log.last())
-	}
-	return srv, nil
+		c.server = srv
+		return nil
+	})
 }
-
-// errorLog is the embedded server's logger: it keeps the last error, which
-// StartServer reports when the server does not start (the port is taken, the
-// data directory is not writable).
-type errorLog struct {
-	mu  sync.Mutex
-	msg string
-}
-
-func (l *errorLog) set(format string, v ...any) {
-	l.mu.Lock()
-	l.msg = fmt.Sprintf(format, v...)
-	l.mu.Unlock()
-}
-
-func (l *errorLog) failed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.msg != ""
-}
-
-func (l *errorLog) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.msg == "" {
-		return "no error logged"
-	}
-	return l.msg
-}
-
-func (l *errorLog) Noticef(string, ...any)         {}
-func (l *errorLog) Warnf(string, ...any)           {}
-func (l *errorLog) Debugf(string, ...any)          {}
-func (l *errorLog) Tracef(string, ...any)          {}
-func (l *errorLog) Errorf(format string, v ...any) { l.set(format, v...) }
-func (l *errorLog) Fatalf(format string, v ...any) { l.set(format, v...) }
 
 // Node is one gavel instance on NATS: a connection, the JetStream Store, a
 // session.Manager on it, the command Service and a Client. Start one per
 // process; all nodes of a deployment share the server (or cluster), the
 // stream and the command queue group.
 type Node struct {
-	srv    *server.Server // nil when connected to WithURL
+	srv    EmbeddedServer // nil when connected to WithURL
 	nc     *gonats.Conn
 	store  *Store
 	mgr    *session.Manager
@@ -119,45 +57,58 @@ type Node struct {
 	closeErr  error
 }
 
-// Start starts a Node. With WithURL it connects to that server or cluster
+// Start starts a Node: it connects to the server or cluster of WithURL
 // (reconnecting forever, 50 ms apart, unless WithNATSOptions says
-// otherwise); without, it first starts an embedded server (StartServer) and
-// connects to it in process. Then it creates the stream (NewStore), a
-// session.Manager (WithSessionOptions plus the store) and the command
-// service (NewService). Close it when done.
-func Start(ctx context.Context, opts ...Option) (_ *Node, err error) {
-	cfg, err := newConfig(opts)
-	if err != nil {
-		return nil, err
+// otherwise), or in process to the server of WithEmbeddedServer; then it
+// creates the stream (as NewStore), a session.Manager (WithSessionOptions
+// plus the store), the command service (as NewService) and a client (as
+// NewClient), each with the options of its kind. Close it when done.
+func Start(ctx context.Context, opts ...NodeOption) (_ *Node, err error) {
+	cfg := defaultNode()
+	// Every option is applied, even after one fails, so that the server of
+	// WithEmbeddedServer is known, and shut down, whatever fails.
+	var errs []error
+	for _, o := range opts {
+		if o != nil {
+			errs = append(errs, o.applyNode(&cfg))
+		}
 	}
-	n := &Node{}
+	err = errors.Join(errs...)
+	switch {
+	case err != nil:
+	case cfg.url == "" && cfg.server == nil:
+		err = invalid("no NATS server: give WithURL or WithEmbeddedServer")
+	case cfg.url != "" && cfg.server != nil:
+		err = invalid("WithURL and WithEmbeddedServer both given")
+	}
+	n := &Node{srv: cfg.server}
 	defer func() {
 		if err != nil {
 			n.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err != nil {
+		return nil, err
+	}
 	url := cfg.url
 	copts := []gonats.Option{gonats.Name("gavel"), gonats.MaxReconnects(-1), gonats.ReconnectWait(50 * time.Millisecond)}
-	if url == "" {
-		if n.srv, err = StartServer(ctx, opts...); err != nil {
-			return nil, err
-		}
+	if n.srv != nil {
 		url = n.srv.ClientURL()
 		copts = append(copts, gonats.InProcessServer(n.srv))
 	}
 	if n.nc, err = gonats.Connect(url, append(copts, cfg.natsOpts...)...); err != nil {
 		return nil, fmt.Errorf("gavel/nats: connect to %s: %w", url, err)
 	}
-	if n.store, err = NewStore(ctx, n.nc, opts...); err != nil {
+	if n.store, err = newStoreWith(ctx, n.nc, cfg.store); err != nil {
 		return nil, err
 	}
 	if n.mgr, err = session.NewManager(append(slices.Clip(cfg.sessionOpts), session.WithStore(n.store))...); err != nil {
 		return nil, err
 	}
-	if n.svc, err = NewService(ctx, n.nc, n.mgr, opts...); err != nil {
+	if n.svc, err = newServiceWith(ctx, n.nc, n.mgr, cfg.service); err != nil {
 		return nil, err
 	}
-	if n.client, err = NewClient(n.nc, opts...); err != nil {
+	if n.client, err = newClientWith(n.nc, cfg.client); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -175,9 +126,6 @@ func (n *Node) URL() string {
 // Conn is the node's NATS connection.
 func (n *Node) Conn() *gonats.Conn { return n.nc }
 
-// Server is the embedded server, or nil with WithURL.
-func (n *Node) Server() *server.Server { return n.srv }
-
 // Store is the node's JetStream store.
 func (n *Node) Store() *Store { return n.store }
 
@@ -189,7 +137,7 @@ func (n *Node) Manager() *session.Manager { return n.mgr }
 func (n *Node) Client() *Client { return n.client }
 
 // Close stops the service (waiting for the commands it took), closes the
-// sessions, the connection and the embedded server. It returns ctx's error
+// sessions, the connection and the embedded server (WithEmbeddedServer). It returns ctx's error
 // if ctx ends first; the parts are closed anyway. Later calls return the
 // first one's result.
 func (n *Node) Close(ctx context.Context) error {

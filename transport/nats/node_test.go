@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,9 +15,11 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 // presets are the presets of the sessions the tests create.
@@ -76,7 +80,7 @@ var classroom = []core.Command{
 func submitScript(t *testing.T, c *Client, id string, s script) {
 	t.Helper()
 	for i, cmd := range s.cmds {
-		res, err := c.Submit(t.Context(), id, cmd)
+		res, err := c.Submit(testwait.Context(t), id, cmd)
 		checkOutcome(t, cmd, res, err, s.events[i], s.errs[i])
 	}
 }
@@ -136,9 +140,11 @@ func freePort(t *testing.T) int {
 func TestNode(t *testing.T) {
 	leakcheck.Check(t) // and nothing keeps running after Close
 	dir, port := t.TempDir(), freePort(t)
-	opts := []Option{WithDataDir(dir), WithPort(port),
-		WithSessionOptions(session.WithPresets(presets), session.WithSnapshotInterval(4))}
-	n, err := Start(t.Context(), opts...)
+	opts := []NodeOption{WithSessionOptions(session.WithPresets(presets), session.WithSnapshotInterval(4))}
+	server := func() NodeOption {
+		return WithEmbeddedServer(embeddedServer(t, natsserver.WithDataDir(dir), natsserver.WithPort(port)))
+	}
+	n, err := Start(testwait.Context(t), append(opts, server())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +153,7 @@ func TestNode(t *testing.T) {
 	all := s.all()
 
 	// A retry of an applied command is answered with the original outcome.
-	res, err := n.Client().Submit(t.Context(), "room-1", classroom[3])
+	res, err := n.Client().Submit(testwait.Context(t), "room-1", classroom[3])
 	if err != nil || !res.Duplicate {
 		t.Fatalf("retry of command 4: %+v, %v; want the duplicate", res, err)
 	}
@@ -158,7 +164,7 @@ func TestNode(t *testing.T) {
 	// Another process's connection, over TCP.
 	other := newClient(t, connect(t, n.URL()))
 	for after := range uint64(len(all)) + 1 {
-		sub, err := other.Subscribe(t.Context(), "room-1", after)
+		sub, err := other.Subscribe(testwait.Context(t), "room-1", after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +173,7 @@ func TestNode(t *testing.T) {
 		}
 		sub.Close()
 	}
-	live, err := other.Subscribe(t.Context(), "room-1", uint64(len(all)))
+	live, err := other.Subscribe(testwait.Context(t), "room-1", uint64(len(all)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,18 +187,18 @@ func TestNode(t *testing.T) {
 
 	// Restarted on the same directory and port: the same log and state,
 	// from the latest snapshot and the records after it.
-	n = startNode(t, opts...)
-	if snap, err := n.Store().LatestSnapshot(t.Context(), "room-1"); err != nil || snap.State.Seq < 4 {
+	n = startNode(t, append(opts, server())...)
+	if snap, err := n.Store().LatestSnapshot(testwait.Context(t), "room-1"); err != nil || snap.State.Seq < 4 {
 		t.Errorf("latest snapshot: %+v, %v; want one at seq 4 or later", snap, err)
 	}
 	if diff := cmp.Diff(jsonOf(all), jsonOf(loggedEvents(t, n.Store(), "room-1"))); diff != "" {
 		t.Errorf("log after the restart (-want +got):\n%s", diff)
 	}
-	st, err := n.Manager().Session(t.Context(), "room-1")
+	st, err := n.Manager().Session(testwait.Context(t), "room-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.State(t.Context())
+	got, err := st.State(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +206,7 @@ func TestNode(t *testing.T) {
 		t.Errorf("state after the restart:\n%s\nwant\n%s", events.AppendState(nil, got), events.AppendState(nil, s.state))
 	}
 	// The idempotency window came back from the log.
-	if res, err := n.Client().Submit(t.Context(), "room-1", classroom[0]); err != nil || !res.Duplicate {
+	if res, err := n.Client().Submit(testwait.Context(t), "room-1", classroom[0]); err != nil || !res.Duplicate {
 		t.Errorf("command 1 again after the restart: %+v, %v; want the duplicate", res, err)
 	}
 	// The session goes on, and the subscription made before sees it.
@@ -213,7 +219,7 @@ func TestNode(t *testing.T) {
 }
 
 // newClient is NewClient for tests.
-func newClient(t *testing.T, nc *gonats.Conn, opts ...Option) *Client {
+func newClient(t *testing.T, nc *gonats.Conn, opts ...ClientOption) *Client {
 	t.Helper()
 	c, err := NewClient(nc, opts...)
 	if err != nil {
@@ -222,34 +228,165 @@ func newClient(t *testing.T, nc *gonats.Conn, opts ...Option) *Client {
 	return c
 }
 
-// TestStartServerFails reports why the embedded server did not start.
-func TestStartServerFails(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	_, err = StartServer(ctx, WithDataDir(t.TempDir()), WithPort(l.Addr().(*net.TCPAddr).Port))
-	if err == nil {
-		t.Fatal("StartServer on a taken port succeeded")
-	}
-	t.Log(err)
-}
-
-// TestOptions checks that bad option values are refused.
+// TestOptions checks that bad option values are refused, by the
+// constructor of their kind and by Start.
 func TestOptions(t *testing.T) {
-	for i, o := range []Option{
-		WithDataDir(""), WithPort(70000), WithStream("a.b"), WithPrefix("a..b"), WithPrefix(""),
-		WithReplicas(0), WithDuplicateWindow(0), WithStoreTimeout(0), WithQueue(""),
-		WithMaxCommand(1), WithConcurrency(0), WithRequestTimeout(0), WithSubmitTimeout(-1),
-	} {
-		if _, err := newConfig([]Option{o}); !errors.Is(err, ErrInvalidOption) {
-			t.Errorf("option %d: err = %v, want ErrInvalidOption", i, err)
+	nc := connect(t, startServer(t).ClientURL())
+	bad := []struct {
+		name string
+		opt  NodeOption
+		new  func() error // the constructor of the option's kind
+	}{
+		{"WithStream", WithStream("a.b"), func() error { _, err := NewClient(nc, WithStream("a.b")); return err }},
+		{"WithPrefix a..b", WithPrefix("a..b"), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithPrefix("a..b")); return err }},
+		{"WithPrefix empty", WithPrefix(""), func() error { _, err := NewClient(nc, WithPrefix("")); return err }},
+		{"WithReplicas", WithReplicas(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithReplicas(0)); return err }},
+		{"WithDuplicateWindow", WithDuplicateWindow(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithDuplicateWindow(0)); return err }},
+		{"WithStoreTimeout", WithStoreTimeout(0), func() error { _, err := NewStore(testwait.Context(t), nc, WithStoreTimeout(0)); return err }},
+		{"WithQueue", WithQueue(""), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithQueue("")); return err }},
+		{"WithMaxCommand", WithMaxCommand(1), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithMaxCommand(1)); return err }},
+		{"WithConcurrency", WithConcurrency(0), func() error { _, err := NewService(testwait.Context(t), nc, nil, WithConcurrency(0)); return err }},
+		{"WithRequestTimeout", WithRequestTimeout(0), func() error { _, err := NewClient(nc, WithRequestTimeout(0)); return err }},
+		{"WithSubmitTimeout", WithSubmitTimeout(-1), func() error { _, err := NewClient(nc, WithSubmitTimeout(-1)); return err }},
+		{"WithURL", WithURL(""), nil},
+		{"WithEmbeddedServer", WithEmbeddedServer(nil), nil},
+	}
+	for _, tc := range bad {
+		if tc.new == nil {
+			// A node option: Start is its constructor.
+		} else if err := tc.new(); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: its constructor's error = %v, want ErrInvalidOption", tc.name, err)
+		}
+		if _, err := Start(testwait.Context(t), WithURL(nc.ConnectedUrl()), tc.opt); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: Start's error = %v, want ErrInvalidOption", tc.name, err)
 		}
 	}
-	if _, err := newConfig([]Option{nil, WithPrefix("acme.gavel")}); err != nil {
+	if _, err := NewClient(nc, nil, WithPrefix("acme.gavel")); err != nil {
 		t.Errorf("nil option and a dotted prefix: %v", err)
+	}
+}
+
+// TestOptionKinds: each option configures the constructors it means
+// something to, and no other, even through an interface conversion.
+func TestOptionKinds(t *testing.T) {
+	kinds := func(o any) string {
+		var k []string
+		if _, ok := o.(StoreOption); ok {
+			k = append(k, "store")
+		}
+		if _, ok := o.(ServiceOption); ok {
+			k = append(k, "service")
+		}
+		if _, ok := o.(ClientOption); ok {
+			k = append(k, "client")
+		}
+		if _, ok := o.(NodeOption); ok {
+			k = append(k, "node")
+		}
+		return strings.Join(k, " ")
+	}
+	got := map[string]string{
+		"WithURL":             kinds(WithURL("nats://127.0.0.1:4222")),
+		"WithEmbeddedServer":  kinds(WithEmbeddedServer(nil)),
+		"WithNATSOptions":     kinds(WithNATSOptions()),
+		"WithSessionOptions":  kinds(WithSessionOptions()),
+		"WithStream":          kinds(WithStream("S")),
+		"WithPrefix":          kinds(WithPrefix("p")),
+		"WithStoreTimeout":    kinds(WithStoreTimeout(time.Second)),
+		"WithReplicas":        kinds(WithReplicas(1)),
+		"WithMemoryStorage":   kinds(WithMemoryStorage()),
+		"WithDuplicateWindow": kinds(WithDuplicateWindow(time.Minute)),
+		"WithQueue":           kinds(WithQueue("q")),
+		"WithMaxCommand":      kinds(WithMaxCommand(1024)),
+		"WithConcurrency":     kinds(WithConcurrency(1)),
+		"WithRequestTimeout":  kinds(WithRequestTimeout(time.Second)),
+		"WithSubmitTimeout":   kinds(WithSubmitTimeout(time.Second)),
+	}
+	want := map[string]string{
+		"WithURL":             "node",
+		"WithEmbeddedServer":  "node",
+		"WithNATSOptions":     "node",
+		"WithSessionOptions":  "node",
+		"WithStream":          "store client node",
+		"WithPrefix":          "store service client node",
+		"WithStoreTimeout":    "store client node",
+		"WithReplicas":        "store node",
+		"WithMemoryStorage":   "store node",
+		"WithDuplicateWindow": "store node",
+		"WithQueue":           "service node",
+		"WithMaxCommand":      "service node",
+		"WithConcurrency":     "service node",
+		"WithRequestTimeout":  "client node",
+		"WithSubmitTimeout":   "client node",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("what each option configures (-want +got):\n%s", d)
+	}
+}
+
+// TestOptionsReachTheirPart: Start hands each option to the part it
+// configures.
+func TestOptionsReachTheirPart(t *testing.T) {
+	cfg := defaultNode()
+	for _, o := range []NodeOption{WithPrefix("p"), WithStream("S"), WithStoreTimeout(time.Second), WithReplicas(3),
+		WithQueue("q"), WithRequestTimeout(3 * time.Second)} {
+		if err := o.applyNode(&cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := defaultNode()
+	for _, sh := range []*shared{&want.store.shared, &want.service.shared, &want.client.shared} {
+		sh.prefix = "p"
+	}
+	for _, sh := range []*shared{&want.store.shared, &want.client.shared} {
+		sh.stream, sh.storeWait = "S", time.Second
+	}
+	want.store.replicas, want.service.queue, want.client.requestTimeout = 3, "q", 3*time.Second
+	if d := cmp.Diff(want, cfg, cmp.AllowUnexported(nodeConfig{}, storeConfig{}, serviceConfig{}, clientConfig{}, shared{})); d != "" {
+		t.Errorf("node config (-want +got):\n%s", d)
+	}
+}
+
+// TestStartNeedsOneServer: Start refuses options that name no server or
+// two, and shuts down the embedded server it was given when it fails.
+func TestStartNeedsOneServer(t *testing.T) {
+	if _, err := Start(testwait.Context(t), WithSessionOptions()); !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("Start without a server: %v, want ErrInvalidOption", err)
+	}
+	srv := embeddedServer(t)
+	_, err := Start(testwait.Context(t), WithReplicas(0), WithURL(srv.ClientURL()), WithEmbeddedServer(srv))
+	if !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("Start with two servers and a bad option: %v, want ErrInvalidOption", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		srv.Shutdown()
+		t.Error("the embedded server of a failed Start is still running")
+	}
+}
+
+// TestClientLinksNoServer: package nats does not depend on nats-server;
+// natsserver does, alone.
+func TestClientLinksNoServer(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gobin, "list", "-deps", "-f", "{{.ImportPath}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/nats-io/nats-server") || strings.HasSuffix(dep, "/natsserver") {
+			t.Errorf("transport/nats depends on %s", dep)
+		}
 	}
 }

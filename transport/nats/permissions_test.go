@@ -10,6 +10,7 @@ import (
 	gonats "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -52,7 +53,7 @@ func TestPermissions(t *testing.T) {
 	c := newClient(t, nc)
 	s := newScript("room-1", classroom[:3])
 	submitScript(t, c, "room-1", s)
-	sub, err := c.Subscribe(t.Context(), "room-1", 0)
+	sub, err := c.Subscribe(testwait.Context(t), "room-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,11 +41,15 @@ type Service struct {
 // server or cluster that holds the store's stream) and serves commands with
 // mgr until Close. It returns once the server has the subscription. Options:
 // WithPrefix, WithQueue, WithMaxCommand, WithConcurrency.
-func NewService(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, opts ...Option) (*Service, error) {
-	cfg, err := newConfig(opts)
-	if err != nil {
+func NewService(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, opts ...ServiceOption) (*Service, error) {
+	cfg := defaultService()
+	if err := apply(&cfg, opts, ServiceOption.applyService); err != nil {
 		return nil, err
 	}
+	return newServiceWith(ctx, nc, mgr, cfg)
+}
+
+func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, cfg serviceConfig) (_ *Service, err error) {
 	life, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		mgr:    mgr,

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -19,7 +20,7 @@ import (
 // subjects: each is answered with invalid_command, nothing reaches the log
 // (no record, no session created), and the service goes on serving.
 func TestBadInput(t *testing.T) {
-	n := startNode(t, WithDataDir(t.TempDir()), WithSessionOptions(session.WithPresets(presets)))
+	n := startNode(t, WithEmbeddedServer(embeddedServer(t)), WithSessionOptions(session.WithPresets(presets)))
 	nc := connect(t, n.URL())
 	long := `{"id":"1","type":"join","actor":"a","name":"` + strings.Repeat("x", DefaultMaxCommand) + `","preset":"host"}`
 	for _, tc := range []struct {
@@ -63,11 +64,11 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := js.Stream(t.Context(), DefaultStream)
+	stream, err := js.Stream(testwait.Context(t), DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := stream.Info(t.Context(), jetstream.WithSubjectFilter(">"))
+	info, err := stream.Info(testwait.Context(t), jetstream.WithSubjectFilter(">"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func FuzzDecodeReply(f *testing.F) {
 func TestSubmitRetries(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, connect(t, srv.ClientURL()), WithRequestTimeout(200*time.Millisecond))
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()

@@ -85,11 +85,18 @@ var (
 // deletion denied (a log has no holes), reads from the stream leader only.
 // Snapshots go to a second stream, <stream>_SNAP, on <prefix>.snap.<session>,
 // which keeps one message per session.
-func NewStore(ctx context.Context, nc *gonats.Conn, opts ...Option) (*Store, error) {
-	cfg, err := newConfig(opts)
-	if err != nil {
+//
+// Options: WithStream, WithPrefix, WithReplicas, WithMemoryStorage,
+// WithDuplicateWindow, WithStoreTimeout.
+func NewStore(ctx context.Context, nc *gonats.Conn, opts ...StoreOption) (*Store, error) {
+	cfg := defaultStore()
+	if err := apply(&cfg, opts, StoreOption.applyStore); err != nil {
 		return nil, err
 	}
+	return newStoreWith(ctx, nc, cfg)
+}
+
+func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
@@ -36,7 +37,7 @@ func TestStoreLayout(t *testing.T) {
 	srv := startServer(t)
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 	h := events.Header{Session: "room.1", Presets: storetest.Presets}
 	if err := st.Create(ctx, h); err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestAppendLanded(t *testing.T) {
 	srv := startServer(t)
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 	if err := st.Create(ctx, events.Header{Session: "r", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestRecordsFromLongLog(t *testing.T) {
 	srv := startServer(t)
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 	for _, id := range []string{"a", "b"} {
 		if err := st.Create(ctx, events.Header{Session: id, Presets: storetest.Presets}); err != nil {
 			t.Fatal(err)
@@ -214,7 +215,7 @@ func TestLargeRecord(t *testing.T) {
 	srv := startServer(t)
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
-	ctx := t.Context()
+	ctx := testwait.Context(t)
 	state := core.NewState("big", storetest.Presets)
 	for i := range 12_000 {
 		state = state.WithJoined(core.Participant{ID: fmt.Sprintf("participant-%05d", i), Preset: "host", AudioEnabled: true})

@@ -80,7 +80,7 @@
 // # Media
 //
 // With WithMedia, a connection also carries its participant's WebRTC
-// signalling to a MediaHub (package media/wsmedia runs gavel's SFU as
+// signalling to a MediaHub (package transport/ws/wsmedia runs gavel's SFU as
 // one): media_connect opens the participant's PeerConnection with the
 // media server, whose offers and ICE candidates reach the client in signal
 // frames, in order (an offer before its candidates, again on every

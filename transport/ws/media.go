@@ -10,7 +10,7 @@ import (
 
 // MediaHub opens participants' media connections for a Server (WithMedia):
 // one WebRTC PeerConnection per participant with a media server, such as
-// the SFU of package media (media/wsmedia adapts it). The server makes every
+// the SFU of package media (transport/ws/wsmedia adapts it). The server makes every
 // offer; the participant answers and both trickle ICE candidates.
 type MediaHub interface {
 	// Connect opens participant's media connection in session, replacing

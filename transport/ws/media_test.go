@@ -8,6 +8,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -17,7 +18,7 @@ import (
 // TestMediaWithoutHub: a server without WithMedia answers media_connect
 // with media_closed (unavailable, or rate_limited over the command rate)
 // and drops signals; a signal frame that is not one closes the connection.
-// Media with a hub is tested in media/wsmedia.
+// Media with a hub is tested in transport/ws/wsmedia.
 func TestMediaWithoutHub(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(0.001, 2))
@@ -49,7 +50,7 @@ func TestWithMediaNil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(t.Context())
+	defer m.Close(testwait.Context(t))
 	if _, err := ws.NewServer(m, make([]byte, ws.MinKeySize), ws.WithMedia(nil)); !errors.Is(err, ws.ErrInvalidOption) {
 		t.Errorf("WithMedia(nil): %v, want ErrInvalidOption", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -540,7 +541,7 @@ func TestManagerClosed(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t)
 	a := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
-	if err := srv.Manager.Close(context.Background()); err != nil {
+	if err := srv.Manager.Close(testwait.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if reason, _ := a.goodbye(); reason != wire.ReasonShutdown {

@@ -60,7 +60,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
+		warn(fs.Output(), "%s", usageText)
 		fs.PrintDefaults()
 	}
 	verify := fs.Bool("verify", false, "compare every recorded outcome and checkpoint with the reducer's; stop at the first divergence")
@@ -95,10 +95,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			fmt.Fprintf(stderr, "replay: %v\n", err)
+			warn(stderr, "replay: %v\n", err)
 			return ExitInvalid
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only: nothing to lose
 		in = f
 	}
 
@@ -108,16 +108,31 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &d):
-		d.report(stdout, name)
+		if err := d.report(stdout, name); err != nil {
+			warn(stderr, "replay: %s: divergence at line %d; writing its report: %v\n", name, d.line, err)
+		}
 		return ExitDivergence
 	}
-	fmt.Fprintf(stderr, "replay: %s: %v\n", name, err)
+	warn(stderr, "replay: %s: %v\n", name, err)
 	return ExitInvalid
 }
 
 func usageError(stderr io.Writer, format string, args ...any) int {
-	fmt.Fprintf(stderr, "replay: %s\n%s\n", fmt.Sprintf(format, args...), usageLine)
+	warn(stderr, "replay: %s\n%s\n", fmt.Sprintf(format, args...), usageLine)
 	return ExitInvalid
+}
+
+// warn writes to stderr. A failed write there has nowhere left to be told;
+// the exit status still says what happened.
+func warn(stderr io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(stderr, format, args...)
+}
+
+// printf writes to the timeline's (and -verify's) buffered output. A
+// bufio.Writer keeps its first write error and returns it from every later
+// call, so run's Flush reports it and the exit status is not 0.
+func (p *replayer) printf(format string, args ...any) {
+	_, _ = fmt.Fprintf(p.out, format, args...)
 }
 
 // replayer runs one log. Exactly one of its outputs is in use: out for the
@@ -245,7 +260,7 @@ func (p *replayer) checkpoint(want core.Snapshot) error {
 // verdict for -verify.
 func (p *replayer) finish() error {
 	if p.mode == modeVerify {
-		fmt.Fprintf(p.out, "ok: %s and %s up to line %d agree with the reducer (seq %d)\n",
+		p.printf("ok: %s and %s up to line %d agree with the reducer (seq %d)\n",
 			count(p.commands, "command"), count(p.checkpoints, "checkpoint"), p.line, p.state.Seq())
 	}
 	switch {

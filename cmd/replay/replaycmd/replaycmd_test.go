@@ -2,12 +2,15 @@ package replaycmd_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -86,18 +89,19 @@ func TestJSONRecordsAScript(t *testing.T) {
 func TestTimeline(t *testing.T) {
 	got := replay(script, "-")
 	want := `session room-1, presets {"attendee":{},"host":{"disable_participant_audio":true,"disable_participant_video":true,"pin_participant":true,"kick_participant":true}}
+#N is an event's seq; "differs" marks a recorded outcome or checkpoint the reducer does not reproduce
 
- line  at        id          command            actor → target            outcome
-    3  17:00:00  c1          join               ann                       #1 participant_joined ann "Ann" preset host, audio on, video on
-    4            c2          join               bob                       #2 participant_joined bob "Bob B" preset attendee, audio on, video off
-    5  17:00:05  c3          disable_audio      bob → ann                 error permission_denied (1201): preset "attendee" may not disable_audio
-    6            c4          disable_audio      ann → bob                 #3 audio_update bob audio off by ann
-    7            c5          set_audio          bob                       error invalid_command (1210): command: "enabled" must be true or false, not "yes"
-    8            c6          pin                ann → ann                 #4 pinned ann by ann
-    9            c7          pin                ann → bob                 #5 unpinned ann by ann
-                                                                          #6 pinned bob by ann
-   10                        checkpoint                                   seq 6, 2 joined, pinned bob, the recorded checkpoint differs (see -verify)
-   11            c8          kick_all           ann                       #7 session_ended by ann
+ line  at        id                    command            actor → target            outcome
+    3  17:00:00  c1                    join               ann                       #1 participant_joined ann "Ann" preset host, audio on, video on
+    4            c2                    join               bob                       #2 participant_joined bob "Bob B" preset attendee, audio on, video off
+    5  17:00:05  c3                    disable_audio      bob → ann                 error permission_denied (1201): preset "attendee" may not disable_audio
+    6            c4                    disable_audio      ann → bob                 #3 audio_update bob audio off by ann
+    7            c5                    set_audio          bob                       error invalid_command (1210): command: "enabled" must be true or false, not "yes"
+    8            c6                    pin                ann → ann                 #4 pinned ann by ann
+    9            c7                    pin                ann → bob                 #5 unpinned ann by ann
+                                                                                    #6 pinned bob by ann
+   10                                  checkpoint                                   seq 6, 2 joined, pinned bob, the recorded checkpoint differs (see -verify)
+   11            c8                    kick_all           ann                       #7 session_ended by ann
 `
 	if got.code != 0 || got.stderr != "" {
 		t.Fatalf("exit %d, stderr %q", got.code, got.stderr)
@@ -107,8 +111,61 @@ func TestTimeline(t *testing.T) {
 	}
 	// In a recorded log, the checkpoint agrees.
 	rec := replay(recorded, "-")
-	if want := "   9                        checkpoint                                   seq 6, 2 joined, pinned bob, as recorded\n"; !strings.Contains(rec.stdout, want) {
+	if want := "   9                                  checkpoint                                   seq 6, 2 joined, pinned bob, as recorded\n"; !strings.Contains(rec.stdout, want) {
 		t.Errorf("timeline of the recorded log:\n%s\nwant the row\n%s", rec.stdout, want)
+	}
+	if strings.Contains(rec.stdout, "outcome differs") {
+		t.Errorf("timeline of a log the reducer reproduces flags a difference:\n%s", rec.stdout)
+	}
+}
+
+// TestTimelineFlagsRecordedOutcomes: a command whose recorded outcome the
+// reducer does not reproduce (other events, another error, an outcome that
+// does not decode) gets a row saying so, as a checkpoint does.
+func TestTimelineFlagsRecordedOutcomes(t *testing.T) {
+	const flag = "the recorded outcome differs (see -verify)"
+	for _, tc := range []struct{ name, old, new string }{
+		{"other events", `"audio_enabled":false,"by":"ann"`, `"audio_enabled":false,"by":"bob"`},
+		{"another error", `"code":1201,"name":"permission_denied"`, `"code":1202,"name":"not_joined"`},
+		{"events for a rejection", `,"error":{"code":1201,"name":"permission_denied","message":"preset \"attendee\" may not disable_audio"}`, `,"events":[]`},
+	} {
+		got := replay(doctor(t, tc.old, tc.new), "-")
+		rows := strings.Split(got.stdout, "\n")
+		i := slices.IndexFunc(rows, func(r string) bool { return strings.HasSuffix(r, flag) })
+		if got.code != 0 || i < 1 || strings.Count(got.stdout, flag) != 1 {
+			t.Errorf("%s: exit %d, want one row %q:\n%s", tc.name, got.code, flag, got.stdout)
+			continue
+		}
+		if strings.TrimSpace(rows[i][:len(rows[i])-len(flag)]) != "" {
+			t.Errorf("%s: the flag is not a row of its own: %q", tc.name, rows[i])
+		}
+	}
+}
+
+// column is where sub starts in row, in characters.
+func column(row, sub string) int { return utf8.RuneCountInString(row[:strings.Index(row, sub)]) }
+
+// TestTimelineLongIDs: ids longer than their column (an SDK's, and longer)
+// are shortened in the middle, so every row keeps its columns.
+func TestTimelineLongIDs(t *testing.T) {
+	ids := []string{"3f9a1b2c4d5e6f70-7", "3f9a1b2c4d5e6f70-123", "3f9a1b2c4d5e6f70-123456", "ü" + strings.Repeat("x", 30)}
+	var log strings.Builder
+	log.WriteString(header + "\n")
+	for i, id := range ids {
+		log.WriteString(`{"cmd":{"id":"` + id + `","type":"join","actor":"p` + strconv.Itoa(i) + `","name":"P","preset":"attendee"}}` + "\n")
+	}
+	got := replay(log.String(), "-")
+	rows := strings.Split(strings.TrimSuffix(got.stdout, "\n"), "\n")
+	rows = rows[len(rows)-len(ids):]
+	wantIDs := []string{"3f9a1b2c4d5e6f70-7", "3f9a1b2c4d5e6f70-123", "3f9a1b2c4…f70-123456", "üxxxxxxxx…xxxxxxxxxx"}
+	for i, row := range rows {
+		cols := strings.Fields(row)
+		if len(cols) < 3 || cols[1] != wantIDs[i] {
+			t.Errorf("row %q: id column %q, want %q", row, cols[1], wantIDs[i])
+		}
+		if c := column(row, " join "); c != column(rows[0], " join ") {
+			t.Errorf("row %q: the command column starts at %d, not where the first row's does", row, c)
+		}
 	}
 }
 
@@ -387,5 +444,49 @@ func TestNilStdinIsEmpty(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := replaycmd.Run([]string{"-"}, nil, io.Discard, &stderr); code != 2 || stderr.String() != "replay: stdin: line 1: no header: the log is empty\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// failingWriter fails every write after the first ok bytes, as a closed
+// pipe or a full disk does.
+type failingWriter struct{ ok int }
+
+var errWrite = errors.New("no space left on device")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.ok {
+		w.ok -= len(p)
+		return len(p), nil
+	}
+	n := w.ok
+	w.ok = 0
+	return n, errWrite
+}
+
+// TestFailedWriteIsNotOK: whatever the mode, and wherever the output fails,
+// a failed write to stdout is reported on stderr and never exits 0.
+func TestFailedWriteIsNotOK(t *testing.T) {
+	diverging := strings.Replace(recorded, `"seq":7,"type":"session_ended"`, `"seq":8,"type":"session_ended"`, 1)
+	for _, tc := range []struct {
+		name  string
+		log   string
+		args  []string
+		code  int
+		after []int // bytes written before the failure
+	}{
+		{"timeline", script, nil, replaycmd.ExitInvalid, []int{0, 100, 1000}},
+		{"-verify", recorded, []string{"-verify"}, replaycmd.ExitInvalid, []int{0, 10}},
+		{"-verify divergence", diverging, []string{"-verify"}, replaycmd.ExitDivergence, []int{0, 10, 100}},
+		{"-json", script, []string{"-json"}, replaycmd.ExitInvalid, []int{0, 100, 1000}},
+		{"-until", script, []string{"-until", "6"}, replaycmd.ExitInvalid, []int{0, 700}},
+	} {
+		for _, ok := range tc.after {
+			var stderr bytes.Buffer
+			code := replaycmd.Run(append(tc.args, "-"), strings.NewReader(tc.log), &failingWriter{ok: ok}, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), errWrite.Error()) {
+				t.Errorf("%s, stdout failing after %d bytes: exit %d, stderr %q; want exit %d and the write error",
+					tc.name, ok, code, stderr.String(), tc.code)
+			}
+		}
 	}
 }

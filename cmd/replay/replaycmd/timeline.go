@@ -12,17 +12,22 @@ import (
 )
 
 // A timeline row: line, time, command id, type, actor → target, outcome.
-// Widths fit the usual values; a longer value pushes its row out of line
-// rather than being cut.
-const rowFormat = "%5s  %-8s  %-10s  %-17s  %-24s  %s\n"
+// Widths fit the usual values (an SDK's command id is 18 to 20 characters);
+// an id longer than its column is shortened in the middle, and a longer
+// value of another column pushes its row out of line rather than being cut.
+const (
+	rowFormat = "%5s  %-8s  %-20s  %-17s  %-24s  %s\n"
+	idWidth   = 20
+)
 
 // maxEventRows is how many events of one command the timeline lists before
 // summing up the rest (disable_all_audio in a town hall makes thousands).
 const maxEventRows = 5
 
 func (p *replayer) printHeader(h events.Header) {
-	fmt.Fprintf(p.out, "session %s, presets %s\n\n", text(h.Session), events.AppendPresets(nil, h.Presets))
-	fmt.Fprintf(p.out, rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
+	p.printf("session %s, presets %s\n", text(h.Session), events.AppendPresets(nil, h.Presets))
+	p.printf("#N is an event's seq; \"differs\" marks a recorded outcome or checkpoint the reducer does not reproduce\n\n")
+	p.printf(rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
 }
 
 func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error) {
@@ -31,23 +36,24 @@ func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error
 	if c.Target != "" || c.Type.Targeted() {
 		who += " → " + text(c.Target)
 	}
-	line, at, id, typ := strconv.Itoa(p.line), clock(rec.At), text(c.ID), text(string(c.Type))
+	line, at, id, typ := strconv.Itoa(p.line), clock(rec.At), shorten(text(c.ID), idWidth), text(string(c.Type))
 	switch {
 	case err != nil:
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, errorText(err))
-		return
+		p.printf(rowFormat, line, at, id, typ, who, errorText(err))
 	case len(evs) == 0:
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, "ok, no change")
-		return
+		p.printf(rowFormat, line, at, id, typ, who, "ok, no change")
 	}
 	for i, e := range evs {
 		if i == maxEventRows && len(evs) > maxEventRows+1 {
-			fmt.Fprintf(p.out, rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
+			p.printf(rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
 				len(evs)-i, e.Sequence(), evs[len(evs)-1].Sequence()))
-			return
+			break
 		}
-		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, eventText(e))
+		p.printf(rowFormat, line, at, id, typ, who, eventText(e))
 		line, at, id, typ, who = "", "", "", "", ""
+	}
+	if p.verifyCommand(rec, evs, err) != nil {
+		p.printf(rowFormat, "", "", "", "", "", "the recorded outcome differs (see -verify)")
 	}
 }
 
@@ -56,14 +62,14 @@ func (p *replayer) printCheckpoint(want core.Snapshot) {
 	if !sameSnapshot(want, p.state.Snapshot()) {
 		verdict = "the recorded checkpoint differs (see -verify)"
 	}
-	fmt.Fprintf(p.out, rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
+	p.printf(rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
 }
 
 // printState prints the state, one participant a line, for -until.
 func (p *replayer) printState() {
-	fmt.Fprintf(p.out, "\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
+	p.printf("\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
 	for q := range p.state.All() {
-		fmt.Fprintf(p.out, "  %-12s %-20s preset %-10s audio %-3s video %s\n",
+		p.printf("  %-12s %-20s preset %-10s audio %-3s video %s\n",
 			text(q.ID), strconv.Quote(q.Name), text(q.Preset), onOff(q.AudioEnabled), onOff(q.VideoEnabled))
 	}
 }
@@ -151,6 +157,18 @@ func text(s string) string {
 		}
 	}
 	return s
+}
+
+// shorten cuts s to width characters in the middle, keeping its start and
+// its end (where an SDK's id has its counter): the line column finds the
+// record.
+func shorten(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	head := (width - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(width-1-head):])
 }
 
 // oneLine keeps a message on its line.

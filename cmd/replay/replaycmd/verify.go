@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -22,14 +23,17 @@ type divergence struct {
 
 func (d *divergence) Error() string { return fmt.Sprintf("line %d: %s", d.line, d.what) }
 
-func (d *divergence) report(w io.Writer, name string) {
-	fmt.Fprintf(w, "replay: %s: line %d: divergence: %s\n", name, d.line, d.what)
+func (d *divergence) report(w io.Writer, name string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replay: %s: line %d: divergence: %s\n", name, d.line, d.what)
 	if d.command != nil {
-		fmt.Fprintf(w, "command: %s\n", d.command)
+		fmt.Fprintf(&b, "command: %s\n", d.command)
 	}
 	if d.diff != "" {
-		fmt.Fprintf(w, "diff (-recorded +replayed):\n%s", d.diff)
+		fmt.Fprintf(&b, "diff (-recorded +replayed):\n%s", d.diff)
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // outcome is what a command produced, in the shape the diff shows: its

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 )
@@ -131,16 +132,10 @@ func (s *Server) State(tb testing.TB, session string) core.State {
 	return st
 }
 
-// Recv receives from ch, failing the test if nothing arrives within 10
-// seconds (so a lost close or goodbye fails the test instead of hanging it).
+// Recv receives from ch, failing the test if nothing arrives within
+// testwait.Limit (so a lost close or goodbye fails the test instead of
+// hanging it).
 func Recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("nothing from %s within 10s", what)
-		var zero T
-		return zero
-	}
+	return testwait.Recv(tb, ch, what)
 }

@@ -12,12 +12,13 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
-	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
@@ -238,5 +239,5 @@ func (p *participant) close() {
 	if p.Client != nil {
 		p.Client.Close()
 	}
-	p.read.Wait()
+	testwait.Wait(p.t, "the socket reader to end", p.read.Wait)
 }

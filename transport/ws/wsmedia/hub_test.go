@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,12 +13,13 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
+	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
-	"github.com/gavelrtc/gavel/media/internal/mediatest"
-	"github.com/gavelrtc/gavel/media/wsmedia"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
@@ -216,21 +218,40 @@ func (h *holdAt) Update(s core.State) {
 	}
 }
 
+// startHub starts a manager with opts and a hub on it whose routers run on
+// loopback with the stages of factory; both close when the test ends.
+func startHub(t *testing.T, factory media.StageFactory, opts ...session.Option) (*session.Manager, *wsmedia.Hub) {
+	t.Helper()
+	m, err := session.NewManager(append([]session.Option{session.WithPresets(wstest.Presets)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) {
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("closing the manager: %v", err)
+		}
+	})
+	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(factory)),
+		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) {
+		if err := hub.Close(ctx); err != nil {
+			t.Errorf("closing the hub: %v", err)
+		}
+	})
+	return m, hub
+}
+
 // TestResubscribesWhenCutOff: a router whose subscription is cut off
 // subscribes again from its seq and catches up with the session.
 func TestResubscribesWhenCutOff(t *testing.T) {
 	leakcheck.Check(t)
-	m, err := session.NewManager(session.WithPresets(wstest.Presets), session.WithSubscriberBuffer(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := m.Close(context.Background()); err != nil {
-			t.Errorf("closing the manager: %v", err)
-		}
-	})
+	held := &holdAt{held: make(chan struct{}), release: make(chan struct{})}
+	hold := media.StageFactoryFunc(func(string) (media.Stage, error) { return held, nil }) // one room only
+	m, hub := startHub(t, hold, session.WithSubscriberBuffer(1))
+	ctx := testwait.Context(t)
 	submit := func(cmd core.Command) session.Result {
 		t.Helper()
 		res, err := m.Submit(ctx, room, cmd)
@@ -247,17 +268,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 		}
 		submit(core.Command{ID: "j-" + id, Type: core.Join, Actor: id, Name: id, Preset: preset, Audio: true})
 	}
-	hold := &holdAt{seq: uint64(len(ids)) + 1, held: make(chan struct{}), release: make(chan struct{})}
-	hub, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork()), media.WithStages(hold)),
-		wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := hub.Close(context.Background()); err != nil {
-			t.Errorf("closing the hub: %v", err)
-		}
-	})
+	held.seq = uint64(len(ids)) + 1 // the router starts at the first Connect, after this
 	p, err := hub.Connect(ctx, room, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +281,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	if res := submit(core.Command{ID: "mute", Type: core.DisableAllAudio, Actor: "hana"}); len(res.Events) != len(ids) {
 		t.Fatalf("disable_all_audio: %d events", len(res.Events))
 	}
-	<-hold.held
+	testwait.Recv(t, held.held, "the router held at the mute")
 	var want uint64
 	for _, cmd := range []core.Command{
 		{ID: "pin-b", Type: core.Pin, Actor: "hana", Target: "b"},
@@ -279,7 +290,7 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	} {
 		want = submit(cmd).Seq
 	}
-	close(hold.release)
+	close(held.release)
 	mediatest.WaitUntil(t, "the router to catch up", func() bool { return r.State().Seq() == want })
 	sess, err := m.Session(ctx, room)
 	if err != nil {
@@ -294,6 +305,66 @@ func TestResubscribesWhenCutOff(t *testing.T) {
 	}
 	if got, ok := hub.Router(room); !ok || got != r {
 		t.Error("the room was restarted, not resubscribed")
+	}
+}
+
+// sessionsSeen is a stage that records the sessions of the states its
+// router updates it with.
+type sessionsSeen struct {
+	media.NoOp
+	mu       sync.Mutex
+	sessions []string
+}
+
+func (s *sessionsSeen) Update(st core.State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.sessions, st.Session()) {
+		s.sessions = append(s.sessions, st.Session())
+	}
+}
+
+func (s *sessionsSeen) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sessions)
+}
+
+// TestEachRoomHasItsStages: the hub's routers, one per session, are made
+// from the same options, and each has stages of its own that see only its
+// session.
+func TestEachRoomHasItsStages(t *testing.T) {
+	leakcheck.Check(t)
+	var mu sync.Mutex
+	var stages []*sessionsSeen
+	factory := media.StageFactoryFunc(func(string) (media.Stage, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		st := &sessionsSeen{}
+		stages = append(stages, st)
+		return st, nil
+	})
+	m, hub := startHub(t, factory)
+	ctx := testwait.Context(t)
+	rooms := []string{"room-a", "room-b"}
+	for _, id := range rooms {
+		if _, err := m.Submit(ctx, id, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := hub.Connect(ctx, id, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var got [][]string
+	for _, st := range stages {
+		got = append(got, st.seen())
+	}
+	if d := cmp.Diff([][]string{{"room-a"}, {"room-b"}}, got); d != "" {
+		t.Errorf("the sessions each stage was updated with (-want +got):\n%s", d)
 	}
 }
 

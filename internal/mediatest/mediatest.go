@@ -1,4 +1,4 @@
-// Package mediatest is what the tests of media and media/wsmedia share: a
+// Package mediatest is what the tests of media and transport/ws/wsmedia share: a
 // participant's side of a PeerConnection with a router ([Client]), which
 // publishes numbered packets and records what it receives, and a bounded
 // wait ([WaitUntil]). How a Client's signals reach the router is the test's

@@ -30,9 +30,8 @@ type config struct {
 }
 
 // WithRouterOptions sets the options of every router the hub starts, such
-// as media.WithNetwork. A media.Stage given here serves every router of the
-// hub (one per session with media), each binding its own tracks and
-// calling Update with its own session's state, and Close when it closes.
+// as media.WithNetwork. The hub starts a router per session with media, so
+// the factories of media.WithStages make each router stages of its own.
 func WithRouterOptions(opts ...media.Option) Option {
 	return func(c *config) error {
 		c.router = append(c.router, opts...)

@@ -3,6 +3,12 @@
 // session.Manager and gives each participant's connection a peer to signal
 // through (the media_connect and signal frames of docs/ws-protocol.md).
 //
+// It lives under transport/ws because it is the websocket transport's
+// bridge to media: it implements ws's MediaHub, speaks ws's signal frames
+// and follows the sessions' runtime. Package media knows no transport, and
+// package ws knows no WebRTC (a server without media does not link pion);
+// only a server that wants both imports wsmedia.
+//
 //	hub, err := wsmedia.New(manager, wsmedia.WithRouterOptions(media.WithNetwork(media.DefaultNetwork())))
 //	srv, err := ws.NewServer(manager, key, ws.WithMedia(hub))
 //	mux.Handle("/gavel", srv)

@@ -1,0 +1,170 @@
+// Package natsserver starts nats-server inside the process, with JetStream,
+// for gavel to keep its sessions' logs in when there is no NATS server or
+// cluster to join: one binary is then a whole deployment.
+//
+//	srv, err := natsserver.Start(ctx, natsserver.WithDataDir("/var/lib/gavel"))
+//	n, err := nats.Start(ctx, nats.WithEmbeddedServer(srv), …) // n.Close shuts srv down
+//
+// It is a package of its own so that a service that only submits commands
+// or follows sessions (package transport/nats's Client) does not link
+// nats-server and its dependencies.
+//
+// Package natsserver imports github.com/nats-io/nats-server/v2 and nothing
+// of gavel.
+package natsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// MaxPayload is the largest message the embedded server takes: 8 MiB rather
+// than nats-server's 1 MiB, because one command is one message and
+// disable_all_audio in a session of 10,000 participants records 10,000
+// events (about 1 MB). A server or cluster of your own needs max_payload
+// raised alike for sessions that large.
+const MaxPayload = 8 << 20
+
+// ErrInvalidOption is matched by the error of an Option given a bad value.
+var ErrInvalidOption = errors.New("gavel/natsserver: invalid option")
+
+// Option configures Start. A nil Option is skipped.
+type Option func(*config) error
+
+type config struct {
+	dataDir    string
+	port       int
+	syncAlways bool
+}
+
+// WithDataDir sets the JetStream directory. Default: gavel/jetstream under
+// os.TempDir(), which survives a restart of the process but maybe not of the
+// machine: give a real directory in production.
+func WithDataDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return fmt.Errorf("%w: empty data directory", ErrInvalidOption)
+		}
+		c.dataDir = dir
+		return nil
+	}
+}
+
+// WithPort sets the loopback port the server listens on for other
+// processes (default -1: a free port, see Server.ClientURL). The server
+// never listens beyond 127.0.0.1.
+func WithPort(port int) Option {
+	return func(c *config) error {
+		if port < -1 || port > 65535 {
+			return fmt.Errorf("%w: port %d", ErrInvalidOption, port)
+		}
+		c.port = port
+		return nil
+	}
+}
+
+// WithSyncAlways makes the server fsync every JetStream write before it
+// acknowledges it (about 9× slower here). The default is nats-server's:
+// writes reach the operating system before the acknowledgement, so an
+// acknowledged command survives a crash of the process, and the disk is
+// synced every two minutes. See package transport/nats's doc.
+func WithSyncAlways(always bool) Option {
+	return func(c *config) error {
+		c.syncAlways = always
+		return nil
+	}
+}
+
+// Start starts nats-server in this process, with JetStream, listening on
+// 127.0.0.1 only, and returns once it accepts connections (or ctx ends: 10
+// s when ctx has no deadline). Stop it with Shutdown and WaitForShutdown,
+// or hand it to nats.WithEmbeddedServer, whose Node stops it.
+func Start(ctx context.Context, opts ...Option) (*server.Server, error) {
+	cfg := config{dataDir: filepath.Join(os.TempDir(), "gavel", "jetstream"), port: -1}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "gavel",
+		Host:       "127.0.0.1",
+		Port:       cfg.port,
+		JetStream:  true,
+		StoreDir:   cfg.dataDir,
+		SyncAlways: cfg.syncAlways,
+		MaxPayload: MaxPayload,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gavel/natsserver: %w", err)
+	}
+	log := &errorLog{}
+	srv.SetLoggerV2(log, false, false, false)
+	srv.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	// Poll, so that a failure the logger saw (a taken port) ends the wait.
+	ready := false
+	for !ready && !log.failed() && time.Now().Before(deadline) && ctx.Err() == nil {
+		ready = srv.ReadyForConnections(20 * time.Millisecond)
+	}
+	if !ready || !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("gavel/natsserver: the server did not start: %s", log.last())
+	}
+	return srv, nil
+}
+
+// errorLog is the server's logger: it keeps the last error, which Start
+// reports when the server does not start (the port is taken, the data
+// directory is not writable).
+type errorLog struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (l *errorLog) set(format string, v ...any) {
+	l.mu.Lock()
+	l.msg = fmt.Sprintf(format, v...)
+	l.mu.Unlock()
+}
+
+func (l *errorLog) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.msg != ""
+}
+
+func (l *errorLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.msg == "" {
+		return "no error logged"
+	}
+	return l.msg
+}
+
+func (l *errorLog) Noticef(string, ...any)         {}
+func (l *errorLog) Warnf(string, ...any)           {}
+func (l *errorLog) Debugf(string, ...any)          {}
+func (l *errorLog) Tracef(string, ...any)          {}
+func (l *errorLog) Errorf(format string, v ...any) { l.set(format, v...) }
+func (l *errorLog) Fatalf(format string, v ...any) { l.set(format, v...) }
