@@ -6,9 +6,9 @@ import (
 )
 
 // This file is the persistent HAMT behind State: see the package doc for the
-// layout and why. Nodes are never modified once reachable from a State; every
-// change copies the nodes on one path (put, remove) or the changed paths
-// (setMedia).
+// layout and why. A node reachable from a State is never modified, with one
+// exception: a Builder changes in place the nodes it made itself, which no
+// State shares until Builder.State returns (see txn.owns).
 
 // member is the part of a participant that never changes while it is joined,
 // shared by every version of the trie.
@@ -28,19 +28,46 @@ func (e entry) participant() Participant {
 	return Participant{ID: e.m.id, Name: e.m.name, Preset: e.m.preset, AudioEnabled: e.audio, VideoEnabled: e.video}
 }
 
+// stamps are a State's clock for media bits. now is bumped by every
+// disable-all (and by a Builder starting to change nodes in place); audio
+// and video are the now of the last disable-all of each medium. A node
+// records the now at which its media bits were last written: bits written
+// before the last disable-all of their medium read as off. So turning a
+// medium off for everyone touches no node, and a node is brought up to date
+// when a change copies it anyway.
+type stamps struct {
+	now, audio, video uint32
+}
+
 // header is a node without its kids. Bit c of bitmap is set when the node
 // has a kid for hash chunk c; kids are kept in chunk order. A kid is a
-// *member, whose media are its bits in audio and video, or a sub-node
-// (a *nodeK, or *collisions below the last level), whose media bits are 0.
+// *member, whose media are its bits in audio and video as of stamp, or a
+// sub-node (a *nodeK, or *collisions below the last level), whose media bits
+// are 0.
 type header struct {
 	bitmap, audio, video uint32
+	stamp                uint32
 }
 
-func (h header) entry(m *member, bit uint32) entry {
-	return entry{m: m, audio: h.audio&bit != 0, video: h.video&bit != 0}
+// media returns the node's media bits as they are at st.
+func (h header) media(st stamps) (audio, video uint32) {
+	audio, video = h.audio, h.video
+	if h.stamp < st.audio {
+		audio = 0
+	}
+	if h.stamp < st.video {
+		video = 0
+	}
+	return audio, video
 }
 
-// set makes the media bits of kid bit those of e.
+func (h header) entry(m *member, bit uint32, st stamps) entry {
+	audio, video := h.media(st)
+	return entry{m: m, audio: audio&bit != 0, video: video&bit != 0}
+}
+
+// set makes the media bits of kid bit those of e. h must be up to date (see
+// txn.mutable).
 func (h *header) set(bit uint32, e entry) {
 	h.audio, h.video = h.audio&^bit, h.video&^bit
 	if e.audio {
@@ -78,25 +105,36 @@ type (
 
 // nodeOf returns the header and kids of node ref; nil is the empty node.
 func nodeOf(ref any) (header, []any) {
-	switch n := ref.(type) { // large first: the top of a large trie
-	case *node32:
-		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
-	case *node16:
-		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
-	case *node8:
-		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
-	case *node4:
-		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
-	case *node2:
-		return n.header, n.kids[:bits.OnesCount32(n.bitmap)]
+	h, kids := nodeRef(ref)
+	if h == nil {
+		return header{}, nil
 	}
-	return header{}, nil
+	return *h, kids[:bits.OnesCount32(h.bitmap)]
 }
 
-// newNode returns a new node with header h, its header and its kids, for the
-// caller to fill before the node is shared.
-func newNode(h header) (any, *header, []any) {
-	switch n := bits.OnesCount32(h.bitmap); {
+// nodeRef returns node ref's header and all its kid slots, up to its
+// capacity; nil for anything but a node.
+func nodeRef(ref any) (*header, []any) {
+	switch n := ref.(type) { // large first: the top of a large trie
+	case *node32:
+		return &n.header, n.kids[:]
+	case *node16:
+		return &n.header, n.kids[:]
+	case *node8:
+		return &n.header, n.kids[:]
+	case *node4:
+		return &n.header, n.kids[:]
+	case *node2:
+		return &n.header, n.kids[:]
+	}
+	return nil, nil
+}
+
+// newNode returns a new node with header h and room for n kids, its header
+// and its first n kid slots, for the caller to fill before the node is
+// shared.
+func newNode(h header, n int) (any, *header, []any) {
+	switch {
 	case n <= 2:
 		x := &node2{header: h}
 		return x, &x.header, x.kids[:n]
@@ -115,20 +153,32 @@ func newNode(h header) (any, *header, []any) {
 	}
 }
 
-// withKid returns a node with header h and kids, kid i replaced.
-func withKid(h header, kids []any, i int, kid any) any {
-	n, _, nk := newNode(h)
-	copy(nk, kids)
-	nk[i] = kid
-	return n
-}
-
 // collisions holds the entries whose 64-bit hashes are equal, below the last
-// level: searched linearly, and as rare as such hashes.
-type collisions struct{ entries []entry }
+// level: searched linearly, and as rare as such hashes. Their media are as
+// of stamp, as in a node.
+type collisions struct {
+	stamp   uint32
+	entries []entry
+}
 
 func (c *collisions) index(id string) int {
 	return slices.IndexFunc(c.entries, func(e entry) bool { return e.m.id == id })
+}
+
+// entry returns entry i as it is at st.
+func (c *collisions) entry(i int, st stamps) entry {
+	e := c.entries[i]
+	e.audio = e.audio && c.stamp >= st.audio
+	e.video = e.video && c.stamp >= st.video
+	return e
+}
+
+// appendTo appends the entries as they are at st.
+func (c *collisions) appendTo(dst []entry, st stamps) []entry {
+	for i := range c.entries {
+		dst = append(dst, c.entry(i, st))
+	}
+	return dst
 }
 
 const (
@@ -155,13 +205,13 @@ func position(bitmap uint32, h uint64, shift uint) (bit uint32, i int) {
 	return bit, bits.OnesCount32(bitmap & (bit - 1))
 }
 
-// find returns the entry for id under node ref.
-func find(ref any, h uint64, id string) (entry, bool) {
+// find returns the entry for id under node ref, as it is at st.
+func find(ref any, h uint64, id string, st stamps) (entry, bool) {
 	for shift := uint(0); ref != nil; shift += levelBits {
 		if shift > maxShift {
 			if c, ok := ref.(*collisions); ok {
 				if i := c.index(id); i >= 0 {
-					return c.entries[i], true
+					return c.entry(i, st), true
 				}
 			}
 			return entry{}, false
@@ -175,96 +225,171 @@ func find(ref any, h uint64, id string) (entry, bool) {
 			if m.id != id {
 				return entry{}, false
 			}
-			return hd.entry(m, bit), true
+			return hd.entry(m, bit, st), true
 		}
 		ref = kids[i]
 	}
 	return entry{}, false
 }
 
+// txn is one change to a trie: the state's stamps, whether some nodes may be
+// changed in place, and what the change does to the media counts.
+type txn struct {
+	st stamps
+	// editFrom, when above 0, is the stamp a Builder took when it started
+	// changing nodes in place: the nodes stamped editFrom or later are its
+	// own, made since then, and shared by no State. Every node a State holds
+	// was stamped at or before that State's now, so no other node passes.
+	editFrom uint32
+	// dAudio and dVideo count the participants whose audio or video the
+	// change turned on (+1) or off (-1).
+	dAudio, dVideo int
+}
+
+func (tx *txn) owns(stamp uint32) bool { return tx.editFrom > 0 && stamp >= tx.editFrom }
+
+// counted notes that e joined (delta 1) or left (delta -1).
+func (tx *txn) counted(e entry, delta int) {
+	if e.audio {
+		tx.dAudio += delta
+	}
+	if e.video {
+		tx.dVideo += delta
+	}
+}
+
+// mutable returns a node to change instead of node ref (whose header and kids
+// are hd and kids), with n kid slots: ref itself if tx owns it and it has the
+// room, else a new node holding ref's kids (as many as fit). Either way the
+// header's media bits are brought up to date and stamped now.
+func (tx *txn) mutable(ref any, hd header, kids []any, n int) (any, *header, []any) {
+	hd.audio, hd.video = hd.media(tx.st)
+	hd.stamp = tx.st.now
+	if h, slots := nodeRef(ref); h != nil && tx.owns(h.stamp) && n <= len(slots) {
+		*h = hd
+		return ref, h, slots[:n]
+	}
+	x, h, nk := newNode(hd, n)
+	copy(nk, kids)
+	return x, h, nk
+}
+
 // put returns node ref with e added; e's id must not be in ref.
-func put(ref any, shift uint, e entry) any {
+func put(ref any, shift uint, e entry, tx *txn) any {
 	if shift > maxShift {
-		var es []entry
-		if c, ok := ref.(*collisions); ok {
-			es = c.entries
-		}
-		return &collisions{entries: append(slices.Clip(es), e)}
+		c, _ := ref.(*collisions)
+		return withCollision(c, e, tx)
 	}
 	hd, kids := nodeOf(ref)
 	bit, i := position(hd.bitmap, e.m.hash, shift)
 	if hd.bitmap&bit == 0 {
-		hd.bitmap |= bit
-		hd.set(bit, e)
-		n, _, nk := newNode(hd)
-		copy(nk, kids[:i])
+		n, h, nk := tx.mutable(ref, hd, kids, len(kids)+1)
+		copy(nk[i+1:], nk[i:len(kids)])
 		nk[i] = e.m
-		copy(nk[i+1:], kids[i:])
+		h.bitmap |= bit
+		h.set(bit, e)
 		return n
 	}
 	sub := kids[i]
 	if m, ok := sub.(*member); ok { // two entries share this cell: push both a level down
-		sub = put(nil, shift+levelBits, hd.entry(m, bit))
-		hd.set(bit, entry{})
+		pushed := put(nil, shift+levelBits, hd.entry(m, bit, tx.st), tx)
+		n, h, nk := tx.mutable(ref, hd, kids, len(kids))
+		h.set(bit, entry{})
+		nk[i] = put(pushed, shift+levelBits, e, tx)
+		return n
 	}
-	return withKid(hd, kids, i, put(sub, shift+levelBits, e))
+	child := put(sub, shift+levelBits, e, tx)
+	if child == sub { // changed in place, and so was ref's path to it
+		return ref
+	}
+	n, _, nk := tx.mutable(ref, hd, kids, len(kids))
+	nk[i] = child
+	return n
 }
 
-// remove returns node ref without id's entry; removed is false, and ref
-// returned unchanged, when id is not there. A sub-node left with a single
-// entry is replaced by that entry, so the trie stays as shallow as its
-// contents allow; a root left empty is nil.
-func remove(ref any, shift uint, h uint64, id string) (_ any, removed bool) {
+func withCollision(c *collisions, e entry, tx *txn) any {
+	if c == nil {
+		return &collisions{stamp: tx.st.now, entries: []entry{e}}
+	}
+	if tx.owns(c.stamp) {
+		c.entries = c.appendTo(c.entries[:0], tx.st) // up to date, in place
+		c.entries = append(c.entries, e)
+		c.stamp = tx.st.now
+		return c
+	}
+	es := c.appendTo(make([]entry, 0, len(c.entries)+1), tx.st)
+	return &collisions{stamp: tx.st.now, entries: append(es, e)}
+}
+
+// remove returns node ref without id's entry, and that entry; removed is
+// false, and ref returned unchanged, when id is not there. A sub-node left
+// with a single entry is replaced by that entry, so the trie stays as
+// shallow as its contents allow; a root left empty is nil.
+func remove(ref any, shift uint, h uint64, id string, tx *txn) (_ any, old entry, removed bool) {
 	if c, ok := ref.(*collisions); ok {
 		i := c.index(id)
 		if i < 0 {
-			return ref, false
+			return ref, entry{}, false
 		}
-		return &collisions{entries: slices.Delete(slices.Clone(c.entries), i, i+1)}, true
+		old = c.entry(i, tx.st)
+		es := c.appendTo(make([]entry, 0, len(c.entries)), tx.st)
+		return &collisions{stamp: tx.st.now, entries: slices.Delete(es, i, i+1)}, old, true
 	}
 	hd, kids := nodeOf(ref)
 	bit, i := position(hd.bitmap, h, shift)
 	if hd.bitmap&bit == 0 {
-		return ref, false
+		return ref, entry{}, false
 	}
 	m, ok := kids[i].(*member)
 	if !ok {
-		sub, removed := remove(kids[i], shift+levelBits, h, id)
+		sub, old, removed := remove(kids[i], shift+levelBits, h, id, tx)
 		if !removed {
-			return ref, false
+			return ref, entry{}, false
 		}
-		if e, ok := only(sub); ok {
-			hd.set(bit, e)
-			return withKid(hd, kids, i, e.m), true
+		if e, ok := only(sub, tx.st); ok {
+			n, nh, nk := tx.mutable(ref, hd, kids, len(kids))
+			nh.set(bit, e)
+			nk[i] = e.m
+			return n, old, true
 		}
-		return withKid(hd, kids, i, sub), true
+		if sub == kids[i] {
+			return ref, old, true
+		}
+		n, _, nk := tx.mutable(ref, hd, kids, len(kids))
+		nk[i] = sub
+		return n, old, true
 	}
 	if m.id != id {
-		return ref, false
+		return ref, entry{}, false
 	}
-	hd.bitmap &^= bit
-	if hd.bitmap == 0 {
-		return nil, true
+	old = hd.entry(m, bit, tx.st)
+	if hd.bitmap == bit {
+		return nil, old, true
 	}
-	hd.set(bit, entry{})
-	n, _, nk := newNode(hd)
-	copy(nk, kids[:i])
-	copy(nk[i:], kids[i+1:])
-	return n, true
+	n, nh, nk := tx.mutable(ref, hd, kids, len(kids)-1)
+	if n == ref { // in place: close the gap and clear the last slot
+		copy(nk[i:], kids[i+1:])
+		kids[len(kids)-1] = nil
+	} else {
+		copy(nk[i:], kids[i+1:])
+	}
+	nh.set(bit, entry{})
+	nh.bitmap &^= bit
+	return n, old, true
 }
 
-// only returns the entry of sub-node ref if it holds just one.
-func only(ref any) (entry, bool) {
+// only returns the entry of sub-node ref, as it is at st, if it holds just one.
+func only(ref any, st stamps) (entry, bool) {
 	if c, ok := ref.(*collisions); ok {
 		if len(c.entries) == 1 {
-			return c.entries[0], true
+			return c.entry(0, st), true
 		}
 		return entry{}, false
 	}
 	hd, kids := nodeOf(ref)
 	if len(kids) == 1 {
 		if m, ok := kids[0].(*member); ok {
-			return hd.entry(m, hd.bitmap), true
+			return hd.entry(m, hd.bitmap, st), true
 		}
 	}
 	return entry{}, false
@@ -277,18 +402,17 @@ type pending struct {
 	index int
 }
 
-// draft is the copy of a node that setMedia makes on the first change.
+// draft is the node that setMedia changes, made on the first change.
 type draft struct {
 	ref  any // nil until made
 	hd   *header
 	kids []any
 }
 
-// begin makes the copy of the node (hd, kids) unless it is made already.
-func (d *draft) begin(hd header, kids []any) {
+// begin makes the node to change (see txn.mutable) unless it is made already.
+func (d *draft) begin(ref any, hd header, kids []any, tx *txn) {
 	if d.ref == nil {
-		d.ref, d.hd, d.kids = newNode(hd)
-		copy(d.kids, kids)
+		d.ref, d.hd, d.kids = tx.mutable(ref, hd, kids, len(kids))
 	}
 }
 
@@ -297,14 +421,14 @@ func (d *draft) begin(hd header, kids []any) {
 // stable counting sort into scratch, so a participant's changes keep their
 // order) and recurses once per child, with the roles of ps and scratch
 // swapped.
-func setMedia(ref any, shift uint, changes []MediaChange, ps, scratch []pending) (any, bool) {
+func setMedia(ref any, shift uint, changes []MediaChange, ps, scratch []pending, tx *txn) (any, bool) {
 	if c, ok := ref.(*collisions); ok {
-		return setMediaInList(c, changes, ps)
+		return setMediaInList(c, changes, ps, tx)
 	}
 	hd, kids := nodeOf(ref)
 	var d draft
 	if len(ps) == 1 { // one event: no grouping to do
-		setMediaInChild(&d, hd, kids, shift, (ps[0].hash>>shift)&levelMask, changes, ps, scratch)
+		setMediaInChild(&d, ref, hd, kids, shift, (ps[0].hash>>shift)&levelMask, changes, ps, scratch, tx)
 	} else {
 		var starts [levelMask + 2]int
 		for _, p := range ps {
@@ -322,7 +446,7 @@ func setMedia(ref any, shift uint, changes []MediaChange, ps, scratch []pending)
 		for c := range uint64(levelMask + 1) {
 			if starts[c] < starts[c+1] {
 				group, groupScratch := scratch[starts[c]:starts[c+1]], ps[starts[c]:starts[c+1]]
-				setMediaInChild(&d, hd, kids, shift, c, changes, group, groupScratch)
+				setMediaInChild(&d, ref, hd, kids, shift, c, changes, group, groupScratch, tx)
 			}
 		}
 	}
@@ -333,31 +457,32 @@ func setMedia(ref any, shift uint, changes []MediaChange, ps, scratch []pending)
 }
 
 // setMediaInChild applies ps, whose hashes all have chunk c at shift, to
-// child c of the node (hd, kids), in d.
-func setMediaInChild(d *draft, hd header, kids []any, shift uint, c uint64, changes []MediaChange, ps, scratch []pending) {
+// child c of node ref (hd, kids), in d.
+func setMediaInChild(d *draft, ref any, hd header, kids []any, shift uint, c uint64, changes []MediaChange, ps, scratch []pending, tx *txn) {
 	bit, i := position(hd.bitmap, c, 0)
 	if hd.bitmap&bit == 0 {
 		return
 	}
 	if m, ok := kids[i].(*member); ok {
-		if e, changed := withMedia(hd.entry(m, bit), changes, ps); changed {
-			d.begin(hd, kids)
+		// One participant's changes are all in one group: hd has its bits.
+		if e, changed := withMedia(hd.entry(m, bit, tx.st), changes, ps, tx); changed {
+			d.begin(ref, hd, kids, tx)
 			d.hd.set(bit, e)
 		}
 		return
 	}
-	if sub, changed := setMedia(kids[i], shift+levelBits, changes, ps, scratch); changed {
-		d.begin(hd, kids)
+	if sub, changed := setMedia(kids[i], shift+levelBits, changes, ps, scratch, tx); changed {
+		d.begin(ref, hd, kids, tx)
 		d.kids[i] = sub
 	}
 }
 
-func setMediaInList(c *collisions, changes []MediaChange, ps []pending) (any, bool) {
+func setMediaInList(c *collisions, changes []MediaChange, ps []pending, tx *txn) (any, bool) {
 	var es []entry
-	for i, e := range c.entries {
-		if repl, changed := withMedia(e, changes, ps); changed {
+	for i := range c.entries {
+		if repl, changed := withMedia(c.entry(i, tx.st), changes, ps, tx); changed {
 			if es == nil {
-				es = slices.Clone(c.entries)
+				es = c.appendTo(make([]entry, 0, len(c.entries)), tx.st)
 			}
 			es[i] = repl
 		}
@@ -365,11 +490,12 @@ func setMediaInList(c *collisions, changes []MediaChange, ps []pending) (any, bo
 	if es == nil {
 		return c, false
 	}
-	return &collisions{entries: es}, true
+	return &collisions{stamp: tx.st.now, entries: es}, true
 }
 
-// withMedia applies, in order, the changes of ps that name entry e.
-func withMedia(e entry, changes []MediaChange, ps []pending) (entry, bool) {
+// withMedia applies, in order, the changes of ps that name entry e, and
+// counts what they turned on or off.
+func withMedia(e entry, changes []MediaChange, ps []pending, tx *txn) (entry, bool) {
 	repl := e
 	for _, p := range ps {
 		switch c := &changes[p.index]; {
@@ -380,23 +506,30 @@ func withMedia(e entry, changes []MediaChange, ps []pending) (entry, bool) {
 			repl.audio = c.Enabled
 		}
 	}
-	return repl, repl != e
+	if repl == e {
+		return e, false
+	}
+	tx.counted(e, -1)
+	tx.counted(repl, 1)
+	return repl, true
 }
 
-// appendEntries appends every entry under node ref, in trie order.
-func appendEntries(dst []entry, ref any) []entry {
+// appendEntries appends every entry under node ref, as it is at st, in trie
+// order.
+func appendEntries(dst []entry, ref any, st stamps) []entry {
 	if c, ok := ref.(*collisions); ok {
-		return append(dst, c.entries...)
+		return c.appendTo(dst, st)
 	}
 	hd, kids := nodeOf(ref)
+	audio, video := hd.media(st)
 	rest := hd.bitmap
 	for _, kid := range kids {
 		bit := rest & -rest
 		rest &^= bit
 		if m, ok := kid.(*member); ok {
-			dst = append(dst, hd.entry(m, bit))
+			dst = append(dst, entry{m: m, audio: audio&bit != 0, video: video&bit != 0})
 		} else {
-			dst = appendEntries(dst, kid)
+			dst = appendEntries(dst, kid, st)
 		}
 	}
 	return dst
