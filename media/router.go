@@ -155,6 +155,8 @@ func (r *Router) Run(ctx context.Context, src EventSource) error {
 //     on for every subscriber. When Apply returns after turning a track off,
 //     no packet of it is being forwarded and none will be until it is turned
 //     on again. Turning video on asks the publisher for a keyframe.
+//   - all_audio_disabled / all_video_disabled: the same, for every track of
+//     that kind that was on: the router works out which from its state.
 //   - participant_left: the participant's PeerConnection is closed and its
 //     tracks are removed from everyone else's (with a new offer to each)
 //     before Apply returns.

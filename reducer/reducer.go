@@ -11,7 +11,8 @@
 // decides the error:
 //
 //  1. well formed: known type, non-empty id and actor, a target where the
-//     type needs one (invalid_command, 1210);
+//     type needs one, strings in valid UTF-8 within their limits
+//     (invalid_command, 1210);
 //  2. the session has not ended (session_ended, 1211);
 //  3. join: the actor is not joined (already_joined, 1205) and the preset
 //     exists (unknown_preset, 1212); any other command: the actor is joined
@@ -62,17 +63,19 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 		}
 		return one(events.Unpinned{Seq: seq, Participant: cmd.Target, By: cmd.Actor}), nil
 	}
-	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %.40q", string(cmd.Type))
 }
 
 // WellFormed returns the invalid_command error of a command that fails
 // check 1 (unknown type, empty id or actor, no target where the type needs
-// one), or nil. Check 1 needs no state, so a transport can refuse a
-// malformed command before it opens the session; Decide runs it first.
+// one, a string the type reads not valid UTF-8 or over its limit: see
+// core.Command.CheckStrings), or nil. Check 1 needs no state, so a
+// transport can refuse a malformed command before it opens the session;
+// Decide runs it first.
 func WellFormed(cmd core.Command) error {
 	switch {
 	case !cmd.Type.Known():
-		return core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+		return core.Errorf(core.CodeInvalidCommand, "unknown command type %.40q", string(cmd.Type))
 	case cmd.ID == "":
 		return core.Errorf(core.CodeInvalidCommand, "%s: empty command id", cmd.Type)
 	case cmd.Actor == "":
@@ -80,7 +83,7 @@ func WellFormed(cmd core.Command) error {
 	case cmd.Type.Targeted() && cmd.Target == "":
 		return core.Errorf(core.CodeInvalidCommand, "%s: no target", cmd.Type)
 	}
-	return nil
+	return cmd.CheckStrings()
 }
 
 func check(s core.State, cmd core.Command) error {
@@ -141,34 +144,19 @@ func mediaUpdate(s core.State, seq uint64, cmd core.Command, id string, enabled 
 	return one(events.VideoUpdate{Seq: seq, Participant: id, VideoEnabled: enabled, By: cmd.Actor})
 }
 
-// disableAll turns off everyone's audio or video, the actor's included, in
-// join order. The events share two allocations whatever their number.
+// disableAll turns off everyone's audio or video, the actor's included: one
+// event counting those that were on, whatever the size of the session.
 func disableAll(s core.State, seq uint64, cmd core.Command) []events.Event {
-	audio := isAudio(cmd.Type)
-	on := make([]string, 0, s.Len())
-	for p := range s.All() {
-		if mediaEnabled(p, audio) {
-			on = append(on, p.ID)
+	if isAudio(cmd.Type) {
+		if n := s.AudioOn(); n > 0 {
+			return one(events.AllAudioDisabled{Seq: seq, Count: uint64(n), By: cmd.Actor})
 		}
-	}
-	if len(on) == 0 {
 		return nil
 	}
-	evs := make([]events.Event, len(on))
-	if audio {
-		updates := make([]events.AudioUpdate, len(on))
-		for i, id := range on {
-			updates[i] = events.AudioUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
-			evs[i] = &updates[i]
-		}
-	} else {
-		updates := make([]events.VideoUpdate, len(on))
-		for i, id := range on {
-			updates[i] = events.VideoUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
-			evs[i] = &updates[i]
-		}
+	if n := s.VideoOn(); n > 0 {
+		return one(events.AllVideoDisabled{Seq: seq, Count: uint64(n), By: cmd.Actor})
 	}
-	return evs
+	return nil
 }
 
 func pin(s core.State, seq uint64, cmd core.Command) []events.Event {

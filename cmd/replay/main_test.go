@@ -30,7 +30,7 @@ func TestBinary(t *testing.T) {
 		stderr string
 	}{
 		{"verify", []string{"-verify", classroom}, "", 0, "ok: ", ""},
-		{"divergence", []string{"-verify", "-"}, `{"format":"gavel-log/1"}` + "\n" + `{"cmd":{"id":"1","type":"leave","actor":"a"},"events":[]}`, 1,
+		{"divergence", []string{"-verify", "-"}, `{"format":"gavel-log/2"}` + "\n" + `{"cmd":{"id":"1","type":"leave","actor":"a"},"events":[]}`, 1,
 			"replay: stdin: line 2: divergence", ""},
 		{"invalid", []string{"-"}, "\x00garbage", 2, "", "replay: stdin: line 1: header: not a JSON object (starts with byte 0x00)\n"},
 	}

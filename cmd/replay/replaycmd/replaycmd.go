@@ -37,7 +37,7 @@ const usageLine = "usage: replay [-verify | -json] [-until N] FILE"
 
 const usageText = usageLine + `
 
-Runs every record of a gavel-log/1 session log through the reducer and prints
+Runs every record of a gavel-log/2 session log through the reducer and prints
 a timeline: one line per command with its outcome. FILE - reads standard input.
 
 Exit status: 0 ok, 1 divergence (-verify), 2 invalid log or usage.
@@ -64,7 +64,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	verify := fs.Bool("verify", false, "compare every recorded outcome and checkpoint with the reducer's; stop at the first divergence")
-	jsonOut := fs.Bool("json", false, "print the log as the reducer produces it now, in gavel-log/1")
+	jsonOut := fs.Bool("json", false, "print the log as the reducer produces it now, in gavel-log/2")
 	until := fs.Int("until", 0, "stop after the record on line `N` and print the state there")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,12 +73,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitInvalid
 	}
 	p := &replayer{until: *until}
+	untilSet := false
+	fs.Visit(func(f *flag.Flag) { untilSet = untilSet || f.Name == "until" })
 	switch {
 	case fs.NArg() != 1:
 		return usageError(stderr, "want one FILE, got %d arguments", fs.NArg())
 	case *verify && *jsonOut:
 		return usageError(stderr, "-verify and -json do not go together")
-	case *until < 0:
+	case untilSet && *until < 1:
 		return usageError(stderr, "-until %d: want a line number, 1 or more", *until)
 	case *verify:
 		p.mode = modeVerify
@@ -208,6 +210,7 @@ func (p *replayer) records() error {
 func (p *replayer) command(rec events.Record) error {
 	p.commands++
 	var evs []events.Event
+	before := p.state.Seq()
 	err := rec.CommandErr
 	if err == nil {
 		p.state, evs, err = reducer.Apply(p.state, rec.Command)
@@ -216,7 +219,7 @@ func (p *replayer) command(rec events.Record) error {
 	case modeTimeline:
 		p.printCommand(rec, evs, err)
 	case modeVerify:
-		return p.verifyCommand(rec, evs, err)
+		return p.verifyCommand(rec, before, evs, err)
 	case modeJSON:
 		if werr := p.log.WriteRawCommand(rec.At, rec.RawCommand, evs, err); werr != nil {
 			return &sessionlog.LineError{Line: p.line, Err: werr}

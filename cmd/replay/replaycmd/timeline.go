@@ -16,10 +16,6 @@ import (
 // rather than being cut.
 const rowFormat = "%5s  %-8s  %-10s  %-17s  %-24s  %s\n"
 
-// maxEventRows is how many events of one command the timeline lists before
-// summing up the rest (disable_all_audio in a town hall makes thousands).
-const maxEventRows = 5
-
 func (p *replayer) printHeader(h events.Header) {
 	fmt.Fprintf(p.out, "session %s, presets %s\n\n", text(h.Session), events.AppendPresets(nil, h.Presets))
 	fmt.Fprintf(p.out, rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
@@ -40,12 +36,7 @@ func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error
 		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, "ok, no change")
 		return
 	}
-	for i, e := range evs {
-		if i == maxEventRows && len(evs) > maxEventRows+1 {
-			fmt.Fprintf(p.out, rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
-				len(evs)-i, e.Sequence(), evs[len(evs)-1].Sequence()))
-			return
-		}
+	for _, e := range evs { // at most two: a bulk command is one event
 		fmt.Fprintf(p.out, rowFormat, line, at, id, typ, who, eventText(e))
 		line, at, id, typ, who = "", "", "", "", ""
 	}
@@ -100,10 +91,21 @@ func eventText(e events.Event) string {
 		return fmt.Sprintf("%s %s by %s", head, text(e.Participant), text(e.By))
 	case *events.Unpinned:
 		return fmt.Sprintf("%s %s by %s", head, text(e.Participant), text(e.By))
+	case *events.AllAudioDisabled:
+		return fmt.Sprintf("%s %s audio off by %s", head, participants(e.Count), text(e.By))
+	case *events.AllVideoDisabled:
+		return fmt.Sprintf("%s %s video off by %s", head, participants(e.Count), text(e.By))
 	case *events.SessionEnded:
 		return fmt.Sprintf("%s by %s", head, text(e.By))
 	}
 	return head
+}
+
+func participants(n uint64) string {
+	if n == 1 {
+		return "1 participant"
+	}
+	return fmt.Sprintf("%d participants", n)
 }
 
 // errorText is a rejection as the timeline shows it: name, code and message.
