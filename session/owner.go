@@ -198,7 +198,7 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 		o.dirty = false
 	}
 	pending := batch
-	for attempt := 0; ; attempt++ {
+	for conflicts := 0; ; {
 		items := o.decide(pending)
 		n, err := o.append(ctx, items)
 		o.commit(ctx, items[:n])
@@ -209,16 +209,32 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 		for i := n; i < len(items); i++ {
 			pending = append(pending, items[i].req)
 		}
+		if errors.Is(err, ErrPermanent) {
+			// The store can never hold the first record it did not store,
+			// and stored nothing of it: that command alone fails, and the
+			// others are decided again without it.
+			i := n
+			for !items[i].applied() {
+				i++
+			}
+			o.fail([]*request{items[i].req}, fmt.Errorf("session %q: command %q: %w", o.s.id, items[i].req.cmd.ID, err))
+			pending = slices.Delete(pending, i-n, i-n+1)
+			if len(pending) == 0 {
+				return
+			}
+			continue
+		}
 		stale := errors.Is(err, errStale)
 		if !stale && !errors.Is(err, ErrConflict) {
 			o.dirty = true
 			o.fail(pending, fmt.Errorf("session %q: append: %w", o.s.id, err))
 			return
 		}
-		if attempt == o.s.cfg.conflictRetries {
-			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, attempt, ErrConflict))
+		if conflicts == o.s.cfg.conflictRetries {
+			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, conflicts, ErrConflict))
 			return
 		}
+		conflicts++
 		if stale {
 			continue // confirm has read the tail already
 		}
@@ -292,11 +308,15 @@ func (o *owner) append(ctx context.Context, items []item) (int, error) {
 	}
 	if o.batcher != nil && len(recs) > 1 {
 		pos, err := o.batcher.AppendBatch(ctx, o.s.id, o.pos, recs)
-		if err != nil {
+		if err == nil {
+			o.pos = pos
+			return len(items), nil
+		}
+		if !errors.Is(err, ErrPermanent) {
 			return 0, err
 		}
-		o.pos = pos
-		return len(items), nil
+		// One of them can never be stored, and nothing was: find which
+		// by appending them one at a time.
 	}
 	stored := 0
 	for _, rec := range recs {

@@ -1,4 +1,4 @@
-// Package filestore is a session.Store on local files: one gavel-log/1 file
+// Package filestore is a session.Store on local files: one gavel-log/2 file
 // per session, so that `replay -verify FILE` checks a live session's history
 // as it is.
 //
@@ -7,11 +7,11 @@
 // In the store's directory:
 //
 //	LOCK                   the lock file: one Store per directory
-//	<name>.jsonl           a session's log: a gavel-log/1 header, then one
+//	<name>.jsonl           a session's log: a gavel-log/2 header, then one
 //	                       command record a line, in the order applied
 //	<name>.snap            its latest snapshot (binary framing around the
 //	                       SPEC's state JSON, with a checksum)
-//	<name>.rejected.jsonl  its rejected commands, if audited (a gavel-log/1
+//	<name>.rejected.jsonl  its rejected commands, if audited (a gavel-log/2
 //	                       file of records with "error")
 //
 // <name> is the session id with every byte outside [A-Za-z0-9_-] written

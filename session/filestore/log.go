@@ -218,7 +218,8 @@ func (l *logFile) append(expected session.Position, recs []session.Record) (sess
 		rec.Err = nil
 		buf = session.AppendRecord(buf, rec)
 		if len(buf)-start > sessionlog.MaxLineLen {
-			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes: %w", l.id, rec.Command.ID, len(buf)-start, sessionlog.ErrLineTooLong)
+			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes, more than a log line holds: %w (%w)",
+				l.id, rec.Command.ID, len(buf)-start, session.ErrTooLarge, sessionlog.ErrLineTooLong)
 		}
 		buf = append(buf, '\n')
 		if pos := lines + session.Position(i) + 1; len(rec.Events) > 0 && pos%markEvery == 0 {

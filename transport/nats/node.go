@@ -14,13 +14,6 @@ import (
 	"github.com/gavelrtc/gavel/session"
 )
 
-// MaxPayload is the largest message the embedded server takes: 8 MiB rather
-// than nats-server's 1 MiB, because one command is one message and
-// disable_all_audio in a session of 10,000 participants records 10,000
-// events (about 1 MB). A server or cluster of your own needs max_payload
-// raised alike for sessions that large.
-const MaxPayload = 8 << 20
-
 // StartServer starts an in-process nats-server with JetStream, listening on
 // 127.0.0.1 only (WithPort; default a free port), keeping its data in
 // WithDataDir, fsyncing as WithSyncAlways says. It returns once the server
@@ -37,7 +30,6 @@ func StartServer(ctx context.Context, opts ...Option) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.dataDir,
 		SyncAlways: cfg.syncAlways,
-		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		NoLog:      true,
 	})

@@ -273,6 +273,10 @@ func (c *conn) submit(cmd core.Command) {
 		res.Err, res.Seq = e, 0
 	case err != nil && c.ctx.Err() != nil:
 		answer = false // the connection is gone
+	case errors.Is(err, session.ErrTooLarge):
+		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedTooLarge}
+	case errors.Is(err, session.ErrPermanent):
+		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedFailed}
 	case err != nil:
 		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedUnavailable}
 	case len(r.Events) > 0:

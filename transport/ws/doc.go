@@ -60,7 +60,7 @@
 // When it is full the connection stops taking the session's events until
 // the socket takes frames: the session buffers them for it, and past its
 // buffer the connection reads them back from the store, so that a burst (a
-// disable-all in a large room) or a long catch-up reaches the client at
+// run of commands faster than the socket) or a long catch-up reaches the client at
 // its own pace, complete. A client whose socket takes no frame for
 // WithWriteTimeout while its queue is full is cut off as slow. Nothing of
 // this ever delays the session or the other clients: only the
