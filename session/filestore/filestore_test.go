@@ -334,6 +334,48 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// TestTornHeader: a log created and never appended to is not synced, so a
+// crash may leave it empty or with part of its header. Open removes it,
+// says so, and the session is created again on its next use, and works.
+func TestTornHeader(t *testing.T) {
+	src := t.TempDir()
+	st := open(t, src)
+	if err := st.Create(t.Context(), events.Header{Session: "room-1", Presets: storetest.Presets}); err != nil {
+		t.Fatal(err)
+	}
+	path := st.Path("room-1")
+	header, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for cut := range len(header) { // the newline is the header's last byte
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(path)), header[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := open(t, dir)
+		want := []filestore.Repair{{Session: "room-1", File: st.Path("room-1"), Cut: int64(cut)}}
+		if diff := cmp.Diff(want, st.Repairs()); diff != "" {
+			t.Fatalf("header cut at %d: repairs (-want +got):\n%s", cut, diff)
+		}
+		if _, err := st.Header(t.Context(), "room-1"); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("header cut at %d: Header = %v, want ErrNotFound", cut, err)
+		}
+		s, err := session.Open(t.Context(), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+		if err != nil {
+			t.Fatalf("header cut at %d: reopening the session: %v", cut, err)
+		}
+		for _, r := range storetest.Records(3) {
+			if _, err := s.Submit(t.Context(), r.Command); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close(t.Context())
+		verify(t, st.Path("room-1"))
+	}
+}
+
 // TestCrash kills a process appending through the runtime with SIGKILL at
 // a random moment, reopens the directory, and finds every acknowledged
 // command once; five times over, on the same directory.

@@ -33,7 +33,8 @@ func (s *Store) repair() error {
 	return nil
 }
 
-// repairTail cuts off or completes a log's torn last line, and syncs.
+// repairTail cuts off or completes a log's torn last line, and syncs; a
+// log without a whole header it removes.
 func repairTail(path string) (*Repair, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -50,9 +51,14 @@ func repairTail(path string) (*Repair, error) {
 		return nil, err
 	}
 	if nl < 0 {
-		// No complete line: not even the header, which Create writes whole.
-		// Leave it: reading the session reports it.
-		return nil, nil
+		// No complete line, not even the header: the log was created and
+		// never synced (its first append would have synced the header),
+		// so it held nothing acknowledged. Remove it; the session is
+		// created again on its next use.
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		return &Repair{File: path, Cut: size}, nil
 	}
 	if nl == size-1 {
 		return nil, nil
