@@ -234,6 +234,11 @@ func (b *Builder) State() State {
 	return b.s
 }
 
+// Current returns the state built so far, for reading now: as a
+// bytes.Buffer's Bytes, it is valid only until the Builder's next change,
+// which may change in place nodes it shares. To keep a state, use State.
+func (b *Builder) Current() State { return b.s }
+
 // Pinned is the participant pinned so far, as State.Pinned.
 func (b *Builder) Pinned() string { return b.s.pinned }
 

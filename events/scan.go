@@ -30,7 +30,6 @@ var ErrRepeatedMember = errors.New("an object names a member twice")
 // value, in order. Both alias b or memory the caller may keep.
 func scanObject(b []byte, member func(name, value []byte)) error {
 	var s scanner
-	s.init()
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return syntaxError(b, i, "looking for beginning of object")
@@ -69,7 +68,6 @@ func scanObject(b []byte, member func(name, value []byte)) error {
 // value aliases b.
 func scanArray(b []byte, elem func(value []byte)) error {
 	var s scanner
-	s.init()
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '[' {
 		return syntaxError(b, i, "looking for beginning of array")
@@ -110,77 +108,98 @@ func end(b []byte, i int) error {
 // scanned, innermost last, to find a name an object repeats. Objects are
 // small, so a name is compared with the others of its object one by one; an
 // object with many members gets a set, so that no input makes the check
-// quadratic. The arrays give the usual nesting room without the heap.
+// quadratic. The first names and levels fit arrays of the scanner's own, so
+// that a scan, the scanner on the stack, allocates nothing (it holds no
+// pointer into itself, which would move it to the heap).
 type scanner struct {
-	names   [][]byte // unescaped names of the open objects' members, flat
-	starts  []int    // where each open object's names start in names
-	sets    []map[string]struct{}
-	escaped []byte // backing for names with escapes
-
-	nameBuf  [32][]byte
-	startBuf [16]int
+	names     int        // names of the open objects' members
+	nameBuf   [32][]byte // the first ones, unescaped
+	moreNames [][]byte   // the others
+	depth     int        // objects open
+	startBuf  [16]int    // where each open object's names start
+	moreStart []int
+	sets      map[int]map[string]struct{} // by depth, for objects with many names
+	escaped   []byte                      // backing for names with escapes
 }
 
 // manyNames is the size at which an object's names go into a set.
 const manyNames = 16
 
-func (s *scanner) init() {
-	s.names, s.starts = s.nameBuf[:0], s.startBuf[:0]
+func (s *scanner) name(i int) []byte {
+	if i < len(s.nameBuf) {
+		return s.nameBuf[i]
+	}
+	return s.moreNames[i-len(s.nameBuf)]
+}
+
+func (s *scanner) setName(i int, name []byte) {
+	if i < len(s.nameBuf) {
+		s.nameBuf[i] = name
+		return
+	}
+	if j := i - len(s.nameBuf); j < len(s.moreNames) {
+		s.moreNames[j] = name
+	} else {
+		s.moreNames = append(s.moreNames, name)
+	}
+}
+
+func (s *scanner) start(d int) int {
+	if d < len(s.startBuf) {
+		return s.startBuf[d]
+	}
+	return s.moreStart[d-len(s.startBuf)]
 }
 
 func (s *scanner) open() {
-	s.starts = append(s.starts, len(s.names))
-	if s.sets != nil {
-		s.sets = append(s.sets, nil)
+	if d := s.depth; d < len(s.startBuf) {
+		s.startBuf[d] = s.names
+	} else if j := d - len(s.startBuf); j < len(s.moreStart) {
+		s.moreStart[j] = s.names
+	} else {
+		s.moreStart = append(s.moreStart, s.names)
 	}
+	s.depth++
 }
 
 func (s *scanner) close() {
-	n := len(s.starts) - 1
-	clear(s.names[s.starts[n]:])
-	s.names = s.names[:s.starts[n]]
-	s.starts = s.starts[:n]
-	if s.sets != nil {
-		s.sets = s.sets[:n]
-	}
+	s.depth--
+	s.names = s.start(s.depth)
+	delete(s.sets, s.depth)
 }
 
 // add records a member name of the innermost open object, or fails if the
 // object has it already.
 func (s *scanner) add(name []byte, off int) error {
-	depth := len(s.starts) - 1
-	mine := s.names[s.starts[depth]:]
-	var set map[string]struct{}
-	if s.sets != nil {
-		set = s.sets[depth]
-	}
-	switch {
-	case set != nil:
+	d := s.depth - 1
+	first := s.start(d)
+	if set := s.sets[d]; set != nil {
 		if _, ok := set[string(name)]; ok {
 			return repeated(name, off)
 		}
 		set[string(name)] = struct{}{}
-	case len(mine) < manyNames:
-		for _, n := range mine {
-			if bytes.Equal(n, name) {
+	} else if s.names-first < manyNames {
+		for i := first; i < s.names; i++ {
+			if bytes.Equal(s.name(i), name) {
 				return repeated(name, off)
 			}
 		}
-	default:
-		for len(s.sets) <= depth {
-			s.sets = append(s.sets, nil)
-		}
+	} else {
 		set = make(map[string]struct{}, 2*manyNames)
-		for _, n := range mine {
-			set[string(n)] = struct{}{}
+		for i := first; i < s.names; i++ {
+			set[string(s.name(i))] = struct{}{}
 		}
 		if _, ok := set[string(name)]; ok {
 			return repeated(name, off)
 		}
 		set[string(name)] = struct{}{}
-		s.sets[depth] = set
+		if s.sets == nil {
+			s.sets = make(map[int]map[string]struct{})
+		}
+		s.sets[d] = set
 	}
-	s.names = append(s.names, name)
+	s.setName(s.names, name)
+	s.names++
 	return nil
 }
 

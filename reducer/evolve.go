@@ -21,10 +21,18 @@ func Evolve(s core.State, e events.Event) core.State {
 // of filling a map).
 func Fold(s core.State, evs []events.Event) core.State {
 	b := core.NewBuilder(s)
-	for _, e := range evs {
-		evolve(&b, e)
-	}
+	FoldInto(&b, evs)
 	return b.State()
+}
+
+// FoldInto applies evs in b, as Fold does to a state: for a caller that
+// decides and folds command after command (a replay, a session reading its
+// log), Decide(b.Current(), cmd) then FoldInto(b, evs) builds the session
+// with no copy of the nodes b has made already.
+func FoldInto(b *core.Builder, evs []events.Event) {
+	for _, e := range evs {
+		evolve(b, e)
+	}
 }
 
 // evolve applies e in b: the one place that says what each event does to

@@ -253,9 +253,16 @@ func TestReducerAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := &model{session: "room"}
 		chk := invariant.New(core.NewState("room", modelPresets()))
+		// built follows the same commands as a replay does: Decide on the
+		// Builder's current state, then FoldInto it, changing its own
+		// nodes in place.
+		built := core.NewBuilder(core.NewState("room", modelPresets()))
 
 		step := func(t *rapid.T, cmd core.Command) {
 			t.Helper()
+			if evs, err := reducer.Decide(built.Current(), cmd); err == nil {
+				reducer.FoldInto(&built, evs)
+			}
 			wantEvs, wantCode := m.apply(cmd)
 			after, evs, err := reducer.Apply(chk.State(), cmd)
 			code, isCoreErr := core.CodeOf(err)
@@ -368,6 +375,9 @@ func TestReducerAgainstModel(t *testing.T) {
 			"": func(t *rapid.T) {
 				if d := cmp.Diff(m.snapshot(), chk.State().Snapshot(), cmpopts.EquateEmpty()); d != "" {
 					t.Fatalf("state differs from the model's (-model +reducer):\n%s", d)
+				}
+				if d := cmp.Diff(m.snapshot(), built.Current().Snapshot(), cmpopts.EquateEmpty()); d != "" {
+					t.Fatalf("the Builder's state differs from the model's (-model +builder):\n%s", d)
 				}
 			},
 		})

@@ -131,8 +131,8 @@ type replayer struct {
 	r     *sessionlog.Reader
 	out   *bufio.Writer
 	log   *sessionlog.Writer
-	state core.State
-	line  int // the line of the last record applied, or of the header
+	state core.Builder // the session, built record after record
+	line  int          // the line of the last record applied, or of the header
 
 	commands, checkpoints int
 	cmp                   comparer
@@ -148,7 +148,7 @@ func (p *replayer) run(in io.Reader, stdout io.Writer) error {
 	}
 	p.r, p.line = r, r.Line()
 	h := r.Header()
-	p.state = core.NewState(h.Session, h.Presets)
+	p.state = core.NewBuilder(core.NewState(h.Session, h.Presets))
 	if p.mode == modeJSON {
 		if p.log, err = sessionlog.NewWriter(stdout, h); err != nil {
 			return fmt.Errorf("write: %w", err)
@@ -210,10 +210,12 @@ func (p *replayer) records() error {
 func (p *replayer) command(rec events.Record) error {
 	p.commands++
 	var evs []events.Event
-	before := p.state.Seq()
+	before := p.state.Current().Seq()
 	err := rec.CommandErr
 	if err == nil {
-		p.state, evs, err = reducer.Apply(p.state, rec.Command)
+		if evs, err = reducer.Decide(p.state.Current(), rec.Command); err == nil {
+			reducer.FoldInto(&p.state, evs)
+		}
 	}
 	switch p.mode {
 	case modeTimeline:
@@ -237,7 +239,7 @@ func (p *replayer) checkpoint(want core.Snapshot) error {
 	case modeVerify:
 		return p.verifyCheckpoint(want)
 	case modeJSON:
-		if err := p.log.WriteCheckpoint(p.state.Snapshot()); err != nil {
+		if err := p.log.WriteCheckpoint(p.state.Current().Snapshot()); err != nil {
 			return &sessionlog.LineError{Line: p.line, Err: err}
 		}
 	}
@@ -249,12 +251,12 @@ func (p *replayer) checkpoint(want core.Snapshot) error {
 func (p *replayer) finish() error {
 	if p.mode == modeVerify {
 		fmt.Fprintf(p.out, "ok: %s and %s up to line %d agree with the reducer (seq %d)\n",
-			count(p.commands, "command"), count(p.checkpoints, "checkpoint"), p.line, p.state.Seq())
+			count(p.commands, "command"), count(p.checkpoints, "checkpoint"), p.line, p.state.Current().Seq())
 	}
 	switch {
 	case p.until == 0:
 	case p.mode == modeJSON:
-		if err := p.log.WriteCheckpoint(p.state.Snapshot()); err != nil {
+		if err := p.log.WriteCheckpoint(p.state.Current().Snapshot()); err != nil {
 			return &sessionlog.LineError{Line: p.line, Err: err}
 		}
 	default:

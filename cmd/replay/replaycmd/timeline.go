@@ -44,16 +44,16 @@ func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error
 
 func (p *replayer) printCheckpoint(want core.Snapshot) {
 	verdict := "as recorded"
-	if !sameSnapshot(want, p.state.Snapshot()) {
+	if !sameSnapshot(want, p.state.Current().Snapshot()) {
 		verdict = "the recorded checkpoint differs (see -verify)"
 	}
-	fmt.Fprintf(p.out, rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
+	fmt.Fprintf(p.out, rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state.Current())+", "+verdict)
 }
 
 // printState prints the state, one participant a line, for -until.
 func (p *replayer) printState() {
-	fmt.Fprintf(p.out, "\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
-	for q := range p.state.All() {
+	fmt.Fprintf(p.out, "\nstate after line %d: session %s, %s\n", p.line, text(p.state.Current().Session()), summary(p.state.Current()))
+	for q := range p.state.Current().All() {
 		fmt.Fprintf(p.out, "  %-12s %-20s preset %-10s audio %-3s video %s\n",
 			text(q.ID), strconv.Quote(q.Name), text(q.Preset), onOff(q.AudioEnabled), onOff(q.VideoEnabled))
 	}
