@@ -97,6 +97,11 @@ func (o *owner) load(ctx context.Context) error {
 // refill the window, if refill is set (when opening: the window is empty).
 func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 	known := o.pos
+	// One Builder folds the whole tail (a reopened session's log): what it
+	// has built is the state even if reading fails half way, since o.pos
+	// moves with it.
+	b := core.NewBuilder(o.state)
+	defer func() { o.state = b.State() }()
 	// Window entries of records before the first with events, whose seq is
 	// that event's seq minus one, or the state's if no such record comes.
 	var unseq []*entry
@@ -124,17 +129,19 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 			o.win.add(e)
 			continue
 		}
-		settle(o.state.Seq())
-		if err := checkSeqs(o.state.Seq(), rec.Events); err != nil {
+		seq := b.Current().Seq()
+		settle(seq)
+		if err := checkSeqs(seq, rec.Events); err != nil {
 			return fmt.Errorf("record at position %d: %w", rec.Pos, err)
 		}
-		e.before = o.state.Seq()
-		o.state = reducer.Fold(o.state, rec.Events)
-		o.pos, e.seq = rec.Pos, o.state.Seq()
+		e.before = seq
+		reducer.FoldInto(&b, rec.Events)
+		o.pos, e.seq = rec.Pos, b.Current().Seq()
 		o.win.add(e)
 		o.publish(rec.Events)
 	}
-	settle(o.state.Seq())
+	settle(b.Current().Seq())
+	o.state = b.State()
 	o.s.setState(o.state)
 	return nil
 }

@@ -1021,3 +1021,14 @@ func commandIDs(recs []session.Record) []string {
 	}
 	return ids
 }
+
+// TestWebinar: a session of 100,000 participants end to end on the memory
+// store (storetest.Webinar).
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	st := session.NewMemStore()
+	times := storetest.Webinar(t, 100_000, func(testing.TB) (session.Store, func()) { return st, func() {} })
+	t.Logf("%+v", times)
+}

@@ -711,3 +711,23 @@ func TestBadLine(t *testing.T) {
 		})
 	}
 }
+
+// TestWebinar: a session of 100,000 participants end to end on the file
+// store (storetest.Webinar), reopened from its directory.
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	t.Logf("%+v", storetest.Webinar(t, 100_000, openDir(t.TempDir())))
+}
+
+// openDir opens the store in dir, for storetest.Webinar.
+func openDir(dir string) func(t testing.TB) (session.Store, func()) {
+	return func(t testing.TB) (session.Store, func()) {
+		st, err := filestore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, func() { st.Close() }
+	}
+}

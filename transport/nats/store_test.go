@@ -317,3 +317,32 @@ func TestSnapshotOfAnySize(t *testing.T) {
 		}
 	}
 }
+
+// TestWebinar: a session of 100,000 participants end to end on JetStream
+// (storetest.Webinar), reopened through a new connection and store.
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	srv := startServer(t)
+	t.Logf("%+v", storetest.Webinar(t, 100_000, openStream(srv.ClientURL())))
+}
+
+// BenchmarkWebinar runs storetest.Webinar, 100,000 participants, on
+// JetStream (file storage, default sync) and reports how long its steps
+// took.
+//
+//	go test -run '^$' -bench BenchmarkWebinar -benchtime 1x ./transport/nats
+func BenchmarkWebinar(b *testing.B) {
+	for b.Loop() {
+		storetest.Webinar(b, 100_000, openStream(startServer(b).ClientURL())).Report(b)
+	}
+}
+
+// openStream connects to url and opens the store, for storetest.Webinar.
+func openStream(url string) func(t testing.TB) (session.Store, func()) {
+	return func(t testing.TB) (session.Store, func()) {
+		nc := connect(t, url)
+		return newStore(t, nc), nc.Close
+	}
+}
