@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Participant is a joined participant as the SPEC describes it.
@@ -27,7 +28,7 @@ type State struct {
 	seq       uint64
 	ended     bool
 	pinned    string
-	root      any // the trie's root node, nil when empty
+	root      unsafe.Pointer // the trie's root node, nil when empty
 	count     int
 	nextOrder uint64
 	audioOn   int // participants with audio on

@@ -320,7 +320,7 @@ func TestStateAgainstMap(t *testing.T) {
 	})
 }
 
-// TestStateLarge checks a state of 10,000 participants (a trie three levels
+// TestStateLarge checks a state of 10,000 participants (a trie four levels
 // deep) against a map after joins, media changes, removals and rejoins.
 func TestStateLarge(t *testing.T) {
 	const n = 10000

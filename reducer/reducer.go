@@ -35,7 +35,8 @@ import (
 // the *core.Error that rejects it. A command that changes nothing succeeds
 // with no events. Decide never changes s.
 func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
-	if err := check(s, cmd); err != nil {
+	subject, err := check(s, cmd)
+	if err != nil {
 		return nil, err
 	}
 	seq := s.Seq() + 1
@@ -50,9 +51,9 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 	case core.KickAll:
 		return one(events.SessionEnded{Seq: seq, By: cmd.Actor}), nil
 	case core.SetAudio, core.SetVideo:
-		return mediaUpdate(s, seq, cmd, cmd.Actor, cmd.Enabled), nil
+		return mediaUpdate(subject, seq, cmd, cmd.Enabled), nil
 	case core.DisableAudio, core.DisableVideo:
-		return mediaUpdate(s, seq, cmd, cmd.Target, false), nil
+		return mediaUpdate(subject, seq, cmd, false), nil
 	case core.DisableAllAudio, core.DisableAllVideo:
 		return disableAll(s, seq, cmd), nil
 	case core.Pin:
@@ -86,36 +87,43 @@ func WellFormed(cmd core.Command) error {
 	return cmd.CheckStrings()
 }
 
-func check(s core.State, cmd core.Command) error {
+// check runs the checks of the package doc. It returns, for a command
+// that passes, the participant it is about, as found on the way: the target
+// of a targeted command, else the actor (none for a join).
+func check(s core.State, cmd core.Command) (core.Participant, error) {
 	if err := WellFormed(cmd); err != nil {
-		return err
+		return core.Participant{}, err
 	}
 	if s.Ended() {
-		return core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
+		return core.Participant{}, core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
 	}
 	actor, joined := s.Participant(cmd.Actor)
 	if cmd.Type == core.Join {
 		if joined {
-			return core.Errorf(core.CodeAlreadyJoined, "%q is already joined", cmd.Actor)
+			return core.Participant{}, core.Errorf(core.CodeAlreadyJoined, "%q is already joined", cmd.Actor)
 		}
 		if _, ok := s.Preset(cmd.Preset); !ok {
-			return core.Errorf(core.CodeUnknownPreset, "no preset %q", cmd.Preset)
+			return core.Participant{}, core.Errorf(core.CodeUnknownPreset, "no preset %q", cmd.Preset)
 		}
-		return nil
+		return core.Participant{}, nil
 	}
 	if !joined {
-		return core.Errorf(core.CodeNotJoined, "%q is not joined", cmd.Actor)
+		return core.Participant{}, core.Errorf(core.CodeNotJoined, "%q is not joined", cmd.Actor)
 	}
 	if perms, _ := s.Preset(actor.Preset); !perms.Allows(cmd.Type) {
-		return core.Errorf(core.CodePermissionDenied, "preset %q may not %s", actor.Preset, cmd.Type)
+		return core.Participant{}, core.Errorf(core.CodePermissionDenied, "preset %q may not %s", actor.Preset, cmd.Type)
 	}
-	if cmd.Type.Targeted() && !s.Joined(cmd.Target) {
-		return core.Errorf(core.CodeParticipantNotFound, "%q is not joined", cmd.Target)
+	if !cmd.Type.Targeted() {
+		return actor, nil
+	}
+	target, joined := s.Participant(cmd.Target)
+	if !joined {
+		return core.Participant{}, core.Errorf(core.CodeParticipantNotFound, "%q is not joined", cmd.Target)
 	}
 	if cmd.Type == core.Kick && cmd.Target == cmd.Actor {
-		return core.Errorf(core.CodeCannotActOnSelf, "%q cannot kick itself; use leave", cmd.Actor)
+		return core.Participant{}, core.Errorf(core.CodeCannotActOnSelf, "%q cannot kick itself; use leave", cmd.Actor)
 	}
-	return nil
+	return target, nil
 }
 
 // isAudio tells whether a media command is about audio (else video).
@@ -130,18 +138,17 @@ func mediaEnabled(p core.Participant, audio bool) bool {
 	return p.VideoEnabled
 }
 
-// mediaUpdate is the update turning id's audio or video to enabled, if that
+// mediaUpdate is the update turning p's audio or video to enabled, if that
 // changes it.
-func mediaUpdate(s core.State, seq uint64, cmd core.Command, id string, enabled bool) []events.Event {
-	p, _ := s.Participant(id)
+func mediaUpdate(p core.Participant, seq uint64, cmd core.Command, enabled bool) []events.Event {
 	audio := isAudio(cmd.Type)
 	if mediaEnabled(p, audio) == enabled {
 		return nil
 	}
 	if audio {
-		return one(events.AudioUpdate{Seq: seq, Participant: id, AudioEnabled: enabled, By: cmd.Actor})
+		return one(events.AudioUpdate{Seq: seq, Participant: p.ID, AudioEnabled: enabled, By: cmd.Actor})
 	}
-	return one(events.VideoUpdate{Seq: seq, Participant: id, VideoEnabled: enabled, By: cmd.Actor})
+	return one(events.VideoUpdate{Seq: seq, Participant: p.ID, VideoEnabled: enabled, By: cmd.Actor})
 }
 
 // disableAll turns off everyone's audio or video, the actor's included: one
