@@ -240,9 +240,6 @@ func (b *Builder) State() State {
 // which may change in place nodes it shares. To keep a state, use State.
 func (b *Builder) Current() State { return b.s }
 
-// Pinned is the participant pinned so far, as State.Pinned.
-func (b *Builder) Pinned() string { return b.s.pinned }
-
 // txn starts a change to the trie. The first change after NewBuilder or State
 // copies nodes as the With methods do; the second starts editing in place
 // (stamping from a new now, which no node has yet), so that a single change,

@@ -55,7 +55,7 @@ func evolve(b *core.Builder, e events.Event) {
 	case *events.Pinned:
 		b.Pin(e.Participant)
 	case *events.Unpinned:
-		if b.Pinned() == e.Participant {
+		if b.Current().Pinned() == e.Participant {
 			b.Pin("")
 		}
 	case *events.SessionEnded:

@@ -1,6 +1,9 @@
 // Package reducer is gavel's pure state machine: Decide turns a session
 // state and a command into events or a *core.Error, Evolve folds an event
-// into the state, Apply does both.
+// into the state, Apply does both. Fold folds many events, and FoldInto
+// folds them into a core.Builder, for a caller that decides and folds
+// command after command (a replay, a session reading its log) without
+// copying the nodes the Builder has made.
 //
 // Everything here is a function of its arguments: no goroutines, clocks,
 // randomness, IO or package state. Time, storage and delivery belong to the
