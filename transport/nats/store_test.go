@@ -215,20 +215,8 @@ func TestRecordsFromLongLog(t *testing.T) {
 // most maxPayload bytes.
 func startServerMaxPayload(t *testing.T, maxPayload int32) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+	return runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
 		MaxPayload: maxPayload, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the server did not start")
-	}
-	return srv
 }
 
 // TestRecordTooLarge: a record larger than the server takes fails at once,

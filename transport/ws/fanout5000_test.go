@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,17 +40,8 @@ func BenchmarkFanoutDisableAll(b *testing.B) {
 	srv := wstest.New(b, ws.WithCommandRate(0, 0))
 	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
 	raw := newEchoServer(b, false)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFanoutClientsHelper$")
-	cmd.Env = append(os.Environ(), "GAVEL_FANOUT_RAW="+raw.url, "GAVEL_FANOUT_GAVEL="+srv.URL,
+	_, stdout := startHelper(b, "TestFanoutClientsHelper", "GAVEL_FANOUT_RAW="+raw.url, "GAVEL_FANOUT_GAVEL="+srv.URL,
 		"GAVEL_FANOUT_KEY="+hex.EncodeToString(srv.Key), "GAVEL_FANOUT_CLIENTS="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
 	lines := bufio.NewScanner(stdout)
 	next := func(want string) {
 		b.Helper()
