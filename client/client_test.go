@@ -96,6 +96,43 @@ func TestHostMutesParticipant(t *testing.T) {
 	}
 }
 
+// A host mutes everyone: one event on the wire, and each client fires
+// audioUpdate, by the host, for every participant whose audio was on, in
+// join order, self's on self, as if they had been muted one by one.
+func TestHostMutesEveryone(t *testing.T) {
+	leakcheck.Check(t)
+	c := newCast(t, "hana", "alice", "bob")
+	if err := c.m["alice"].Self.DisableAudio(ctxT(t)); err != nil { // alice's is off already
+		t.Fatal(err)
+	}
+	if err := c.m["hana"].Participants.DisableAllAudio(ctxT(t)); err != nil {
+		t.Fatalf("DisableAllAudio: %v", err)
+	}
+	seq := c.srv.State(t, room).Seq()
+	if ev := c.srv.State(t, room); ev.AudioOn() != 0 {
+		t.Fatalf("%d participants still have audio", ev.AudioOn())
+	}
+	audio := func(n note) bool { return n.Event == "audioUpdate" && n.Seq == seq }
+	want := map[string][]note{
+		"hana": {{On: view.OnSelf, Event: "audioUpdate", By: "hana", Seq: seq},
+			{On: view.OnJoined, Event: "audioUpdate", Who: "bob", By: "hana", Seq: seq}},
+		"alice": {{On: view.OnJoined, Event: "audioUpdate", Who: "hana", By: "hana", Seq: seq},
+			{On: view.OnJoined, Event: "audioUpdate", Who: "bob", By: "hana", Seq: seq}},
+		"bob": {{On: view.OnJoined, Event: "audioUpdate", Who: "hana", By: "hana", Seq: seq},
+			{On: view.OnSelf, Event: "audioUpdate", By: "hana", Seq: seq}},
+	}
+	for id, w := range want {
+		last := w[len(w)-1]
+		got := filter(c.r[id].until(func(n note) bool { return n == last }), audio)
+		if d := cmp.Diff(w, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", id, d)
+		}
+		if c.m[id].Self.AudioEnabled() {
+			t.Errorf("%s's self still has audio", id)
+		}
+	}
+}
+
 // Kick: the kicked client gets roomLeft kicked and its connection ends;
 // the others get participantLeft.
 func TestKick(t *testing.T) {

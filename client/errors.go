@@ -51,6 +51,11 @@ var (
 	// ErrUnavailable: the server could not reach the session; the command
 	// may be sent again.
 	ErrUnavailable = errors.New("client: command refused: session unavailable")
+	// ErrFailed: the server refused the command for good: the session's
+	// store can never hold it (refused too_large), or it failed for another
+	// reason that will not pass. It was not applied; sending it again would
+	// fail the same way.
+	ErrFailed = errors.New("client: command failed for good")
 	// ErrProtocol: the server sent something this client does not
 	// understand.
 	ErrProtocol = errors.New("client: protocol error")

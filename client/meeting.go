@@ -475,6 +475,8 @@ func (m *Meeting) complete(r wire.Result) {
 	switch {
 	case r.Refused == wire.RefusedRateLimited:
 		err = ErrRateLimited
+	case r.Refused.Permanent():
+		err = fmt.Errorf("%w (%s)", ErrFailed, r.Refused)
 	case r.Refused != "":
 		err = fmt.Errorf("%w (%s)", ErrUnavailable, r.Refused)
 	case r.Err != nil:

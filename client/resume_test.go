@@ -224,7 +224,7 @@ func TestSlowCutResumes(t *testing.T) {
 	// A queue of 8 frames: the catch-up of thousands of events is paced.
 	srv := wstest.New(t, ws.WithOutboundQueue(8), ws.WithWriteTimeout(50*time.Millisecond), ws.WithResumeWindow(1<<20),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
-	host := strings.Repeat("h", 4000) // big events fill the socket buffers sooner
+	host := strings.Repeat("\x01", core.MaxIDLen) // the longest id, six bytes a character in JSON: big events fill the socket buffers sooner
 	srv.Submit(t, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
 	g := newGate()
 	alice, r := join(t, srv, "alice", "attendee", client.WithHTTPClient(g.client()), client.WithReconnectWait(0))

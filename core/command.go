@@ -1,5 +1,7 @@
 package core
 
+import "unicode/utf8"
+
 // CommandType names a command, as on the wire.
 type CommandType string
 
@@ -62,4 +64,39 @@ type Command struct {
 	Video  bool
 
 	Enabled bool
+}
+
+// The longest strings a command may carry, in bytes (SPEC check 1).
+const (
+	MaxIDLen   = 256  // id, actor, target and preset
+	MaxNameLen = 1024 // name
+)
+
+// CheckStrings returns the invalid_command error of a command whose strings
+// fail check 1: one that its type reads (see Command) is not valid UTF-8,
+// or is longer than its limit. It returns nil otherwise. reducer.WellFormed
+// runs it; the decoders run it too, so that a command refused on the wire
+// and one refused by the reducer are refused alike.
+func (c Command) CheckStrings() error {
+	fields := [...]struct {
+		name, value string
+		max         int
+		read        bool
+	}{
+		{"id", c.ID, MaxIDLen, true},
+		{"actor", c.Actor, MaxIDLen, true},
+		{"target", c.Target, MaxIDLen, c.Type.Targeted()},
+		{"name", c.Name, MaxNameLen, c.Type == Join},
+		{"preset", c.Preset, MaxIDLen, c.Type == Join},
+	}
+	for _, f := range fields {
+		switch {
+		case !f.read:
+		case !utf8.ValidString(f.value):
+			return Errorf(CodeInvalidCommand, "%s: %.40q is not valid UTF-8", f.name, f.value)
+		case len(f.value) > f.max:
+			return Errorf(CodeInvalidCommand, "%s: %d bytes, more than %d", f.name, len(f.value), f.max)
+		}
+	}
+	return nil
 }

@@ -35,6 +35,10 @@ var goldenEvents = []struct {
 		`{"seq":5,"type":"pinned","participant":"ann","by":"ann"}`},
 	{&events.Unpinned{Seq: 6, Participant: "ann", By: "cat"},
 		`{"seq":6,"type":"unpinned","participant":"ann","by":"cat"}`},
+	{&events.AllAudioDisabled{Seq: 7, Count: 100000, By: "ann"},
+		`{"seq":7,"type":"all_audio_disabled","count":100000,"by":"ann"}`},
+	{&events.AllVideoDisabled{Seq: 8, Count: 1, By: "ann"},
+		`{"seq":8,"type":"all_video_disabled","count":1,"by":"ann"}`},
 	{&events.SessionEnded{Seq: 18446744073709551615, By: "ann"},
 		`{"seq":18446744073709551615,"type":"session_ended","by":"ann"}`},
 }
@@ -63,8 +67,8 @@ func TestEventGolden(t *testing.T) {
 			}
 		})
 	}
-	if len(seen) != 7 {
-		t.Errorf("golden events cover %d types, want 7", len(seen))
+	if len(seen) != 9 {
+		t.Errorf("golden events cover %d types, want 9", len(seen))
 	}
 }
 
@@ -76,7 +80,7 @@ func TestEventRoundTrip(t *testing.T) {
 		seq := rapid.Uint64().Draw(t, "seq")
 		p, by := str.Draw(t, "participant"), str.Draw(t, "by")
 		on := rapid.Bool().Draw(t, "enabled")
-		switch rapid.IntRange(0, 6).Draw(t, "type") {
+		switch rapid.IntRange(0, 8).Draw(t, "type") {
 		case 0:
 			return &events.ParticipantJoined{Seq: seq, Participant: p, Name: str.Draw(t, "name"), Preset: str.Draw(t, "preset"),
 				AudioEnabled: on, VideoEnabled: rapid.Bool().Draw(t, "video")}
@@ -90,6 +94,10 @@ func TestEventRoundTrip(t *testing.T) {
 			return &events.Pinned{Seq: seq, Participant: p, By: by}
 		case 5:
 			return &events.Unpinned{Seq: seq, Participant: p, By: by}
+		case 6:
+			return &events.AllAudioDisabled{Seq: seq, Count: rapid.Uint64().Draw(t, "count"), By: by}
+		case 7:
+			return &events.AllVideoDisabled{Seq: seq, Count: rapid.Uint64().Draw(t, "count"), By: by}
 		}
 		return &events.SessionEnded{Seq: seq, By: by}
 	})
@@ -325,7 +333,7 @@ func TestDecodeCommandInvalid(t *testing.T) {
 var strs = []string{
 	"", "plain", `quote " and backslash \`, "/slash", "\n\r\t\b\f", "\x00\x01\x1f\x7f", "<script>&amp;</script>",
 	"é日本🎉", "\u2028 and \u2029", "\ufffd", "\xff", "a\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xe2\x82",
-	strings.Repeat("ab\"", 100),
+	strings.Repeat("ab\"", 85), // 255 bytes: within a command's limits
 }
 
 // TestAppendString: AppendString gives valid JSON that decodes, with
@@ -537,7 +545,7 @@ func TestSnapshotCodec(t *testing.T) {
 func TestHeaderCodec(t *testing.T) {
 	h := events.Header{Session: "room-1", Presets: presets}
 	b := events.AppendHeader(nil, h)
-	if want := `{"format":"gavel-log/1","session":"room-1","presets":` + presetsJSON + `}`; string(b) != want {
+	if want := `{"format":"gavel-log/2","session":"room-1","presets":` + presetsJSON + `}`; string(b) != want {
 		t.Errorf("AppendHeader =\n%s\nwant\n%s", b, want)
 	}
 	got, err := events.DecodeHeader(b)
@@ -549,32 +557,48 @@ func TestHeaderCodec(t *testing.T) {
 	}
 
 	// The SPEC's example, with an unknown field.
-	spec := `{"format":"gavel-log/1","session":"room-1","presets":{"host":{"disable_participant_audio":true,` +
+	spec := `{"format":"gavel-log/2","session":"room-1","presets":{"host":{"disable_participant_audio":true,` +
 		`"disable_participant_video":true,"pin_participant":true,"kick_participant":true},"attendee":{}},"created":"today"}`
 	got, err = events.DecodeHeader([]byte(spec))
 	want := events.Header{Session: "room-1", Presets: core.Presets{"host": presets["host"], "attendee": {}}}
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("DecodeHeader of the SPEC's example = %+v, %v", got, err)
 	}
-	if got, err := events.DecodeHeader([]byte(`{"format":"gavel-log/1"}`)); err != nil || got.Presets == nil || len(got.Presets) != 0 {
+	if got, err := events.DecodeHeader([]byte(`{"format":"gavel-log/2"}`)); err != nil || got.Presets == nil || len(got.Presets) != 0 {
 		t.Errorf("header without presets = %+v, %v; want empty presets", got, err)
 	}
 
 	for _, bad := range []string{
-		`{"format":"gavel-log/2","session":"room-1","presets":{}}`,
-		`{"format":"GAVEL-LOG/1","session":"room-1"}`,
+		`{"format":"gavel-log/1","session":"room-1","presets":{}}`,
+		`{"format":"GAVEL-LOG/2","session":"room-1"}`,
 		`{"format":"","session":"room-1"}`,
 		`{"session":"room-1","presets":{}}`,
 		`{"format":null,"session":"room-1"}`,
 		`{"format":1}`,
-		`{"format":"gavel-log/1","presets":[]}`,
-		`{"format":"gavel-log/1","presets":{"host":{"pin_participant":1}}}`,
-		`{"format":"gavel-log/1","session":5}`,
+		`{"format":"gavel-log/2","presets":[]}`,
+		`{"format":"gavel-log/2","presets":{"host":{"pin_participant":1}}}`,
+		`{"format":"gavel-log/2","session":5}`,
+		`{"Format":"gavel-log/2","session":"room-1"}`,
+		`{"format":"gavel-log/2","session":"room-1","session":"room-2"}`,
+		`{"format":"gavel-log/2","presets":{"host":{},"host":{"kick_participant":true}}}`,
+		`{"format":"gavel-log/2","presets":{"host":{"kick_participant":false,"kick_participant":true}}}`,
 		`{"cmd":{"id":"c1","type":"leave","actor":"a"}}`,
 		`[]`, `null`, ``,
 	} {
 		if h, err := events.DecodeHeader([]byte(bad)); err == nil {
 			t.Errorf("DecodeHeader(%s) = %+v, want an error", bad, h)
 		}
+	}
+	// A log of another format is refused with its name.
+	for _, format := range []string{"gavel-log/1", "gavel-log/3", ""} {
+		_, err := events.DecodeHeader([]byte(fmt.Sprintf(`{"format":%q,"session":"s"}`, format)))
+		if !errors.Is(err, events.ErrFormat) || !strings.Contains(err.Error(), fmt.Sprintf("%q", format)) {
+			t.Errorf("format %q: %v, want ErrFormat naming it", format, err)
+		}
+	}
+	// A permission named in another case is an unknown field: not granted.
+	got, err = events.DecodeHeader([]byte(`{"format":"gavel-log/2","presets":{"host":{"Kick_Participant":true}}}`))
+	if err != nil || got.Presets["host"] != (core.Permissions{}) {
+		t.Errorf("a case-folded permission = %+v, %v; want it ignored", got.Presets, err)
 	}
 }

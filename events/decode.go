@@ -2,7 +2,6 @@ package events
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -10,39 +9,40 @@ import (
 	"github.com/gavelrtc/gavel/core"
 )
 
-// The decoders split one JSON value into raw fields in one pass (scanObject
-// and scanArray for records, commands, events and errors; encoding/json for
-// the rest), then convert the fields the value's type needs. Absent and null
-// fields read as zero.
+// The decoders split one JSON value into raw fields in one pass (scanObject,
+// scanArray), then convert the fields the value's type needs. Member names
+// match exactly; absent and null fields read as zero.
 
 // ErrUnknownType is matched (errors.Is) by the error DecodeEvent returns for
 // an event type gavel does not define.
 var ErrUnknownType = errors.New("events: unknown event type")
 
 type wireEvent struct {
-	Seq, Type, Participant, Name, Preset, AudioEnabled, VideoEnabled, Reason, By json.RawMessage
+	Seq, Type, Participant, Name, Preset, AudioEnabled, VideoEnabled, Reason, By, Count []byte
 }
 
 func (w *wireEvent) set(name, value []byte) {
-	switch {
-	case nameIs(name, "seq"):
+	switch string(name) {
+	case "seq":
 		w.Seq = value
-	case nameIs(name, "type"):
+	case "type":
 		w.Type = value
-	case nameIs(name, "participant"):
+	case "participant":
 		w.Participant = value
-	case nameIs(name, "name"):
+	case "name":
 		w.Name = value
-	case nameIs(name, "preset"):
+	case "preset":
 		w.Preset = value
-	case nameIs(name, "audio_enabled"):
+	case "audio_enabled":
 		w.AudioEnabled = value
-	case nameIs(name, "video_enabled"):
+	case "video_enabled":
 		w.VideoEnabled = value
-	case nameIs(name, "reason"):
+	case "reason":
 		w.Reason = value
-	case nameIs(name, "by"):
+	case "by":
 		w.By = value
+	case "count":
+		w.Count = value
 	}
 }
 
@@ -81,6 +81,10 @@ func DecodeEvent(b []byte) (Event, error) {
 		e = &Pinned{Seq: seq, Participant: f.str(w.Participant, "participant"), By: f.str(w.By, "by")}
 	case TypeUnpinned:
 		e = &Unpinned{Seq: seq, Participant: f.str(w.Participant, "participant"), By: f.str(w.By, "by")}
+	case TypeAllAudioDisabled:
+		e = &AllAudioDisabled{Seq: seq, Count: f.uint(w.Count, "count"), By: f.str(w.By, "by")}
+	case TypeAllVideoDisabled:
+		e = &AllVideoDisabled{Seq: seq, Count: f.uint(w.Count, "count"), By: f.str(w.By, "by")}
 	case TypeSessionEnded:
 		e = &SessionEnded{Seq: seq, By: f.str(w.By, "by")}
 	default:
@@ -121,36 +125,39 @@ func DecodeEvents(b []byte) ([]Event, error) {
 }
 
 type wireCommand struct {
-	ID, Type, Actor, Target, Name, Preset, Audio, Video, Enabled json.RawMessage
+	ID, Type, Actor, Target, Name, Preset, Audio, Video, Enabled []byte
 }
 
 func (w *wireCommand) set(name, value []byte) {
-	switch {
-	case nameIs(name, "id"):
+	switch string(name) {
+	case "id":
 		w.ID = value
-	case nameIs(name, "type"):
+	case "type":
 		w.Type = value
-	case nameIs(name, "actor"):
+	case "actor":
 		w.Actor = value
-	case nameIs(name, "target"):
+	case "target":
 		w.Target = value
-	case nameIs(name, "name"):
+	case "name":
 		w.Name = value
-	case nameIs(name, "preset"):
+	case "preset":
 		w.Preset = value
-	case nameIs(name, "audio"):
+	case "audio":
 		w.Audio = value
-	case nameIs(name, "video"):
+	case "video":
 		w.Video = value
-	case nameIs(name, "enabled"):
+	case "enabled":
 		w.Enabled = value
 	}
 }
 
-// DecodeCommand decodes one command. Input that is not a command object, or a
-// field the command's type reads that has the wrong JSON type, gives a
-// *core.Error with code invalid_command, returned with whatever of the
-// command could be read (its id, to answer it). set_audio and set_video
+// DecodeCommand decodes one command. Input that is not a command object (a
+// member named twice among them), or a field the command's type reads that
+// has the wrong JSON type, is not valid UTF-8 or is too long
+// (core.Command.CheckStrings), gives a *core.Error with code
+// invalid_command, returned with whatever of the command could be read: its
+// id, to answer it, unless the id itself is not valid UTF-8 (then it is
+// empty: it could not be echoed as it came). set_audio and set_video
 // without "enabled" are invalid too: they would mean nothing. The rest of
 // check 1 (known type, non-empty id and actor, target present) is the
 // reducer's, so that it holds for commands built in Go as well.
@@ -163,11 +170,11 @@ func DecodeCommand(b []byte) (core.Command, error) {
 		return core.Command{}, core.Errorf(core.CodeInvalidCommand, "command: %v", err)
 	}
 	f := fields{}
-	c := core.Command{ID: f.str(w.ID, "id"), Type: core.CommandType(f.str(w.Type, "type")), Actor: f.str(w.Actor, "actor")}
+	c := core.Command{ID: f.text(w.ID, "id"), Type: core.CommandType(f.text(w.Type, "type")), Actor: f.text(w.Actor, "actor")}
 	switch {
 	case c.Type == core.Join:
-		c.Name = f.str(w.Name, "name")
-		c.Preset = f.str(w.Preset, "preset")
+		c.Name = f.text(w.Name, "name")
+		c.Preset = f.text(w.Preset, "preset")
 		c.Audio = f.bool(w.Audio, "audio")
 		c.Video = f.bool(w.Video, "video")
 	case c.Type == core.SetAudio || c.Type == core.SetVideo:
@@ -176,23 +183,26 @@ func DecodeCommand(b []byte) (core.Command, error) {
 		}
 		c.Enabled = f.bool(w.Enabled, "enabled")
 	case c.Type.Targeted() || !c.Type.Known():
-		c.Target = f.str(w.Target, "target")
+		c.Target = f.text(w.Target, "target")
 	}
 	if f.err != nil {
 		return c, core.Errorf(core.CodeInvalidCommand, "command: %v", f.err)
+	}
+	if err := c.CheckStrings(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
 type wireError struct {
-	Code, Message json.RawMessage
+	Code, Message []byte
 }
 
 func (w *wireError) set(name, value []byte) {
-	switch {
-	case nameIs(name, "code"):
+	switch string(name) {
+	case "code":
 		w.Code = value
-	case nameIs(name, "message"):
+	case "message":
 		w.Message = value
 	}
 }
@@ -218,47 +228,101 @@ func DecodeError(b []byte) (*core.Error, error) {
 	return e, nil
 }
 
-type wireParticipant struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Preset       string `json:"preset"`
-	AudioEnabled bool   `json:"audio_enabled"`
-	VideoEnabled bool   `json:"video_enabled"`
-}
-
-type wireState struct {
-	Session      string            `json:"session"`
-	Seq          uint64            `json:"seq"`
-	Ended        bool              `json:"ended"`
-	Pinned       *string           `json:"pinned"`
-	Participants []wireParticipant `json:"participants"`
-}
-
 // DecodeSnapshot decodes the SPEC's state JSON. It checks JSON types only;
 // core.FromSnapshot checks that the state is one a session can be in.
 func DecodeSnapshot(b []byte) (core.Snapshot, error) {
-	if err := expectObject(b); err != nil {
+	s, err := decodeSnapshot(b)
+	if err != nil {
 		return core.Snapshot{}, fmt.Errorf("state: %w", err)
-	}
-	var w wireState
-	if err := json.Unmarshal(b, &w); err != nil {
-		return core.Snapshot{}, fmt.Errorf("state: %w", err)
-	}
-	s := core.Snapshot{Session: w.Session, Seq: w.Seq, Ended: w.Ended, Participants: make([]core.Participant, len(w.Participants))}
-	if w.Pinned != nil {
-		s.Pinned = *w.Pinned
-	}
-	for i, p := range w.Participants {
-		s.Participants[i] = core.Participant(p)
 	}
 	return s, nil
 }
 
-type wirePermissions struct {
-	DisableParticipantAudio bool `json:"disable_participant_audio"`
-	DisableParticipantVideo bool `json:"disable_participant_video"`
-	PinParticipant          bool `json:"pin_participant"`
-	KickParticipant         bool `json:"kick_participant"`
+func decodeSnapshot(b []byte) (core.Snapshot, error) {
+	if err := expectObject(b); err != nil {
+		return core.Snapshot{}, err
+	}
+	var session, seq, ended, pinned, participants []byte
+	err := scanObject(b, func(name, value []byte) {
+		switch string(name) {
+		case "session":
+			session = value
+		case "seq":
+			seq = value
+		case "ended":
+			ended = value
+		case "pinned":
+			pinned = value
+		case "participants":
+			participants = value
+		}
+	})
+	if err != nil {
+		return core.Snapshot{}, err
+	}
+	f := fields{}
+	s := core.Snapshot{Session: f.str(session, "session"), Seq: f.uint(seq, "seq"), Ended: f.bool(ended, "ended"),
+		Pinned: f.str(pinned, "pinned"), Participants: []core.Participant{}}
+	if f.err != nil {
+		return core.Snapshot{}, f.err
+	}
+	if isAbsent(participants) {
+		return s, nil
+	}
+	if participants[0] != '[' {
+		f.fail("participants", "an array", participants)
+		return core.Snapshot{}, f.err
+	}
+	var perr error
+	err = scanArray(participants, func(raw []byte) {
+		if perr != nil {
+			return
+		}
+		p, err := decodeParticipant(raw)
+		if err != nil {
+			perr = fmt.Errorf("participants[%d]: %w", len(s.Participants), err)
+			return
+		}
+		s.Participants = append(s.Participants, p)
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return core.Snapshot{}, err
+	}
+	return s, nil
+}
+
+func decodeParticipant(b []byte) (core.Participant, error) {
+	if isAbsent(b) {
+		return core.Participant{}, nil // as encoding/json leaves a null element
+	}
+	if err := expectObject(b); err != nil {
+		return core.Participant{}, err
+	}
+	var id, name, preset, audio, video []byte
+	err := scanObject(b, func(n, value []byte) {
+		switch string(n) {
+		case "id":
+			id = value
+		case "name":
+			name = value
+		case "preset":
+			preset = value
+		case "audio_enabled":
+			audio = value
+		case "video_enabled":
+			video = value
+		}
+	})
+	if err != nil {
+		return core.Participant{}, err
+	}
+	f := fields{}
+	p := core.Participant{ID: f.str(id, "id"), Name: f.str(name, "name"), Preset: f.str(preset, "preset"),
+		AudioEnabled: f.bool(audio, "audio_enabled"), VideoEnabled: f.bool(video, "video_enabled")}
+	return p, f.err
 }
 
 // DecodePresets decodes a JSON object of presets.
@@ -266,19 +330,62 @@ func DecodePresets(b []byte) (core.Presets, error) {
 	if err := expectObject(b); err != nil {
 		return nil, fmt.Errorf("presets: %w", err)
 	}
-	var w map[string]wirePermissions
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("presets: %w", err)
+	ps := core.Presets{}
+	var perr error
+	err := scanObject(b, func(name, value []byte) {
+		if perr != nil {
+			return
+		}
+		p, err := decodePermissions(value)
+		if err != nil {
+			perr = fmt.Errorf("%q: %w", name, err)
+			return
+		}
+		ps[string(name)] = p
+	})
+	if err == nil {
+		err = perr
 	}
-	ps := make(core.Presets, len(w))
-	for n, p := range w {
-		ps[n] = core.Permissions(p)
+	if err != nil {
+		return nil, fmt.Errorf("presets: %w", err)
 	}
 	return ps, nil
 }
 
-// expectObject rejects anything but a JSON object, before encoding/json
-// would quietly accept null for a struct.
+// decodePermissions decodes one preset's permissions; null is none, as
+// encoding/json reads it.
+func decodePermissions(b []byte) (core.Permissions, error) {
+	if isAbsent(b) {
+		return core.Permissions{}, nil
+	}
+	if err := expectObject(b); err != nil {
+		return core.Permissions{}, err
+	}
+	var audio, video, pin, kick []byte
+	err := scanObject(b, func(name, value []byte) {
+		switch string(name) {
+		case "disable_participant_audio":
+			audio = value
+		case "disable_participant_video":
+			video = value
+		case "pin_participant":
+			pin = value
+		case "kick_participant":
+			kick = value
+		}
+	})
+	if err != nil {
+		return core.Permissions{}, err
+	}
+	f := fields{}
+	p := core.Permissions{DisableParticipantAudio: f.bool(audio, "disable_participant_audio"),
+		DisableParticipantVideo: f.bool(video, "disable_participant_video"),
+		PinParticipant:          f.bool(pin, "pin_participant"), KickParticipant: f.bool(kick, "kick_participant")}
+	return p, f.err
+}
+
+// expectObject rejects anything but a JSON object, before a decoder would
+// quietly read null as an empty one.
 func expectObject(b []byte) error {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 {
@@ -297,13 +404,13 @@ func quoteByte(b byte) string {
 	return fmt.Sprintf("byte 0x%02x", b)
 }
 
-func isAbsent(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+func isAbsent(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
 
-// fields converts raw fields, keeping the first error: decoders read every
-// field and check once.
+// fields converts raw fields (each one JSON value the scanner accepted),
+// keeping the first error: decoders read every field and check once.
 type fields struct{ err error }
 
-func (f *fields) fail(name, want string, raw json.RawMessage) {
+func (f *fields) fail(name, want string, raw []byte) {
 	if f.err == nil {
 		if len(raw) > 32 {
 			raw = append(raw[:29:29], "..."...)
@@ -312,7 +419,9 @@ func (f *fields) fail(name, want string, raw json.RawMessage) {
 	}
 }
 
-func (f *fields) str(raw json.RawMessage, name string) string {
+// str converts a string field; invalid UTF-8 decodes to U+FFFD, as in
+// encoding/json.
+func (f *fields) str(raw []byte, name string) string {
 	if isAbsent(raw) {
 		return ""
 	}
@@ -320,26 +429,29 @@ func (f *fields) str(raw json.RawMessage, name string) string {
 		f.fail(name, "a string", raw)
 		return ""
 	}
-	// Plain ASCII without escapes, the usual case, needs no decoder.
-	inner := raw[1 : len(raw)-1]
-	plain := true
-	for _, c := range inner {
-		if c == '\\' || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
+	s, _ := unquote(raw)
+	return s
+}
+
+// text converts a string field of a command, which must be valid Unicode
+// (SPEC check 1): else it fails, and the field reads as "".
+func (f *fields) text(raw []byte, name string) string {
+	if isAbsent(raw) {
+		return ""
 	}
-	if plain {
-		return string(inner)
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if raw[0] != '"' {
 		f.fail(name, "a string", raw)
+		return ""
+	}
+	s, ok := unquote(raw)
+	if !ok {
+		f.fail(name, "valid UTF-8", raw)
+		return ""
 	}
 	return s
 }
 
-func (f *fields) bool(raw json.RawMessage, name string) bool {
+func (f *fields) bool(raw []byte, name string) bool {
 	switch string(raw) {
 	case "", "null", "false":
 		return false
@@ -350,13 +462,20 @@ func (f *fields) bool(raw json.RawMessage, name string) bool {
 	return false
 }
 
-func (f *fields) uint(raw json.RawMessage, name string) uint64 {
+// uint converts a non-negative integer field: digits only, as encoding/json
+// reads a number into a uint64.
+func (f *fields) uint(raw []byte, name string) uint64 {
 	if isAbsent(raw) {
 		return 0
 	}
 	var n uint64
-	if err := json.Unmarshal(raw, &n); err != nil {
-		f.fail(name, "a non-negative integer", raw)
+	for _, c := range raw {
+		d := uint64(c - '0')
+		if c < '0' || c > '9' || n > (1<<64-1-d)/10 {
+			f.fail(name, "a non-negative integer", raw)
+			return 0
+		}
+		n = n*10 + d
 	}
 	return n
 }

@@ -41,6 +41,14 @@ func AppendEvent(dst []byte, e Event) []byte {
 	case *Unpinned:
 		dst = appendField(dst, "participant", e.Participant)
 		dst = appendField(dst, "by", e.By)
+	case *AllAudioDisabled:
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendUint(dst, e.Count, 10)
+		dst = appendField(dst, "by", e.By)
+	case *AllVideoDisabled:
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendUint(dst, e.Count, 10)
+		dst = appendField(dst, "by", e.By)
 	case *SessionEnded:
 		dst = appendField(dst, "by", e.By)
 	}
@@ -121,15 +129,21 @@ func AppendSnapshot(dst []byte, snap core.Snapshot) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"id":`...)
-		dst = AppendString(dst, p.ID)
-		dst = appendField(dst, "name", p.Name)
-		dst = appendField(dst, "preset", p.Preset)
-		dst = appendBoolField(dst, "audio_enabled", p.AudioEnabled)
-		dst = appendBoolField(dst, "video_enabled", p.VideoEnabled)
-		dst = append(dst, '}')
+		dst = AppendParticipant(dst, p)
 	}
 	return append(dst, "]}"...)
+}
+
+// AppendParticipant appends a participant as the state JSON lists it:
+// {"id":…,"name":…,"preset":…,"audio_enabled":…,"video_enabled":…}.
+func AppendParticipant(dst []byte, p core.Participant) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendString(dst, p.ID)
+	dst = appendField(dst, "name", p.Name)
+	dst = appendField(dst, "preset", p.Preset)
+	dst = appendBoolField(dst, "audio_enabled", p.AudioEnabled)
+	dst = appendBoolField(dst, "video_enabled", p.VideoEnabled)
+	return append(dst, '}')
 }
 
 // AppendState appends the SPEC's state JSON for s to dst.

@@ -16,6 +16,14 @@
 // first and then that type's payload; unknown fields are ignored and an
 // unknown type is an error naming it.
 //
+// Decoding is strict where JSON readers commonly disagree, so that gavel and
+// anything inspecting the same bytes (a proxy, a log tool) read them alike:
+// member names match exactly ("Type" is an unknown field, not "type"), and
+// an object that names a member twice, at any depth, is malformed
+// (ErrRepeatedMember). A command's strings must also be valid UTF-8 within
+// their limits (core.Command.CheckStrings). Everything else encoding/json
+// accepts is read as encoding/json reads it.
+//
 // Package events imports core and the standard library only.
 package events
 
@@ -30,11 +38,14 @@ const (
 	TypeVideoUpdate       Type = "video_update"
 	TypePinned            Type = "pinned"
 	TypeUnpinned          Type = "unpinned"
+	TypeAllAudioDisabled  Type = "all_audio_disabled"
+	TypeAllVideoDisabled  Type = "all_video_disabled"
 	TypeSessionEnded      Type = "session_ended"
 )
 
 // Event is one of *ParticipantJoined, *ParticipantLeft, *AudioUpdate,
-// *VideoUpdate, *Pinned, *Unpinned and *SessionEnded. Use a type switch.
+// *VideoUpdate, *Pinned, *Unpinned, *AllAudioDisabled, *AllVideoDisabled and
+// *SessionEnded. Use a type switch.
 type Event interface {
 	// Type is the event's wire type.
 	Type() Type
@@ -100,6 +111,25 @@ type Unpinned struct {
 	By          string
 }
 
+// AllAudioDisabled: By turned everyone's audio off with disable_all_audio.
+// Count is the number of participants whose audio was on (By's included),
+// always above 0: a disable-all that changes nothing has no event. One event
+// whatever the size of the session: whoever holds the state works out who
+// changed.
+type AllAudioDisabled struct {
+	Seq   uint64
+	Count uint64
+	By    string
+}
+
+// AllVideoDisabled: By turned everyone's video off with disable_all_video,
+// as AllAudioDisabled.
+type AllVideoDisabled struct {
+	Seq   uint64
+	Count uint64
+	By    string
+}
+
 // SessionEnded: By ended the session with kick_all.
 type SessionEnded struct {
 	Seq uint64
@@ -125,6 +155,12 @@ func (*Pinned) Type() Type { return TypePinned }
 func (*Unpinned) Type() Type { return TypeUnpinned }
 
 // Type implements Event.
+func (*AllAudioDisabled) Type() Type { return TypeAllAudioDisabled }
+
+// Type implements Event.
+func (*AllVideoDisabled) Type() Type { return TypeAllVideoDisabled }
+
+// Type implements Event.
 func (*SessionEnded) Type() Type { return TypeSessionEnded }
 
 // Sequence implements Event.
@@ -146,6 +182,12 @@ func (e *Pinned) Sequence() uint64 { return e.Seq }
 func (e *Unpinned) Sequence() uint64 { return e.Seq }
 
 // Sequence implements Event.
+func (e *AllAudioDisabled) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
+func (e *AllVideoDisabled) Sequence() uint64 { return e.Seq }
+
+// Sequence implements Event.
 func (e *SessionEnded) Sequence() uint64 { return e.Seq }
 
 func (*ParticipantJoined) isEvent() {}
@@ -154,9 +196,12 @@ func (*AudioUpdate) isEvent()       {}
 func (*VideoUpdate) isEvent()       {}
 func (*Pinned) isEvent()            {}
 func (*Unpinned) isEvent()          {}
+func (*AllAudioDisabled) isEvent()  {}
+func (*AllVideoDisabled) isEvent()  {}
 func (*SessionEnded) isEvent()      {}
 
-// Participant returns the participant an event is about, and "" for
+// Participant returns the participant an event is about, and "" for the
+// events about everyone: all_audio_disabled, all_video_disabled and
 // session_ended.
 func Participant(e Event) string {
 	switch e := e.(type) {
@@ -189,6 +234,10 @@ func By(e Event) string {
 	case *Pinned:
 		return e.By
 	case *Unpinned:
+		return e.By
+	case *AllAudioDisabled:
+		return e.By
+	case *AllVideoDisabled:
 		return e.By
 	case *SessionEnded:
 		return e.By

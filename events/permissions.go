@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/gavelrtc/gavel/core"
@@ -33,9 +32,9 @@ func DecodePermissions(b []byte) (core.Permissions, error) {
 	if err := expectObject(b); err != nil {
 		return core.Permissions{}, fmt.Errorf("permissions: %w", err)
 	}
-	var w wirePermissions
-	if err := json.Unmarshal(b, &w); err != nil {
+	p, err := decodePermissions(b)
+	if err != nil {
 		return core.Permissions{}, fmt.Errorf("permissions: %w", err)
 	}
-	return core.Permissions(w), nil
+	return p, nil
 }

@@ -9,18 +9,16 @@ import (
 )
 
 // Format is the value of the "format" field in a session log header.
-const Format = "gavel-log/1"
+const Format = "gavel-log/2"
+
+// ErrFormat is matched (errors.Is) by the error DecodeHeader returns for a
+// header of another format than Format; the error names it.
+var ErrFormat = errors.New("events: not a " + Format + " log")
 
 // Header is the first line of a session log.
 type Header struct {
 	Session string
 	Presets core.Presets
-}
-
-type wireHeader struct {
-	Format  *string         `json:"format"`
-	Session string          `json:"session"`
-	Presets json.RawMessage `json:"presets"`
 }
 
 // AppendHeader appends h as a header line's JSON (no newline).
@@ -33,24 +31,42 @@ func AppendHeader(dst []byte, h Header) []byte {
 	return append(dst, '}')
 }
 
-// DecodeHeader decodes a header line; its format must be gavel-log/1.
+// DecodeHeader decodes a header line. Its format must be Format: any other,
+// gavel-log/1 among them, is an error that names it and matches ErrFormat.
 func DecodeHeader(b []byte) (Header, error) {
 	if err := expectObject(b); err != nil {
 		return Header{}, fmt.Errorf("header: %w", err)
 	}
-	var w wireHeader
-	if err := json.Unmarshal(b, &w); err != nil {
+	var format, session, presets []byte
+	err := scanObject(b, func(name, value []byte) {
+		switch string(name) {
+		case "format":
+			format = value
+		case "session":
+			session = value
+		case "presets":
+			presets = value
+		}
+	})
+	if err != nil {
 		return Header{}, fmt.Errorf("header: %w", err)
 	}
+	f := fields{}
+	h := Header{Session: f.str(session, "session"), Presets: core.Presets{}}
+	name := f.str(format, "format")
 	switch {
-	case w.Format == nil:
+	case f.err != nil:
+		return Header{}, fmt.Errorf("header: %w", f.err)
+	case isAbsent(format):
 		return Header{}, errors.New(`header: no "format" field: not a gavel log header`)
-	case *w.Format != Format:
-		return Header{}, fmt.Errorf("header: format %q, want %q", *w.Format, Format)
+	case name == "gavel-log/1":
+		return Header{}, fmt.Errorf("header: format %q: %w (it recorded a bulk command as one update per "+
+			"participant; this version reads %s only)", name, ErrFormat, Format)
+	case name != Format:
+		return Header{}, fmt.Errorf("header: format %q: %w", name, ErrFormat)
 	}
-	h := Header{Session: w.Session, Presets: core.Presets{}}
-	if !isAbsent(w.Presets) {
-		ps, err := DecodePresets(w.Presets)
+	if !isAbsent(presets) {
+		ps, err := DecodePresets(presets)
 		if err != nil {
 			return Header{}, fmt.Errorf("header: %w", err)
 		}
@@ -84,27 +100,27 @@ type Record struct {
 }
 
 type wireRecord struct {
-	At, Cmd, Events, Error, State json.RawMessage
+	At, Cmd, Events, Error, State []byte
 }
 
 func (w *wireRecord) set(name, value []byte) {
-	switch {
-	case nameIs(name, "at"):
+	switch string(name) {
+	case "at":
 		w.At = value
-	case nameIs(name, "cmd"):
+	case "cmd":
 		w.Cmd = value
-	case nameIs(name, "events"):
+	case "events":
 		w.Events = value
-	case nameIs(name, "error"):
+	case "error":
 		w.Error = value
-	case nameIs(name, "state"):
+	case "state":
 		w.State = value
 	}
 }
 
 // DecodeRecord decodes one record line. It fails only where the SPEC says a
-// log is invalid: the line is not an object, "cmd" or "state" is not an
-// object, or neither is there. A malformed command is a valid record whose
+// log is invalid: the line is not an object (an object in it names a member
+// twice), "cmd" or "state" is not an object, or neither is there. A malformed command is a valid record whose
 // outcome is invalid_command (CommandErr). The record does not share memory
 // with b, so a reader may reuse b for the next line.
 func DecodeRecord(b []byte) (Record, error) {

@@ -3,6 +3,8 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,33 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// scanObject must accept exactly what encoding/json accepts as one object,
-// and split it into the fields encoding/json would fill (names folded, the
-// last duplicate winning); scanArray must accept exactly what it accepts as
-// one array, and split it into the elements it would fill a
-// []json.RawMessage with. These tests compare the two.
-
-// taggedRecord and taggedCommand are wireRecord and wireCommand as
-// encoding/json fills them.
-type taggedRecord struct {
-	At     json.RawMessage `json:"at"`
-	Cmd    json.RawMessage `json:"cmd"`
-	Events json.RawMessage `json:"events"`
-	Error  json.RawMessage `json:"error"`
-	State  json.RawMessage `json:"state"`
-}
-
-type taggedCommand struct {
-	ID      json.RawMessage `json:"id"`
-	Type    json.RawMessage `json:"type"`
-	Actor   json.RawMessage `json:"actor"`
-	Target  json.RawMessage `json:"target"`
-	Name    json.RawMessage `json:"name"`
-	Preset  json.RawMessage `json:"preset"`
-	Audio   json.RawMessage `json:"audio"`
-	Video   json.RawMessage `json:"video"`
-	Enabled json.RawMessage `json:"enabled"`
-}
+// scanObject must accept exactly what a strict reader built on encoding/json
+// accepts as one object: what encoding/json accepts, less any JSON in which
+// an object (at any depth) names a member twice, compared after unescaping
+// as encoding/json unescapes. It must split it into the members
+// encoding/json puts in a map[string]json.RawMessage: names exact, not
+// folded. scanArray likewise for arrays, split into the elements of a
+// []json.RawMessage. These tests compare the two.
 
 func isObject(b []byte) bool {
 	return json.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
@@ -46,7 +28,51 @@ func isArray(b []byte) bool {
 	return json.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("["))
 }
 
-// checkScanArray fails t if scanArray and encoding/json disagree on b.
+// repeatsName reports whether an object in b, valid JSON, names a member
+// twice, by encoding/json's tokens (which unescape names).
+func repeatsName(b []byte) bool {
+	type open struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []*open
+	d := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		var top *open
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.wantKey {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return true
+				}
+				top.keys[k], top.wantKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &open{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &open{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: its object wants a key next.
+		if len(stack) > 0 {
+			stack[len(stack)-1].wantKey = true
+		}
+	}
+}
+
+// checkScanArray fails t if scanArray and the strict reader disagree on b.
 func checkScanArray(t *testing.T, b []byte) {
 	t.Helper()
 	in := b
@@ -55,53 +81,54 @@ func checkScanArray(t *testing.T, b []byte) {
 	}
 	var got []json.RawMessage
 	err := scanArray(b, func(v []byte) { got = append(got, v) })
-	if want := isArray(b); (err == nil) != want {
-		t.Fatalf("scanArray(%q) = %v; encoding/json accepts it as an array: %v", in, err, want)
+	want := isArray(b) && !repeatsName(b)
+	if (err == nil) != want {
+		t.Fatalf("scanArray(%q) = %v; the strict reader accepts it as an array: %v", in, err, want)
 	}
 	if err != nil {
+		if isArray(b) && !errors.Is(err, ErrRepeatedMember) {
+			t.Fatalf("scanArray(%q) = %v, want ErrRepeatedMember", in, err)
+		}
 		return
 	}
-	want := []json.RawMessage{}
-	if err := json.Unmarshal(b, &want); err != nil {
+	ref := []json.RawMessage{}
+	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatalf("json.Unmarshal(%q): %v", in, err)
 	}
-	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(ref, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("elements of %q (-encoding/json +scanArray):\n%s", in, diff)
 	}
 }
 
-// checkScan fails t if scanObject and encoding/json disagree on b.
+// checkScan fails t if scanObject and the strict reader disagree on b.
 func checkScan(t *testing.T, b []byte) {
 	t.Helper()
 	in := b
 	if len(in) > 80 {
 		in = append(in[:77:77], "..."...)
 	}
-	var rec wireRecord
-	err := scanObject(b, rec.set)
-	if want := isObject(b); (err == nil) != want {
-		t.Fatalf("scanObject(%q) = %v; encoding/json accepts it as an object: %v", in, err, want)
+	got := map[string]json.RawMessage{}
+	seen := 0
+	err := scanObject(b, func(name, value []byte) {
+		got[string(name)] = value
+		seen++
+	})
+	want := isObject(b) && !repeatsName(b)
+	if (err == nil) != want {
+		t.Fatalf("scanObject(%q) = %v; the strict reader accepts it as an object: %v", in, err, want)
 	}
 	if err != nil {
+		if isObject(b) && !errors.Is(err, ErrRepeatedMember) {
+			t.Fatalf("scanObject(%q) = %v, want ErrRepeatedMember", in, err)
+		}
 		return
 	}
-	var tr taggedRecord
-	if err := json.Unmarshal(b, &tr); err != nil {
+	var ref map[string]json.RawMessage
+	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatalf("json.Unmarshal(%q): %v", in, err)
 	}
-	if diff := cmp.Diff(taggedRecord(rec), tr); diff != "" {
-		t.Errorf("record fields of %q (-scanObject +encoding/json):\n%s", in, diff)
-	}
-	var cmd wireCommand
-	if err := scanObject(b, cmd.set); err != nil {
-		t.Fatalf("scanObject(%q) as a command: %v", in, err)
-	}
-	var tc taggedCommand
-	if err := json.Unmarshal(b, &tc); err != nil {
-		t.Fatalf("json.Unmarshal(%q): %v", in, err)
-	}
-	if diff := cmp.Diff(taggedCommand(cmd), tc); diff != "" {
-		t.Errorf("command fields of %q (-scanObject +encoding/json):\n%s", in, diff)
+	if diff := cmp.Diff(ref, got, cmpopts.EquateEmpty()); diff != "" || seen != len(ref) {
+		t.Errorf("members of %q (-encoding/json +scanObject, %d seen):\n%s", in, seen, diff)
 	}
 }
 
@@ -111,7 +138,15 @@ var scanSeeds = []string{
 	`{"cmd":{"id":"c1","type":"join","actor":"ann","name":"Ann","preset":"host","audio":true,"video":false},"events":[{"seq":1}]}`,
 	`{"cmd":{"id":"c1"},"cmd":{"id":"c2"}}`,
 	`{"cmd":{"id":"c1"},"cmd":null}`,
+	`{"cmd":{"id":"c1","id":"c1"}}`,
+	`{"cmd":{"id":"c1"},"future":{"a":[{"b":1,"c":{"b":2},"b":3}]}}`,
+	`{"future":[{"x":1},{"x":1}],"y":{"x":{"x":{"x":1}}}}`,
+	`{"cmd":{"id":"c1","type":"join","\u0074ype":"kick_all"}}`,
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18,"a":19}`,
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18,"s":{"a":1,"a":2}}`,
+	"{\"\xff\":1,\"\xfe\":2}", "{\"\xff\":1,\"\ufffd\":2}", `{"\ud800":1,"\udc00":2}`,
 	`{"CMD":{"ID":"c1","Type":"leave","ACTOR":"ann"}}`,
+	`{"Type":"kick_all","type":"kick"}`,
 	`{"\u0063md":{"i\u0064":"c1"}}`,
 	"{\"\u017ftate\":{},\"eventſ\":[]}",
 	"{\"\u212a\":1,\"at\":\"2025-01-01T00:00:00Z\"}",
@@ -170,4 +205,22 @@ func FuzzScanArray(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkScanArray)
+}
+
+// TestScanManyNames: an object with many members is checked for repeats in
+// linear time, and a repeat found wherever it is.
+func TestScanManyNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"x":{`)
+	for i := range 100000 {
+		fmt.Fprintf(&b, `"m%d":%d,`, i, i)
+	}
+	b.WriteString(`"m0":0}}`)
+	if err := scanObject([]byte(b.String()), func(_, _ []byte) {}); !errors.Is(err, ErrRepeatedMember) {
+		t.Errorf("scanObject of 100,000 names and a repeat = %v, want ErrRepeatedMember", err)
+	}
+	ok := strings.Replace(b.String(), `"m0":0}}`, `"last":0}}`, 1)
+	if err := scanObject([]byte(ok), func(_, _ []byte) {}); err != nil {
+		t.Errorf("scanObject of 100,001 names: %v", err)
+	}
 }

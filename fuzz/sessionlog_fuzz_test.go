@@ -17,7 +17,7 @@ import (
 // why in one line when the log is invalid, and what -json records,
 // -verify accepts and -json records again unchanged.
 func FuzzLogReader(f *testing.F) {
-	f.Add([]byte(`{"format":"gavel-log/1","session":"s","presets":{"host":{"kick_participant":true}}}
+	f.Add([]byte(`{"format":"gavel-log/2","session":"s","presets":{"host":{"kick_participant":true}}}
 {"cmd":{"id":"1","type":"join","actor":"a","name":"A","preset":"host","audio":true}}
 {"state":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

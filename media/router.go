@@ -172,6 +172,8 @@ func (r *Router) Run(ctx context.Context, src EventSource) error {
 //     no packet of it is being forwarded and none will be until it is turned
 //     on again. Turning video on asks the publisher for a key frame, again
 //     and again until one has passed the gate.
+//   - all_audio_disabled / all_video_disabled: the same, for every track of
+//     that kind that was on: the router works out which from its state.
 //   - participant_left: the participant's PeerConnection is closed and its
 //     tracks are removed from everyone else's (with a new offer to each)
 //     before Apply returns.

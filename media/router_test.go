@@ -20,15 +20,25 @@ import (
 	"github.com/gavelrtc/gavel/reducer"
 )
 
-// muteCommands are the host's command that turns a kind of media off and
-// the participant's own command that turns it on again.
-func muteCommands(kind webrtc.RTPCodecType, host, target string) (off, on core.Command) {
-	if kind == webrtc.RTPCodecTypeAudio {
-		return core.Command{Type: core.DisableAudio, Actor: host, Target: target},
-			core.Command{Type: core.SetAudio, Actor: target, Enabled: true}
+// muteCommands are the host's command that turns a kind of media off, for
+// the target or for everyone, and the target's own command that turns it on
+// again.
+func muteCommands(kind webrtc.RTPCodecType, host, target string, everyone bool) (off, on core.Command) {
+	audio := kind == webrtc.RTPCodecTypeAudio
+	switch {
+	case audio && everyone:
+		off = core.Command{Type: core.DisableAllAudio, Actor: host}
+	case audio:
+		off = core.Command{Type: core.DisableAudio, Actor: host, Target: target}
+	case everyone:
+		off = core.Command{Type: core.DisableAllVideo, Actor: host}
+	default:
+		off = core.Command{Type: core.DisableVideo, Actor: host, Target: target}
 	}
-	return core.Command{Type: core.DisableVideo, Actor: host, Target: target},
-		core.Command{Type: core.SetVideo, Actor: target, Enabled: true}
+	if audio {
+		return off, core.Command{Type: core.SetAudio, Actor: target, Enabled: true}
+	}
+	return off, core.Command{Type: core.SetVideo, Actor: target, Enabled: true}
 }
 
 // serverRead waits until the router has read the publisher's packet index
@@ -41,9 +51,20 @@ func serverRead(t testing.TB, r *Router, participant string, kind webrtc.RTPCode
 	})
 }
 
+// TestMuteStopsForwarding: a mute, of one participant or of everyone (one
+// all_audio_disabled event that the router works out per participant),
+// stops forwarding at once; an unmute resumes it without a hole.
 func TestMuteStopsForwarding(t *testing.T) {
-	for _, kind := range kinds {
-		t.Run(kind.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		kind     webrtc.RTPCodecType
+		everyone bool
+	}{{kinds[0], false}, {kinds[1], false}, {kinds[0], true}, {kinds[1], true}} {
+		kind := tc.kind
+		name := kind.String()
+		if tc.everyone {
+			name += "/everyone"
+		}
+		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			h.join("alice", "bob", "carol")
 			bob := h.connect("bob", true)
@@ -57,7 +78,7 @@ func TestMuteStopsForwarding(t *testing.T) {
 				mediatest.WaitUntil(t, c.ID+" receiving bob's "+kind.String(), func() bool { return c.Received(muted, 2) })
 			}
 
-			off, on := muteCommands(kind, "alice", "bob")
+			off, on := muteCommands(kind, "alice", "bob", tc.everyone)
 			h.do(off)
 			// Packets written after this one start after Apply returned, so
 			// the router reads them with the gate closed. The next one may
@@ -366,7 +387,7 @@ func TestVideoResumesWithAKeyframe(t *testing.T) {
 		rounds = 1
 	}
 	for round := range rounds {
-		off, on := muteCommands(video, "alice", "bob")
+		off, on := muteCommands(video, "alice", "bob", false)
 		h.do(off)
 		asked := bob.keyframeRequests[video].Load()
 		// Alice's decoder asks for a key frame while the video is withheld.

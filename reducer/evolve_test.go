@@ -19,10 +19,11 @@ func evolveAll(s core.State, evs []events.Event) core.State {
 	return s
 }
 
-// TestFoldMatchesEvolve: Fold, which applies runs of media updates in one
-// pass, gives what Evolve one by one gives, for runs of every length, with
+// TestFoldMatchesEvolve: Fold, which changes in place the nodes it made
+// itself, gives what Evolve one by one gives, for runs of every length, with
 // several updates of one participant (the last wins), updates of ids not
-// joined (ignored) and runs broken by other events.
+// joined (ignored), disable-alls, and runs broken by other events; and the
+// state it started from is left as it was.
 func TestFoldMatchesEvolve(t *testing.T) {
 	const n = 40
 	var evs []events.Event
@@ -51,14 +52,25 @@ func TestFoldMatchesEvolve(t *testing.T) {
 				if k == runLen/2 {
 					run = append(run, &events.Pinned{Seq: next(), Participant: id, By: "p00"})
 				}
+				if k%7 == 3 {
+					run = append(run, &events.AllAudioDisabled{Seq: next(), Count: 1, By: "p00"})
+				}
+				if k%11 == 5 {
+					run = append(run, &events.AllVideoDisabled{Seq: next(), Count: 1, By: "p00"},
+						&events.ParticipantJoined{Seq: next(), Participant: fmt.Sprintf("q%d", k), Preset: "attendee", AudioEnabled: true})
+				}
 			}
 			run = append(run, &events.ParticipantLeft{Seq: next(), Participant: "p01", Reason: events.ReasonLeft, By: "p01"})
 			for k := range runLen {
 				run = append(run, &events.AudioUpdate{Seq: next(), Participant: "p02", AudioEnabled: k%2 == 1, By: "p02"})
 			}
 
+			startSnap := start.Snapshot()
 			want := evolveAll(start, run)
 			got := reducer.Fold(start, run)
+			if d := cmp.Diff(startSnap, start.Snapshot()); d != "" {
+				t.Errorf("Fold changed the state it started from:\n%s", d)
+			}
 			if !got.Equal(want) {
 				t.Errorf("Fold differs from Evolve one by one (-evolve +fold):\n%s", cmp.Diff(want.Snapshot(), got.Snapshot()))
 			}
@@ -119,6 +131,13 @@ func TestEvolveEachEvent(t *testing.T) {
 			core.Snapshot{Session: "room", Seq: 6, Pinned: "bob", Participants: []core.Participant{host, co, ann, bob}}},
 		{&events.Unpinned{Seq: 6, Participant: "ann", By: "host"},
 			core.Snapshot{Session: "room", Seq: 6, Participants: []core.Participant{host, co, ann, bob}}},
+		{&events.AllAudioDisabled{Seq: 6, Count: 3, By: "host"},
+			core.Snapshot{Session: "room", Seq: 6, Pinned: "ann", Participants: []core.Participant{
+				{ID: "host", Name: host.Name, Preset: "host", VideoEnabled: true}, {ID: "co", Name: co.Name, Preset: "cohost"},
+				annMuted, bob}}},
+		{&events.AllVideoDisabled{Seq: 6, Count: 2, By: "host"},
+			core.Snapshot{Session: "room", Seq: 6, Pinned: "ann", Participants: []core.Participant{
+				{ID: "host", Name: host.Name, Preset: "host", AudioEnabled: true}, co, ann, bobDark}}},
 		{&events.SessionEnded{Seq: 6, By: "host"},
 			core.Snapshot{Session: "room", Seq: 6, Ended: true, Participants: []core.Participant{}}},
 	} {

@@ -3,7 +3,9 @@ package reducer_test
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -97,7 +99,7 @@ func (m *model) apply(c core.Command) ([]events.Event, core.Code) {
 	typ := string(c.Type)
 	spec, known := modelCommands[typ]
 	switch {
-	case !known || c.ID == "" || c.Actor == "" || spec.targeted && c.Target == "":
+	case !known || c.ID == "" || c.Actor == "" || spec.targeted && c.Target == "" || !modelStrings(c, spec.targeted):
 		return nil, 1210
 	case m.ended:
 		return nil, 1211
@@ -161,13 +163,24 @@ func (m *model) apply(c core.Command) ([]events.Event, core.Code) {
 		audioOff(m.find(c.Target))
 	case "disable_video":
 		videoOff(m.find(c.Target))
-	case "disable_all_audio":
+	case "disable_all_audio", "disable_all_video":
+		count := 0
 		for i := range m.people {
-			audioOff(i)
+			if typ == "disable_all_audio" && m.people[i].audio {
+				m.people[i].audio = false
+				count++
+			}
+			if typ == "disable_all_video" && m.people[i].video {
+				m.people[i].video = false
+				count++
+			}
 		}
-	case "disable_all_video":
-		for i := range m.people {
-			videoOff(i)
+		switch {
+		case count == 0:
+		case typ == "disable_all_audio":
+			out = append(out, &events.AllAudioDisabled{Seq: next(), Count: uint64(count), By: c.Actor})
+		default:
+			out = append(out, &events.AllVideoDisabled{Seq: next(), Count: uint64(count), By: c.Actor})
 		}
 	case "pin":
 		if m.pinned != c.Target {
@@ -192,6 +205,16 @@ func (m *model) apply(c core.Command) ([]events.Event, core.Code) {
 	return out, 0
 }
 
+// modelStrings checks the strings c's type reads: valid UTF-8, at most 256
+// bytes (1,024 for a name).
+func modelStrings(c core.Command, targeted bool) bool {
+	fine := func(s string, max int) bool { return utf8.ValidString(s) && len(s) <= max }
+	if !fine(c.ID, 256) || !fine(c.Actor, 256) || targeted && !fine(c.Target, 256) {
+		return false
+	}
+	return c.Type != "join" || fine(c.Name, 1024) && fine(c.Preset, 256)
+}
+
 func (m *model) snapshot() core.Snapshot {
 	s := core.Snapshot{Session: m.session, Seq: m.seq, Ended: m.ended, Pinned: m.pinned}
 	for _, p := range m.people {
@@ -214,8 +237,8 @@ func (m *model) joinedIDs(presets ...string) []string {
 }
 
 var (
-	// joinable are the ids join commands use: enough for disable_all to
-	// produce long runs of updates, which Fold applies in one pass.
+	// joinable are the ids join commands use: enough for sessions whose trie
+	// has sub-nodes.
 	joinable = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
 		"mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "zoë"}
 	// anyone adds ids that never join and the empty id to joinable.
@@ -230,9 +253,16 @@ func TestReducerAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := &model{session: "room"}
 		chk := invariant.New(core.NewState("room", modelPresets()))
+		// built follows the same commands as a replay does: Decide on the
+		// Builder's current state, then FoldInto it, changing its own
+		// nodes in place.
+		built := core.NewBuilder(core.NewState("room", modelPresets()))
 
 		step := func(t *rapid.T, cmd core.Command) {
 			t.Helper()
+			if evs, err := reducer.Decide(built.Current(), cmd); err == nil {
+				reducer.FoldInto(&built, evs)
+			}
 			wantEvs, wantCode := m.apply(cmd)
 			after, evs, err := reducer.Apply(chk.State(), cmd)
 			code, isCoreErr := core.CodeOf(err)
@@ -320,6 +350,20 @@ func TestReducerAgainstModel(t *testing.T) {
 				}
 				step(t, core.Command{ID: id(t), Type: "kick", Actor: actor, Target: target})
 			},
+			// A field at or over its limit, or not valid UTF-8.
+			"strings": func(t *rapid.T) {
+				odd := []string{"\xff", "a\xc3", strings.Repeat("é", 128), strings.Repeat("x", 257), strings.Repeat("n", 1024),
+					strings.Repeat("n", 1025)}
+				pick := func(label string, from []string) string {
+					if rapid.Bool().Draw(t, label+" odd") {
+						return rapid.SampledFrom(odd).Draw(t, label)
+					}
+					return rapid.SampledFrom(from).Draw(t, label)
+				}
+				step(t, core.Command{ID: pick("id", []string{"c1", "c2"}), Type: core.CommandType(rapid.SampledFrom(typeNames).Draw(t, "type")),
+					Actor: pick("actor", append(m.joinedIDs(), "ghost")), Target: pick("target", anyone), Name: pick("name", []string{"Ann"}),
+					Preset: pick("preset", presetNames), Enabled: rapid.Bool().Draw(t, "enabled")})
+			},
 			// Any type (kick_all among them, and types that do not exist)
 			// with every field drawn, whether the type reads it or not.
 			"any": func(t *rapid.T) {
@@ -331,6 +375,9 @@ func TestReducerAgainstModel(t *testing.T) {
 			"": func(t *rapid.T) {
 				if d := cmp.Diff(m.snapshot(), chk.State().Snapshot(), cmpopts.EquateEmpty()); d != "" {
 					t.Fatalf("state differs from the model's (-model +reducer):\n%s", d)
+				}
+				if d := cmp.Diff(m.snapshot(), built.Current().Snapshot(), cmpopts.EquateEmpty()); d != "" {
+					t.Fatalf("the Builder's state differs from the model's (-model +builder):\n%s", d)
 				}
 			},
 		})

@@ -1,6 +1,9 @@
 // Package reducer is gavel's pure state machine: Decide turns a session
 // state and a command into events or a *core.Error, Evolve folds an event
-// into the state, Apply does both.
+// into the state, Apply does both. Fold folds many events, and FoldInto
+// folds them into a core.Builder, for a caller that decides and folds
+// command after command (a replay, a session reading its log) without
+// copying the nodes the Builder has made.
 //
 // Everything here is a function of its arguments: no goroutines, clocks,
 // randomness, IO or package state. Time, storage and delivery belong to the
@@ -11,7 +14,8 @@
 // decides the error:
 //
 //  1. well formed: known type, non-empty id and actor, a target where the
-//     type needs one (invalid_command, 1210);
+//     type needs one, strings in valid UTF-8 within their limits
+//     (invalid_command, 1210);
 //  2. the session has not ended (session_ended, 1211);
 //  3. join: the actor is not joined (already_joined, 1205) and the preset
 //     exists (unknown_preset, 1212); any other command: the actor is joined
@@ -34,7 +38,8 @@ import (
 // the *core.Error that rejects it. A command that changes nothing succeeds
 // with no events. Decide never changes s.
 func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
-	if err := check(s, cmd); err != nil {
+	subject, err := check(s, cmd)
+	if err != nil {
 		return nil, err
 	}
 	seq := s.Seq() + 1
@@ -49,9 +54,9 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 	case core.KickAll:
 		return one(events.SessionEnded{Seq: seq, By: cmd.Actor}), nil
 	case core.SetAudio, core.SetVideo:
-		return mediaUpdate(s, seq, cmd, cmd.Actor, cmd.Enabled), nil
+		return mediaUpdate(subject, seq, cmd, cmd.Enabled), nil
 	case core.DisableAudio, core.DisableVideo:
-		return mediaUpdate(s, seq, cmd, cmd.Target, false), nil
+		return mediaUpdate(subject, seq, cmd, false), nil
 	case core.DisableAllAudio, core.DisableAllVideo:
 		return disableAll(s, seq, cmd), nil
 	case core.Pin:
@@ -62,17 +67,19 @@ func Decide(s core.State, cmd core.Command) ([]events.Event, error) {
 		}
 		return one(events.Unpinned{Seq: seq, Participant: cmd.Target, By: cmd.Actor}), nil
 	}
-	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+	return nil, core.Errorf(core.CodeInvalidCommand, "unknown command type %.40q", string(cmd.Type))
 }
 
 // WellFormed returns the invalid_command error of a command that fails
 // check 1 (unknown type, empty id or actor, no target where the type needs
-// one), or nil. Check 1 needs no state, so a transport can refuse a
-// malformed command before it opens the session; Decide runs it first.
+// one, a string the type reads not valid UTF-8 or over its limit: see
+// core.Command.CheckStrings), or nil. Check 1 needs no state, so a
+// transport can refuse a malformed command before it opens the session;
+// Decide runs it first.
 func WellFormed(cmd core.Command) error {
 	switch {
 	case !cmd.Type.Known():
-		return core.Errorf(core.CodeInvalidCommand, "unknown command type %q", string(cmd.Type))
+		return core.Errorf(core.CodeInvalidCommand, "unknown command type %.40q", string(cmd.Type))
 	case cmd.ID == "":
 		return core.Errorf(core.CodeInvalidCommand, "%s: empty command id", cmd.Type)
 	case cmd.Actor == "":
@@ -80,39 +87,46 @@ func WellFormed(cmd core.Command) error {
 	case cmd.Type.Targeted() && cmd.Target == "":
 		return core.Errorf(core.CodeInvalidCommand, "%s: no target", cmd.Type)
 	}
-	return nil
+	return cmd.CheckStrings()
 }
 
-func check(s core.State, cmd core.Command) error {
+// check runs the checks of the package doc. It returns, for a command
+// that passes, the participant it is about, as found on the way: the target
+// of a targeted command, else the actor (none for a join).
+func check(s core.State, cmd core.Command) (core.Participant, error) {
 	if err := WellFormed(cmd); err != nil {
-		return err
+		return core.Participant{}, err
 	}
 	if s.Ended() {
-		return core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
+		return core.Participant{}, core.Errorf(core.CodeSessionEnded, "session %q has ended", s.Session())
 	}
 	actor, joined := s.Participant(cmd.Actor)
 	if cmd.Type == core.Join {
 		if joined {
-			return core.Errorf(core.CodeAlreadyJoined, "%q is already joined", cmd.Actor)
+			return core.Participant{}, core.Errorf(core.CodeAlreadyJoined, "%q is already joined", cmd.Actor)
 		}
 		if _, ok := s.Preset(cmd.Preset); !ok {
-			return core.Errorf(core.CodeUnknownPreset, "no preset %q", cmd.Preset)
+			return core.Participant{}, core.Errorf(core.CodeUnknownPreset, "no preset %q", cmd.Preset)
 		}
-		return nil
+		return core.Participant{}, nil
 	}
 	if !joined {
-		return core.Errorf(core.CodeNotJoined, "%q is not joined", cmd.Actor)
+		return core.Participant{}, core.Errorf(core.CodeNotJoined, "%q is not joined", cmd.Actor)
 	}
 	if perms, _ := s.Preset(actor.Preset); !perms.Allows(cmd.Type) {
-		return core.Errorf(core.CodePermissionDenied, "preset %q may not %s", actor.Preset, cmd.Type)
+		return core.Participant{}, core.Errorf(core.CodePermissionDenied, "preset %q may not %s", actor.Preset, cmd.Type)
 	}
-	if cmd.Type.Targeted() && !s.Joined(cmd.Target) {
-		return core.Errorf(core.CodeParticipantNotFound, "%q is not joined", cmd.Target)
+	if !cmd.Type.Targeted() {
+		return actor, nil
+	}
+	target, joined := s.Participant(cmd.Target)
+	if !joined {
+		return core.Participant{}, core.Errorf(core.CodeParticipantNotFound, "%q is not joined", cmd.Target)
 	}
 	if cmd.Type == core.Kick && cmd.Target == cmd.Actor {
-		return core.Errorf(core.CodeCannotActOnSelf, "%q cannot kick itself; use leave", cmd.Actor)
+		return core.Participant{}, core.Errorf(core.CodeCannotActOnSelf, "%q cannot kick itself; use leave", cmd.Actor)
 	}
-	return nil
+	return target, nil
 }
 
 // isAudio tells whether a media command is about audio (else video).
@@ -127,48 +141,32 @@ func mediaEnabled(p core.Participant, audio bool) bool {
 	return p.VideoEnabled
 }
 
-// mediaUpdate is the update turning id's audio or video to enabled, if that
+// mediaUpdate is the update turning p's audio or video to enabled, if that
 // changes it.
-func mediaUpdate(s core.State, seq uint64, cmd core.Command, id string, enabled bool) []events.Event {
-	p, _ := s.Participant(id)
+func mediaUpdate(p core.Participant, seq uint64, cmd core.Command, enabled bool) []events.Event {
 	audio := isAudio(cmd.Type)
 	if mediaEnabled(p, audio) == enabled {
 		return nil
 	}
 	if audio {
-		return one(events.AudioUpdate{Seq: seq, Participant: id, AudioEnabled: enabled, By: cmd.Actor})
+		return one(events.AudioUpdate{Seq: seq, Participant: p.ID, AudioEnabled: enabled, By: cmd.Actor})
 	}
-	return one(events.VideoUpdate{Seq: seq, Participant: id, VideoEnabled: enabled, By: cmd.Actor})
+	return one(events.VideoUpdate{Seq: seq, Participant: p.ID, VideoEnabled: enabled, By: cmd.Actor})
 }
 
-// disableAll turns off everyone's audio or video, the actor's included, in
-// join order. The events share two allocations whatever their number.
+// disableAll turns off everyone's audio or video, the actor's included: one
+// event counting those that were on, whatever the size of the session.
 func disableAll(s core.State, seq uint64, cmd core.Command) []events.Event {
-	audio := isAudio(cmd.Type)
-	on := make([]string, 0, s.Len())
-	for p := range s.All() {
-		if mediaEnabled(p, audio) {
-			on = append(on, p.ID)
+	if isAudio(cmd.Type) {
+		if n := s.AudioOn(); n > 0 {
+			return one(events.AllAudioDisabled{Seq: seq, Count: uint64(n), By: cmd.Actor})
 		}
-	}
-	if len(on) == 0 {
 		return nil
 	}
-	evs := make([]events.Event, len(on))
-	if audio {
-		updates := make([]events.AudioUpdate, len(on))
-		for i, id := range on {
-			updates[i] = events.AudioUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
-			evs[i] = &updates[i]
-		}
-	} else {
-		updates := make([]events.VideoUpdate, len(on))
-		for i, id := range on {
-			updates[i] = events.VideoUpdate{Seq: seq + uint64(i), Participant: id, By: cmd.Actor}
-			evs[i] = &updates[i]
-		}
+	if n := s.VideoOn(); n > 0 {
+		return one(events.AllVideoDisabled{Seq: seq, Count: uint64(n), By: cmd.Actor})
 	}
-	return evs
+	return nil
 }
 
 func pin(s core.State, seq uint64, cmd core.Command) []events.Event {

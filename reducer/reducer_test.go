@@ -106,6 +106,21 @@ func runRows(t *testing.T, rows []row) {
 	}
 }
 
+// allOff checks that everyone's video (or audio) is off.
+func allOff(video bool) func(t *testing.T, s core.State) {
+	return func(t *testing.T, s core.State) {
+		t.Helper()
+		for p := range s.All() {
+			if video && p.VideoEnabled || !video && p.AudioEnabled {
+				t.Errorf("%+v still on", p)
+			}
+		}
+		if video && s.VideoOn() != 0 || !video && s.AudioOn() != 0 {
+			t.Errorf("AudioOn, VideoOn = %d, %d", s.AudioOn(), s.VideoOn())
+		}
+	}
+}
+
 func ids(s core.State) []string {
 	var out []string
 	for p := range s.All() {
@@ -219,35 +234,30 @@ func TestEvents(t *testing.T) {
 			want: []events.Event{&events.VideoUpdate{Seq: 5, Participant: "bob", VideoEnabled: false, By: "host"}}},
 		{name: "disable_video/already off: no event", setup: base, cmd: do(core.DisableVideo, "host", "ann")},
 
-		// disable_all_audio, disable_all_video
-		{name: "disable_all_audio/join order, actor included", setup: base, cmd: do(core.DisableAllAudio, "host", ""),
-			want: []events.Event{
-				&events.AudioUpdate{Seq: 5, Participant: "host", By: "host"},
-				&events.AudioUpdate{Seq: 6, Participant: "co", By: "host"},
-				&events.AudioUpdate{Seq: 7, Participant: "ann", By: "host"},
-			}},
+		// disable_all_audio, disable_all_video: one event, counting the
+		// participants whose medium was on, the actor included.
+		{name: "disable_all_audio/one event, actor counted", setup: base, cmd: do(core.DisableAllAudio, "host", ""),
+			want: []events.Event{&events.AllAudioDisabled{Seq: 5, Count: 3, By: "host"}}, state: allOff(false)},
 		{name: "disable_all_audio/by cohost", setup: base, cmd: do(core.DisableAllAudio, "co", ""),
-			want: []events.Event{
-				&events.AudioUpdate{Seq: 5, Participant: "host", By: "co"},
-				&events.AudioUpdate{Seq: 6, Participant: "co", By: "co"},
-				&events.AudioUpdate{Seq: 7, Participant: "ann", By: "co"},
-			}},
-		{name: "disable_all_audio/join order after a rejoin",
+			want: []events.Event{&events.AllAudioDisabled{Seq: 5, Count: 3, By: "co"}}, state: allOff(false)},
+		{name: "disable_all_audio/after a rejoin and an unmute",
 			setup: with(base, do(core.Leave, "host", ""), join("host", "host", true, false), set(core.SetAudio, "bob", true)),
 			cmd:   do(core.DisableAllAudio, "host", ""),
-			want: []events.Event{
-				&events.AudioUpdate{Seq: 8, Participant: "co", By: "host"},
-				&events.AudioUpdate{Seq: 9, Participant: "ann", By: "host"},
-				&events.AudioUpdate{Seq: 10, Participant: "bob", By: "host"},
-				&events.AudioUpdate{Seq: 11, Participant: "host", By: "host"},
-			}},
+			want:  []events.Event{&events.AllAudioDisabled{Seq: 8, Count: 4, By: "host"}}, state: allOff(false)},
+		{name: "disable_all_audio/only the actor on", setup: with(base, do(core.DisableAllAudio, "host", ""), set(core.SetAudio, "co", true)),
+			cmd:  do(core.DisableAllAudio, "co", ""),
+			want: []events.Event{&events.AllAudioDisabled{Seq: 7, Count: 1, By: "co"}}, state: allOff(false)},
 		{name: "disable_all_audio/everyone off: no event", setup: with(base, do(core.DisableAllAudio, "host", "")),
 			cmd: do(core.DisableAllAudio, "host", "")},
-		{name: "disable_all_video/join order, actor included", setup: base, cmd: do(core.DisableAllVideo, "host", ""),
-			want: []events.Event{
-				&events.VideoUpdate{Seq: 5, Participant: "host", By: "host"},
-				&events.VideoUpdate{Seq: 6, Participant: "bob", By: "host"},
+		{name: "disable_all_audio/video untouched", setup: base, cmd: do(core.DisableAllAudio, "host", ""),
+			want: []events.Event{&events.AllAudioDisabled{Seq: 5, Count: 3, By: "host"}},
+			state: func(t *testing.T, s core.State) {
+				if s.VideoOn() != 2 {
+					t.Errorf("VideoOn = %d after disable_all_audio, want 2", s.VideoOn())
+				}
 			}},
+		{name: "disable_all_video/one event, actor counted", setup: base, cmd: do(core.DisableAllVideo, "host", ""),
+			want: []events.Event{&events.AllVideoDisabled{Seq: 5, Count: 2, By: "host"}}, state: allOff(true)},
 		{name: "disable_all_video/everyone off: no event", setup: with(base, set(core.SetVideo, "host", false), set(core.SetVideo, "bob", false)),
 			cmd: do(core.DisableAllVideo, "host", "")},
 
@@ -473,6 +483,7 @@ func TestNobodyEnablesAnothersMedia(t *testing.T) {
 						if e.VideoEnabled && e.Participant != c.Actor {
 							t.Errorf("%+v turned on another's video", e)
 						}
+					case *events.AllAudioDisabled, *events.AllVideoDisabled: // off, for everyone
 					default:
 						t.Errorf("unexpected event %+v", e)
 					}

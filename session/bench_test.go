@@ -8,6 +8,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/session/storetest"
 )
 
 // BenchmarkSubmit compares Submit on the memory store with the bare
@@ -62,4 +63,15 @@ func BenchmarkSubmit(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkWebinar runs storetest.Webinar, 100,000 participants, on the
+// memory store and reports how long its steps took.
+//
+//	go test -run '^$' -bench BenchmarkWebinar -benchtime 1x ./session
+func BenchmarkWebinar(b *testing.B) {
+	for b.Loop() {
+		st := session.NewMemStore()
+		storetest.Webinar(b, 100_000, func(testing.TB) (session.Store, func()) { return st, func() {} }).Report(b)
+	}
 }

@@ -17,7 +17,7 @@
 //
 //	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
 //	optional: BatchAppender, Snapshotter, Auditor, Positioner (found by type assertion)
-//	NewMemStore(); package filestore (gavel-log/1 files); package storetest (conformance suite)
+//	NewMemStore(); package filestore (gavel-log/2 files); package storetest (conformance suite)
 //
 // Options (nats.go style, shared by Open and NewManager): WithStore, WithPresets,
 // WithIdempotencyWindow, WithSubscriberBuffer, WithRecentEvents,
@@ -77,10 +77,16 @@
 //
 // Submit returns a *core.Error (unwrapped, so errors.As and core.CodeOf see
 // it) when the reducer rejected the command, and never otherwise: every other
-// error is an infrastructure error (ErrClosed, a context error, a store
-// error, ErrConflict after the retries). A caller tells them apart with
-// errors.As(err, new(*core.Error)). After an infrastructure error the command
-// may or may not have been applied: submit it again with the same id.
+// error is an infrastructure error, of one of two kinds, told apart with
+// errors.Is(err, ErrPermanent):
+//
+//   - transient (ErrClosed, a context error, a store error, ErrConflict
+//     after the retries): the command may or may not have been applied;
+//     submit it again with the same id to learn which;
+//   - permanent: the store can never hold the command's record
+//     (ErrTooLarge). Nothing was applied, the command failed alone and at
+//     once, the session goes on, and submitting it again fails the same
+//     way.
 //
 // # Idempotency
 //
@@ -115,9 +121,9 @@
 //   - else the subscriber is cut off.
 //
 // So one command never cuts off a subscriber that has read everything
-// before it: a disable_all_audio of 5,000 events reaches every idle
-// subscriber whole, with a buffer of 1,024, and commands that follow it
-// while it is being read are queued up to n events. A subscriber that
+// before it, whatever its number of events (at most two with gavel's
+// reducer: a bulk command is one event), and commands that follow it while
+// it is being read are queued up to n events. A subscriber that
 // stops reading holds the command it was at plus at most n events, or plus
 // one command larger than n, and is cut off at the next command that does
 // not fit.

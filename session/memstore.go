@@ -21,7 +21,7 @@ type MemStore struct {
 type memLog struct {
 	mu       sync.RWMutex
 	header   events.Header
-	records  chunks   // records.at(i).Pos == i+1
+	records  []Record // records[i].Pos == i+1; appended to, never changed
 	after    []uint64 // after[i]: the session's seq after record i
 	snapshot *Snapshot
 	rejected []Record
@@ -103,7 +103,7 @@ func (m *MemStore) AppendBatch(ctx context.Context, session string, expected Pos
 		r.Pos = Position(len(l.after) + 1)
 		r.Err = nil
 		seq = r.LastSeq(seq)
-		l.records.set(len(l.after), r)
+		l.records = append(l.records, r)
 		l.after = append(l.after, seq)
 	}
 	return Position(len(l.after)), nil
@@ -133,15 +133,16 @@ func (m *MemStore) Records(ctx context.Context, session string, from uint64) ite
 			return
 		}
 		l.mu.RLock()
-		recs, n := l.records.view(), len(l.after)
+		// Appends write past len(recs) or into a new array: recs stays.
+		recs := l.records[:len(l.records):len(l.records)]
 		start := startIndex(l.after, from)
 		l.mu.RUnlock()
-		for i := start; i < n; i++ {
+		for _, r := range recs[start:] {
 			if err := ctx.Err(); err != nil {
 				yield(Record{}, err)
 				return
 			}
-			if !yield(recs[i/chunkLen][i%chunkLen], nil) {
+			if !yield(r, nil) {
 				return
 			}
 		}
@@ -244,22 +245,3 @@ func (m *MemStore) Rejected(session string) []Record {
 	defer l.mu.RUnlock()
 	return slices.Clone(l.rejected)
 }
-
-// chunks holds records in fixed-size arrays, so that a long log grows
-// without copying (and re-scanning) its records, and a reader of the first
-// n records shares no memory a writer changes.
-type chunks []*[chunkLen]Record
-
-const chunkLen = 1024
-
-// set stores record i; i is the number of records so far.
-func (c *chunks) set(i int, r Record) {
-	if i%chunkLen == 0 {
-		*c = append(*c, new([chunkLen]Record))
-	}
-	(*c)[i/chunkLen][i%chunkLen] = r
-}
-
-// view returns the chunks as they are now, for a reader of the records
-// stored so far.
-func (c chunks) view() chunks { return c[:len(c):len(c)] }

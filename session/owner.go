@@ -97,6 +97,11 @@ func (o *owner) load(ctx context.Context) error {
 // refill the window, if refill is set (when opening: the window is empty).
 func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 	known := o.pos
+	// One Builder folds the whole tail (a reopened session's log): what it
+	// has built is the state even if reading fails half way, since o.pos
+	// moves with it.
+	b := core.NewBuilder(o.state)
+	defer func() { o.state = b.State() }()
 	// Window entries of records before the first with events, whose seq is
 	// that event's seq minus one, or the state's if no such record comes.
 	var unseq []*entry
@@ -124,17 +129,19 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 			o.win.add(e)
 			continue
 		}
-		settle(o.state.Seq())
-		if err := checkSeqs(o.state.Seq(), rec.Events); err != nil {
+		seq := b.Current().Seq()
+		settle(seq)
+		if err := checkSeqs(seq, rec.Events); err != nil {
 			return fmt.Errorf("record at position %d: %w", rec.Pos, err)
 		}
-		e.before = o.state.Seq()
-		o.state = reducer.Fold(o.state, rec.Events)
-		o.pos, e.seq = rec.Pos, o.state.Seq()
+		e.before = seq
+		reducer.FoldInto(&b, rec.Events)
+		o.pos, e.seq = rec.Pos, b.Current().Seq()
 		o.win.add(e)
 		o.publish(rec.Events)
 	}
-	settle(o.state.Seq())
+	settle(b.Current().Seq())
+	o.state = b.State()
 	o.s.setState(o.state)
 	return nil
 }
@@ -198,7 +205,7 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 		o.dirty = false
 	}
 	pending := batch
-	for attempt := 0; ; attempt++ {
+	for conflicts := 0; ; {
 		items := o.decide(pending)
 		n, err := o.append(ctx, items)
 		o.commit(ctx, items[:n])
@@ -209,16 +216,32 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 		for i := n; i < len(items); i++ {
 			pending = append(pending, items[i].req)
 		}
+		if errors.Is(err, ErrPermanent) {
+			// The store can never hold the first record it did not store,
+			// and stored nothing of it: that command alone fails, and the
+			// others are decided again without it.
+			i := n
+			for !items[i].applied() {
+				i++
+			}
+			o.fail([]*request{items[i].req}, fmt.Errorf("session %q: command %q: %w", o.s.id, items[i].req.cmd.ID, err))
+			pending = slices.Delete(pending, i-n, i-n+1)
+			if len(pending) == 0 {
+				return
+			}
+			continue
+		}
 		stale := errors.Is(err, errStale)
 		if !stale && !errors.Is(err, ErrConflict) {
 			o.dirty = true
 			o.fail(pending, fmt.Errorf("session %q: append: %w", o.s.id, err))
 			return
 		}
-		if attempt == o.s.cfg.conflictRetries {
-			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, attempt, ErrConflict))
+		if conflicts == o.s.cfg.conflictRetries {
+			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, conflicts, ErrConflict))
 			return
 		}
+		conflicts++
 		if stale {
 			continue // confirm has read the tail already
 		}
@@ -292,11 +315,15 @@ func (o *owner) append(ctx context.Context, items []item) (int, error) {
 	}
 	if o.batcher != nil && len(recs) > 1 {
 		pos, err := o.batcher.AppendBatch(ctx, o.s.id, o.pos, recs)
-		if err != nil {
+		if err == nil {
+			o.pos = pos
+			return len(items), nil
+		}
+		if !errors.Is(err, ErrPermanent) {
 			return 0, err
 		}
-		o.pos = pos
-		return len(items), nil
+		// One of them can never be stored, and nothing was: find which
+		// by appending them one at a time.
 	}
 	stored := 0
 	for _, rec := range recs {

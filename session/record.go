@@ -8,7 +8,7 @@ import (
 	"github.com/gavelrtc/gavel/events"
 )
 
-// AppendRecord appends rec as a gavel-log/1 command record line (no newline):
+// AppendRecord appends rec as a gavel-log/2 command record line (no newline):
 // {"at":…,"cmd":…,"events":[…]}, or with "error" for a rejected record. This
 // is the form the file store writes and a JetStream store may publish.
 func AppendRecord(dst []byte, rec Record) []byte {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -702,7 +704,7 @@ func TestAppendFailure(t *testing.T) {
 // interval: the state always equals the full fold of the log, and the
 // reopened session goes on as the original would.
 func TestSnapshotEqualsFold(t *testing.T) {
-	for _, interval := range []uint64{1, 2, 7, 50} {
+	for _, interval := range []uint64{1, 2, 7, 25} {
 		t.Run(fmt.Sprintf("interval=%d", interval), func(t *testing.T) {
 			st := session.NewMemStore()
 			s := open(t, "room-1", session.WithStore(st), session.WithSnapshotInterval(interval))
@@ -876,4 +878,168 @@ func TestOptions(t *testing.T) {
 	if _, err := session.Open(testwait.Context(t), "x", nil); err != nil {
 		t.Errorf("a nil option: %v", err)
 	}
+}
+
+// tooLargeStore can never hold a record whose command id starts with "big":
+// it says so with ErrTooLarge and stores nothing of the call. The first
+// append after gate is set waits for the gate to close, and the sizes of
+// the batches it was asked to append are noted.
+type tooLargeStore struct {
+	*session.MemStore
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+	batches []int
+	mixed   bool // a batch of several held one it can never hold
+}
+
+func (s *tooLargeStore) wait(recs []session.Record) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.gate = nil
+	s.batches = append(s.batches, len(recs))
+	s.mu.Unlock()
+	if gate != nil {
+		close(s.entered)
+		<-gate
+	}
+	for _, r := range recs {
+		if strings.HasPrefix(r.Command.ID, "big") {
+			s.mu.Lock()
+			s.mixed = s.mixed || len(recs) > 1
+			s.mu.Unlock()
+			return fmt.Errorf("record of %q, %d MiB: %w", r.Command.ID, 100, session.ErrTooLarge)
+		}
+	}
+	return nil
+}
+
+func (s *tooLargeStore) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
+	if err := s.wait([]session.Record{rec}); err != nil {
+		return 0, err
+	}
+	return s.MemStore.Append(ctx, id, expected, rec)
+}
+
+func (s *tooLargeStore) AppendBatch(ctx context.Context, id string, expected session.Position, recs []session.Record) (session.Position, error) {
+	if err := s.wait(recs); err != nil {
+		return 0, err
+	}
+	return s.MemStore.AppendBatch(ctx, id, expected, recs)
+}
+
+// TestTooLarge: a command whose record the store can never hold fails at
+// once, alone, with a permanent error (ErrTooLarge, ErrPermanent), not a
+// rejection; it is not retried, changes nothing, and the session goes on.
+// Sent again, it fails the same way.
+func TestTooLarge(t *testing.T) {
+	st := &tooLargeStore{MemStore: session.NewMemStore()}
+	s := open(t, "room-1", session.WithStore(st))
+	submit(t, s, joinCmd("c0", "host", "host"))
+	before, _ := s.State(t.Context())
+	for range 2 {
+		st.mu.Lock()
+		asked := len(st.batches)
+		st.mu.Unlock()
+		_, err := s.Submit(t.Context(), audioCmd("big1", "host", false))
+		if !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) || errors.Is(err, session.ErrConflict) {
+			t.Fatalf("err = %v, want ErrTooLarge and ErrPermanent", err)
+		}
+		if _, ok := errors.AsType[*core.Error](err); ok {
+			t.Errorf("a record too large is a *core.Error: %v", err)
+		}
+		if st.mu.Lock(); len(st.batches) != asked+1 {
+			t.Errorf("the store was asked %d times, want once", len(st.batches)-asked)
+		}
+		st.mu.Unlock()
+		if now, _ := s.State(t.Context()); !now.Equal(before) {
+			t.Errorf("the failed command changed the state: %+v", now.Snapshot())
+		}
+	}
+	if res := submit(t, s, audioCmd("c2", "host", false)); res.Seq != 2 || res.Duplicate {
+		t.Errorf("the next command: %+v, want applied at seq 2", res)
+	}
+	if ids := commandIDs(logOf(t, st, "room-1")); !slices.Equal(ids, []string{"c0", "c2"}) {
+		t.Errorf("the log holds %v", ids)
+	}
+}
+
+// TestTooLargeInABatch: when one command of a batch can never be stored,
+// the others before and after it are stored, in order, and answered.
+func TestTooLargeInABatch(t *testing.T) {
+	for attempt := 0; ; attempt++ {
+		st := &tooLargeStore{MemStore: session.NewMemStore()}
+		s := open(t, "room-1", session.WithStore(st))
+		submit(t, s, joinCmd("c0", "host", "host"))
+		gate := make(chan struct{})
+		st.mu.Lock()
+		st.gate, st.entered = gate, make(chan struct{})
+		st.mu.Unlock()
+		first := make(chan error, 1)
+		go func() {
+			_, err := s.Submit(t.Context(), audioCmd("first", "host", false))
+			first <- err
+		}()
+		<-st.entered
+		// While the owner waits on the store, queue commands: the owner
+		// takes them as one batch.
+		cmds := []core.Command{joinCmd("a", "ann", "attendee"), audioCmd("big-mid", "host", true),
+			joinCmd("b", "bob", "attendee"), joinCmd("big-c", "cy", "attendee"), audioCmd("c", "host", true)}
+		errs := make([]error, len(cmds))
+		var started, done sync.WaitGroup
+		for i, cmd := range cmds {
+			started.Add(1)
+			done.Go(func() {
+				started.Done()
+				_, errs[i] = s.Submit(t.Context(), cmd)
+			})
+		}
+		started.Wait()
+		for range 10 {
+			runtime.Gosched()
+		}
+		close(gate)
+		done.Wait()
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		for i, cmd := range cmds {
+			if big := strings.HasPrefix(cmd.ID, "big"); big != errors.Is(errs[i], session.ErrTooLarge) || !big && errs[i] != nil {
+				t.Errorf("%s: %v", cmd.ID, errs[i])
+			}
+		}
+		recs := logOf(t, st, "room-1")
+		checkLog(t, recs)
+		if ids := commandIDs(recs); len(ids) != 5 || slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "big") }) {
+			t.Errorf("the log holds %v", ids)
+		}
+		s.Close(t.Context())
+		if st.mu.Lock(); st.mixed {
+			st.mu.Unlock()
+			return
+		}
+		st.mu.Unlock()
+		if attempt == 20 {
+			t.Fatalf("in 20 attempts the runtime never appended a batch with the record too large: %v", st.batches)
+		}
+	}
+}
+
+func commandIDs(recs []session.Record) []string {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.Command.ID
+	}
+	return ids
+}
+
+// TestWebinar: a session of 100,000 participants end to end on the memory
+// store (storetest.Webinar).
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	st := session.NewMemStore()
+	times := storetest.Webinar(t, 100_000, func(testing.TB) (session.Store, func()) { return st, func() {} })
+	t.Logf("%+v", times)
 }

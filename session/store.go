@@ -22,6 +22,32 @@ var (
 	ErrExists = errors.New("session: already exists")
 )
 
+// ErrPermanent is matched (errors.Is) by every error after which doing the
+// same again would fail the same way: submitting the command again with the
+// same id, saving the same snapshot again. Every other error the runtime
+// returns, other than a *core.Error, is transient: the command may or may
+// not have been applied, and sending it again is the way to learn which.
+//
+// Transports carry the distinction: a permanent failure is never retried
+// by the NATS client, and is its own refusal on the websocket.
+var ErrPermanent = errors.New("session: permanent failure")
+
+// ErrTooLarge is matched by the error of a store that can never hold a
+// record or a snapshot, however often it is asked: it is larger than the
+// store takes (a JetStream server's max_payload, the 64 MiB line of a log
+// file). It also matches ErrPermanent. A store returns it only when it
+// stored nothing; the runtime then fails that command alone, at once, and
+// goes on.
+var ErrTooLarge error = permanent("session: too large for the store")
+
+// permanent is an error that matches ErrPermanent.
+type permanent string
+
+func (e permanent) Error() string { return string(e) }
+
+// Is makes every permanent error match ErrPermanent.
+func (e permanent) Is(target error) bool { return target == ErrPermanent }
+
 // Position is where a record sits in a session's log. Positions are chosen by
 // the store and increase strictly with every record of a session; 0 is the
 // position of an empty log (before the first record). Nothing else may be

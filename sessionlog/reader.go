@@ -17,6 +17,7 @@ const readBufSize = 64 << 10
 // and later read on from there (ResumeReader).
 type Reader struct {
 	br     *bufio.Reader
+	max    int    // the longest line: MaxLineLen
 	long   []byte // a line longer than br's buffer, assembled
 	line   int    // lines read so far
 	start  int64  // offset of the line last read
@@ -27,8 +28,10 @@ type Reader struct {
 
 // NewReader reads the log's header, its first non-blank line, and returns a
 // Reader positioned at the first record.
-func NewReader(r io.Reader) (*Reader, error) {
-	lr := &Reader{br: bufio.NewReaderSize(r, readBufSize)}
+func NewReader(r io.Reader) (*Reader, error) { return newReader(r, MaxLineLen) }
+
+func newReader(r io.Reader, limit int) (*Reader, error) {
+	lr := &Reader{br: bufio.NewReaderSize(r, readBufSize), max: limit}
 	b, err := lr.nextLine()
 	if err == io.EOF {
 		return nil, &LineError{Line: max(lr.line, 1), Err: ErrNoHeader}
@@ -49,7 +52,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 // End then count from the log's start, as if the Reader had read it all
 // (before the first Next, Offset and End are off).
 func ResumeReader(r io.Reader, h events.Header, line int, off int64) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, readBufSize), line: line, start: off, off: off, header: h}
+	return &Reader{br: bufio.NewReaderSize(r, readBufSize), max: MaxLineLen, line: line, start: off, off: off, header: h}
 }
 
 // Header is the log's header.
@@ -105,6 +108,9 @@ func (r *Reader) nextLine() ([]byte, error) {
 // readLine returns the next line without its line ending, or io.EOF when
 // there is none. A line that fits br's buffer is returned in place.
 func (r *Reader) readLine() ([]byte, error) {
+	if cap(r.long) > 4*readBufSize {
+		r.long = nil // a long line is held only while it is read
+	}
 	r.long = r.long[:0]
 	start := r.off
 	for {
@@ -113,7 +119,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		if err == bufio.ErrBufferFull {
 			r.long = append(r.long, chunk...)
 			// One byte over is allowed for a '\r' before the '\n'.
-			if len(r.long) > MaxLineLen+1 {
+			if len(r.long) > r.max+1 {
 				r.line++
 				r.start = start
 				return nil, r.tooLong()
@@ -134,7 +140,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.line++
 		r.start = start
 		b = trimLineEnd(b)
-		if len(b) > MaxLineLen {
+		if len(b) > r.max {
 			return nil, r.tooLong()
 		}
 		return b, nil
@@ -142,7 +148,7 @@ func (r *Reader) readLine() ([]byte, error) {
 }
 
 func (r *Reader) tooLong() error {
-	return &LineError{Line: r.line, Err: fmt.Errorf("%w: longer than %d bytes (1 MiB), the limit", ErrLineTooLong, MaxLineLen)}
+	return &LineError{Line: r.line, Err: fmt.Errorf("%w: longer than %d bytes, the limit", ErrLineTooLong, r.max)}
 }
 
 // trimLineEnd removes a trailing "\n" or "\r\n".

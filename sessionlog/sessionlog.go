@@ -1,4 +1,4 @@
-// Package sessionlog reads and writes session logs in the gavel-log/1 format:
+// Package sessionlog reads and writes session logs in the gavel-log/2 format:
 // JSON Lines, a header line first, then one record a line (a command with
 // what it produced, or a checkpoint of the state).
 //
@@ -23,8 +23,10 @@ import (
 )
 
 // MaxLineLen is the longest line, in bytes without its line ending, a Reader
-// accepts. It bounds a Reader's memory whatever its input.
-const MaxLineLen = 1 << 20
+// accepts (64 MiB, the SPEC's limit: a checkpoint of a session of 100,000
+// is about 10 MB). It bounds a Reader's memory whatever its input; a Reader
+// holds a long line only while it reads it.
+const MaxLineLen = 64 << 20
 
 var (
 	// ErrLineTooLong is matched (errors.Is) by the error for a line longer

@@ -18,7 +18,7 @@ import (
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-const header = `{"format":"gavel-log/1","session":"room-1","presets":{"host":{"kick_participant":true},"attendee":{}}}`
+const header = `{"format":"gavel-log/2","session":"room-1","presets":{"host":{"kick_participant":true},"attendee":{}}}`
 
 func cmdLine(id string) string {
 	return `{"cmd":{"id":"` + id + `","type":"join","actor":"` + id + `","name":"N","preset":"host","audio":true,"video":false}}`
@@ -29,7 +29,16 @@ func cmdLine(id string) string {
 // ended the reading (nil at io.EOF).
 func readAll(t *testing.T, log string) ([]string, error) {
 	t.Helper()
-	r, err := sessionlog.NewReader(strings.NewReader(log))
+	return readAllLimit(t, log, sessionlog.MaxLineLen)
+}
+
+// testLimit is the line limit the tests of the limit read with: the logic
+// is the same as at MaxLineLen, for lines 64 times shorter.
+const testLimit = 1 << 20
+
+func readAllLimit(t *testing.T, log string, limit int) ([]string, error) {
+	t.Helper()
+	r, err := sessionlog.NewReaderLimit(strings.NewReader(log), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +99,11 @@ func TestReaderErrors(t *testing.T) {
 		{"header not JSON", "hello\n", 1, nil, "not a JSON object"},
 		{"header after blanks not JSON", "\n\n[1]\n", 3, nil, "not a JSON object"},
 		{"no header", cmdLine("a") + "\n", 1, nil, "format"},
-		{"wrong format", `{"format":"gavel-log/2","session":"s"}` + "\n", 1, nil, "gavel-log/2"},
-		{"header not closed", `{"format":"gavel-log/1"` + "\n", 1, nil, "JSON"},
+		{"wrong format", `{"format":"gavel-log/3","session":"s"}` + "\n", 1, events.ErrFormat, `"gavel-log/3"`},
+		{"gavel-log/1", `{"format":"gavel-log/1","session":"s"}` + "\n" + cmdLine("a") + "\n", 1, events.ErrFormat, `"gavel-log/1"`},
+		{"repeated member", header + "\n" + `{"cmd":{"id":"a","type":"leave","actor":"a"},"events":[],"events":[]}` + "\n", 2,
+			events.ErrRepeatedMember, "twice"},
+		{"header not closed", `{"format":"gavel-log/2"` + "\n", 1, nil, "JSON"},
 		{"record not JSON", header + "\n" + cmdLine("a") + "\n\nnope\n", 4, nil, "not a JSON object"},
 		{"record truncated", header + "\n" + `{"cmd":{"id":"a"}` + "\n", 2, nil, "unexpected end"},
 		{"trailing garbage", header + "\n" + cmdLine("a") + "x\n", 2, nil, "after top-level value"},
@@ -133,13 +145,13 @@ func paddedLine(n int) string {
 
 func TestReaderLineLimit(t *testing.T) {
 	ok := []struct{ name, log string }{
-		{"exactly 1 MiB", header + "\n" + paddedLine(sessionlog.MaxLineLen) + "\n" + cmdLine("next") + "\n"},
-		{"exactly 1 MiB with CRLF", header + "\r\n" + paddedLine(sessionlog.MaxLineLen) + "\r\n" + cmdLine("next") + "\r\n"},
-		{"exactly 1 MiB at the end, no newline", header + "\n" + cmdLine("next") + "\n" + paddedLine(sessionlog.MaxLineLen)},
+		{"exactly the limit", header + "\n" + paddedLine(testLimit) + "\n" + cmdLine("next") + "\n"},
+		{"exactly the limit with CRLF", header + "\r\n" + paddedLine(testLimit) + "\r\n" + cmdLine("next") + "\r\n"},
+		{"exactly the limit at the end, no newline", header + "\n" + cmdLine("next") + "\n" + paddedLine(testLimit)},
 	}
 	for _, tt := range ok {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readAll(t, tt.log)
+			got, err := readAllLimit(t, tt.log, testLimit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,18 +165,31 @@ func TestReaderLineLimit(t *testing.T) {
 		log  string
 		line int
 	}{
-		{"1 MiB + 1", header + "\n\n" + paddedLine(sessionlog.MaxLineLen+1) + "\n" + cmdLine("next") + "\n", 3},
-		{"1 MiB + 1 with CRLF", header + "\r\n" + paddedLine(sessionlog.MaxLineLen+1) + "\r\n", 2},
-		{"1 MiB + 1 at the end, no newline", header + "\n" + paddedLine(sessionlog.MaxLineLen+1), 2},
-		{"much longer", header + "\n" + paddedLine(5*sessionlog.MaxLineLen) + "\n", 2},
-		{"header 1 MiB + 1", `{"format":"gavel-log/1"` + strings.Repeat(" ", sessionlog.MaxLineLen-23) + "}\n", 1},
+		{"the limit + 1", header + "\n\n" + paddedLine(testLimit+1) + "\n" + cmdLine("next") + "\n", 3},
+		{"the limit + 1 with CRLF", header + "\r\n" + paddedLine(testLimit+1) + "\r\n", 2},
+		{"the limit + 1 at the end, no newline", header + "\n" + paddedLine(testLimit+1), 2},
+		{"much longer", header + "\n" + paddedLine(5*testLimit) + "\n", 2},
+		{"header the limit + 1", `{"format":"gavel-log/2"` + strings.Repeat(" ", testLimit-23) + "}\n", 1},
 	}
 	for _, tt := range tooLong {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := readAll(t, tt.log)
+			_, err := readAllLimit(t, tt.log, testLimit)
 			checkLineError(t, err, tt.line, sessionlog.ErrLineTooLong, "1048576")
 		})
 	}
+}
+
+// TestReaderMaxLineLen: the SPEC's limit itself, 64 MiB: a line of exactly
+// that is read, one byte more is refused.
+func TestReaderMaxLineLen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 128 MiB of lines")
+	}
+	if _, err := readAll(t, header+"\n"+paddedLine(sessionlog.MaxLineLen)+"\n"); err != nil {
+		t.Errorf("a line of MaxLineLen: %v", err)
+	}
+	_, err := readAll(t, header+"\n"+paddedLine(sessionlog.MaxLineLen+1)+"\n")
+	checkLineError(t, err, 2, sessionlog.ErrLineTooLong, "67108864")
 }
 
 func TestReaderStickyError(t *testing.T) {
@@ -376,22 +401,22 @@ func TestAppendWriter(t *testing.T) {
 }
 
 func TestWriterRefuses(t *testing.T) {
-	w := sessionlog.NewAppendWriter(io.Discard)
+	w := sessionlog.NewAppendWriterLimit(io.Discard, testLimit)
 	if err := w.WriteRawCommand("", []byte("{\"id\":\n\"c1\"}"), nil, nil); !errors.Is(err, sessionlog.ErrNewline) {
 		t.Errorf("a command spanning lines: %v, want ErrNewline", err)
 	}
-	// disable_all_audio at 20,000 participants is a line of about 1.8 MB.
+	// 20,000 events make a line of about 1.8 MB.
 	evs := make([]events.Event, 20000)
 	for i := range evs {
 		evs[i] = &events.AudioUpdate{Seq: uint64(i + 1), Participant: fmt.Sprintf("participant-%d", i), By: "host"}
 	}
 	cmd := core.Command{ID: "c1", Type: core.DisableAllAudio, Actor: "host"}
 	if err := w.WriteCommand("", cmd, evs, nil); !errors.Is(err, sessionlog.ErrLineTooLong) {
-		t.Errorf("a record longer than MaxLineLen: %v, want ErrLineTooLong", err)
+		t.Errorf("a record longer than the limit: %v, want ErrLineTooLong", err)
 	}
 	// The Writer is still usable: nothing of the refused lines was written.
 	var buf bytes.Buffer
-	w = sessionlog.NewAppendWriter(&buf)
+	w = sessionlog.NewAppendWriterLimit(&buf, testLimit)
 	_ = w.WriteCommand("", cmd, evs, nil)
 	if err := w.Flush(); err != nil || buf.Len() != 0 {
 		t.Errorf("after a refused line: Flush %v, %d bytes written; want nothing", err, buf.Len())
@@ -430,7 +455,7 @@ func TestReaderOffsets(t *testing.T) {
 		"blank lines":  "\n  \n" + header + "\n\n\t \r\n" + cmdLine("a") + "\n\n" + cmdLine("b") + "\n\n",
 		"CRLF":         header + "\r\n" + cmdLine("a") + "\r\n\r\n" + cmdLine("b") + "\r\n",
 		"no final EOL": header + "\n" + cmdLine("a") + "\n" + cmdLine("b"),
-		"long lines": header + "\n" + paddedLine(sessionlog.MaxLineLen) + "\n" + cmdLine("a") + "\n" +
+		"long lines": header + "\n" + paddedLine(testLimit) + "\n" + cmdLine("a") + "\n" +
 			paddedLine(100<<10) + "\r\n" + cmdLine("b") + "\n",
 	}
 	for name, log := range logs {

@@ -20,6 +20,7 @@ var ErrNewline = errors.New("sessionlog: raw command contains a newline")
 // as in bufio.Writer. A Writer is not safe for concurrent use.
 type Writer struct {
 	bw  *bufio.Writer
+	max int    // the longest line: MaxLineLen
 	buf []byte // the line being built
 	cmd []byte // a command being encoded
 }
@@ -34,7 +35,7 @@ func NewWriter(w io.Writer, h events.Header) (*Writer, error) {
 // NewAppendWriter returns a Writer that adds records to a log whose header
 // has been written already, such as an existing log file opened for append.
 func NewAppendWriter(w io.Writer) *Writer {
-	return &Writer{bw: bufio.NewWriterSize(w, 64<<10)}
+	return &Writer{bw: bufio.NewWriterSize(w, 64<<10), max: MaxLineLen}
 }
 
 // WriteCommand writes a command record: cmd and what it produced, evs on
@@ -67,8 +68,8 @@ func (w *Writer) Flush() error { return w.bw.Flush() }
 // writeLine writes buf as a line. A line longer than MaxLineLen is refused,
 // since no Reader would read it back.
 func (w *Writer) writeLine() error {
-	if len(w.buf) > MaxLineLen {
-		return fmt.Errorf("sessionlog: %w: the record is %d bytes, the limit is %d", ErrLineTooLong, len(w.buf), MaxLineLen)
+	if len(w.buf) > w.max {
+		return fmt.Errorf("sessionlog: %w: the record is %d bytes, the limit is %d", ErrLineTooLong, len(w.buf), w.max)
 	}
 	w.buf = append(w.buf, '\n')
 	_, err := w.bw.Write(w.buf)

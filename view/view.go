@@ -25,7 +25,10 @@
 //     roomLeft (state left, kicked or ended) on self, and nothing else;
 //   - another participant joining: participantJoined on the joined map;
 //   - another participant's media or pin: the event on the participant, then
-//     on the joined map; pinned and unpinned are followed by
+//     on the joined map; all_audio_disabled and all_video_disabled are an
+//     audioUpdate or videoUpdate (enabled false, the same By) for every
+//     participant, self included, whose medium was on, in join order;
+//     pinned and unpinned are followed by
 //     participantJoined or participantLeft on the pinned map, and media
 //     updates of the pinned participant are re-emitted on the pinned map;
 //   - another participant leaving or kicked: participantLeft on the joined
@@ -239,7 +242,17 @@ func (v View) Apply(e events.Event) (View, []Notification) {
 	}
 	prev := v.state
 	v.state = reducer.Evolve(prev, e)
-	ns := v.change(nil, prev, id, c)
+	var ns []Notification
+	switch e.(type) {
+	case *events.AllAudioDisabled, *events.AllVideoDisabled:
+		// One event for everyone: as an update for each participant whose
+		// medium it turned off, in join order.
+		for p := range prev.All() {
+			ns = v.change(ns, prev, p.ID, c)
+		}
+	default:
+		ns = v.change(nil, prev, id, c)
+	}
 	return v, v.pinChange(ns, prev, c)
 }
 

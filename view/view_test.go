@@ -218,14 +218,16 @@ func TestClientTable(t *testing.T) {
 			wantJoined: []string{"host", "bob"}, wantRoom: view.StateJoined,
 		},
 		{
+			// One all_audio_disabled event is an audioUpdate for each
+			// participant whose audio was on, in join order, self included.
 			name: "disable_all_audio: self on self, the others on the joined map", setup: everyone,
 			cmd: core.Command{ID: "all", Type: core.DisableAllAudio, Actor: "host"}, self: "alice",
 			want: []n{
 				{Seq: 4, Event: view.AudioUpdate, On: view.OnParticipant, Participant: p("host", false, true, false), By: "host"},
 				{Seq: 4, Event: view.AudioUpdate, On: view.OnJoined, Participant: p("host", false, true, false), By: "host"},
-				{Seq: 5, Event: view.AudioUpdate, On: view.OnSelf, Participant: p("alice", false, true, false), By: "host"},
-				{Seq: 6, Event: view.AudioUpdate, On: view.OnParticipant, Participant: p("bob", false, true, false), By: "host"},
-				{Seq: 6, Event: view.AudioUpdate, On: view.OnJoined, Participant: p("bob", false, true, false), By: "host"},
+				{Seq: 4, Event: view.AudioUpdate, On: view.OnSelf, Participant: p("alice", false, true, false), By: "host"},
+				{Seq: 4, Event: view.AudioUpdate, On: view.OnParticipant, Participant: p("bob", false, true, false), By: "host"},
+				{Seq: 4, Event: view.AudioUpdate, On: view.OnJoined, Participant: p("bob", false, true, false), By: "host"},
 			},
 			wantJoined: []string{"host", "bob"}, wantRoom: view.StateJoined,
 		},
@@ -234,10 +236,22 @@ func TestClientTable(t *testing.T) {
 			cmd: core.Command{ID: "all", Type: core.DisableAllVideo, Actor: "host"}, self: "host",
 			want: []n{
 				{Seq: 5, Event: view.VideoUpdate, On: view.OnSelf, Participant: p("host", true, false, false), By: "host"},
-				{Seq: 6, Event: view.VideoUpdate, On: view.OnParticipant, Participant: p("alice", true, false, false), By: "host"},
-				{Seq: 6, Event: view.VideoUpdate, On: view.OnJoined, Participant: p("alice", true, false, false), By: "host"},
+				{Seq: 5, Event: view.VideoUpdate, On: view.OnParticipant, Participant: p("alice", true, false, false), By: "host"},
+				{Seq: 5, Event: view.VideoUpdate, On: view.OnJoined, Participant: p("alice", true, false, false), By: "host"},
 			},
 			wantJoined: []string{"alice", "bob"}, wantRoom: view.StateJoined,
+		},
+		{
+			name:  "disable_all_audio: the pinned map re-emits, those already off say nothing",
+			setup: with(by("host", core.Pin, "bob"), set("host", core.SetAudio, false)),
+			cmd:   core.Command{ID: "all", Type: core.DisableAllAudio, Actor: "host"}, self: "alice",
+			want: []n{
+				{Seq: 6, Event: view.AudioUpdate, On: view.OnSelf, Participant: p("alice", false, true, false), By: "host"},
+				{Seq: 6, Event: view.AudioUpdate, On: view.OnParticipant, Participant: p("bob", false, true, true), By: "host"},
+				{Seq: 6, Event: view.AudioUpdate, On: view.OnJoined, Participant: p("bob", false, true, true), By: "host"},
+				{Seq: 6, Event: view.AudioUpdate, On: view.OnPinned, Participant: p("bob", false, true, true), By: "host"},
+			},
+			wantJoined: []string{"host", "bob"}, wantPinned: "bob", wantRoom: view.StateJoined,
 		},
 		{
 			name: "participant_left/self leaves", setup: everyone, cmd: set("alice", core.Leave, false), self: "alice",

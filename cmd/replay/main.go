@@ -1,4 +1,4 @@
-// Command replay runs a gavel session log (gavel-log/1) through the reducer:
+// Command replay runs a gavel session log (gavel-log/2) through the reducer:
 // it prints a timeline, verifies a recorded log (-verify), records a script
 // of commands (-json), or stops at a line and prints the state (-until).
 //

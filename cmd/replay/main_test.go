@@ -37,7 +37,7 @@ func TestBinary(t *testing.T) {
 		full   bool // stdout is /dev/full: every write fails
 	}{
 		{"verify", []string{"-verify", classroom}, "", 0, "ok: ", "", false},
-		{"divergence", []string{"-verify", "-"}, `{"format":"gavel-log/1"}` + "\n" + `{"cmd":{"id":"1","type":"leave","actor":"a"},"events":[]}`, 1,
+		{"divergence", []string{"-verify", "-"}, `{"format":"gavel-log/2"}` + "\n" + `{"cmd":{"id":"1","type":"leave","actor":"a"},"events":[]}`, 1,
 			"replay: stdin: line 2: divergence", "", false},
 		{"invalid", []string{"-"}, "\x00garbage", 2, "", "replay: stdin: line 1: header: not a JSON object (starts with byte 0x00)\n", false},
 		{"stdout full", []string{classroom}, "", 2, "", "replay: " + classroom + ": write: write /dev/stdout: no space left on device\n", true},

@@ -11,6 +11,9 @@
 //     state's seq is the last event's;
 //   - every event with a "by" names the command's actor, and no audio or
 //     video update turns media on for anyone but its actor;
+//   - a disable-all event counts the participants whose medium was on
+//     before it (more than none), and the state's counts of participants
+//     with audio and video on match its participants;
 //   - folding all events so far from the initial state, one by one with
 //     reducer.Evolve and at once with reducer.Fold, gives the current state;
 //   - a pinned event never arrives while someone is pinned, so a client never
@@ -90,6 +93,7 @@ func (c *Checker) Step(cmd core.Command, after core.State, evs []events.Event, e
 			fail("%s has seq %d, want %d", e.Type(), e.Sequence(), seq)
 		}
 		checkEvent(cmd, e, fail)
+		checkCount(before, e, fail)
 	}
 	if after.Seq() != seq {
 		fail("state seq is %d after the command's events, want %d", after.Seq(), seq)
@@ -143,7 +147,8 @@ func checkEvent(cmd core.Command, e events.Event, fail func(string, ...any)) {
 		if e.VideoEnabled && e.By != e.Participant {
 			fail("%q turned on the video of %q", e.By, e.Participant)
 		}
-	case *events.ParticipantLeft, *events.Pinned, *events.Unpinned, *events.SessionEnded:
+	case *events.ParticipantLeft, *events.Pinned, *events.Unpinned, *events.SessionEnded,
+		*events.AllAudioDisabled, *events.AllVideoDisabled:
 	default:
 		fail("event of unknown Go type %T", e)
 		return
@@ -153,11 +158,47 @@ func checkEvent(cmd core.Command, e events.Event, fail func(string, ...any)) {
 	}
 }
 
+// checkCount checks the count of a disable-all event decided in before:
+// the participants whose medium was on, at least one.
+func checkCount(before core.State, e events.Event, fail func(string, ...any)) {
+	var count uint64
+	var on func(core.Participant) bool
+	switch e := e.(type) {
+	case *events.AllAudioDisabled:
+		count, on = e.Count, func(p core.Participant) bool { return p.AudioEnabled }
+	case *events.AllVideoDisabled:
+		count, on = e.Count, func(p core.Participant) bool { return p.VideoEnabled }
+	default:
+		return
+	}
+	want := uint64(0)
+	for p := range before.All() {
+		if on(p) {
+			want++
+		}
+	}
+	if count != want || count == 0 {
+		fail("%s counts %d, but %d participants had it on", e.Type(), count, want)
+	}
+}
+
 // checkState checks what every state a session can be in satisfies.
 func checkState(s core.State, fail func(string, ...any)) {
 	ps := s.Participants()
 	if len(ps) != s.Len() {
 		fail("Len is %d but %d participants are listed", s.Len(), len(ps))
+	}
+	audio, video := 0, 0
+	for _, p := range ps {
+		if p.AudioEnabled {
+			audio++
+		}
+		if p.VideoEnabled {
+			video++
+		}
+	}
+	if audio != s.AudioOn() || video != s.VideoOn() {
+		fail("AudioOn, VideoOn are %d, %d but %d, %d participants have them on", s.AudioOn(), s.VideoOn(), audio, video)
 	}
 	seen := make(map[string]bool, len(ps))
 	for _, p := range ps {

@@ -212,3 +212,13 @@ func BenchmarkReopen(b *testing.B) {
 		b.ReportMetric(bigEvents*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkWebinar runs storetest.Webinar, 100,000 participants, on the
+// file store and reports how long its steps took.
+//
+//	go test -run '^$' -bench BenchmarkWebinar -benchtime 1x ./session/filestore
+func BenchmarkWebinar(b *testing.B) {
+	for b.Loop() {
+		storetest.Webinar(b, 100_000, openDir(b.TempDir())).Report(b)
+	}
+}

@@ -1,4 +1,4 @@
-// Package filestore is a session.Store on local files: one gavel-log/1 file
+// Package filestore is a session.Store on local files: one gavel-log/2 file
 // per session, so that `replay -verify FILE` checks a live session's history
 // as it is.
 //
@@ -7,11 +7,11 @@
 // In the store's directory:
 //
 //	LOCK                   the lock file: one Store per directory
-//	<name>.jsonl           a session's log: a gavel-log/1 header, then one
+//	<name>.jsonl           a session's log: a gavel-log/2 header, then one
 //	                       command record a line, in the order applied
 //	<name>.snap            its latest snapshot (binary framing around the
 //	                       SPEC's state JSON, with a checksum)
-//	<name>.rejected.jsonl  its rejected commands, if audited (a gavel-log/1
+//	<name>.rejected.jsonl  its rejected commands, if audited (a gavel-log/2
 //	                       file of records with "error")
 //
 // <name> is the session id with every byte outside [A-Za-z0-9_-] written
@@ -30,8 +30,14 @@
 // pages), so the session refuses further appends until the store is opened
 // again.
 //
-// Create writes the header to a temporary file, syncs it and links it into
-// place, so a log never exists without its whole header.
+// Create writes the header to a temporary file and links it into place, so
+// a log never exists without its whole header; it does not sync, so that
+// opening many sessions costs no disk flush each. The first append to a new
+// log syncs the file whole and the directory: only then can the log hold an
+// acknowledged record. A crash before it can leave the log's file empty, or
+// without a complete header line: Open removes such a file (and reports it
+// in Repairs, with Cut its length), and the session is created again on its
+// next use, as it was, since it held nothing.
 //
 // # Recovery
 //
@@ -93,7 +99,9 @@ var (
 	_ session.Positioner    = (*Store)(nil)
 )
 
-// Repair is a torn last line Open found in a session's log.
+// Repair is a torn last line Open found in a session's log, or a log without
+// a whole header that it removed (then Offset is 0 and Cut the file's
+// length, and the file is gone).
 type Repair struct {
 	Session string // session id
 	File    string // the log file
@@ -241,7 +249,15 @@ func (s *Store) Create(ctx context.Context, h events.Header) error {
 	if s.closed {
 		return ErrClosed
 	}
-	return createLog(s.dir, h)
+	if s.logs[h.Session] != nil {
+		return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
+	}
+	l, err := createLog(s.dir, h)
+	if err != nil {
+		return err
+	}
+	s.logs[h.Session] = l
+	return nil
 }
 
 // Header implements session.Store.

@@ -339,6 +339,48 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// TestTornHeader: a log created and never appended to is not synced, so a
+// crash may leave it empty or with part of its header. Open removes it,
+// says so, and the session is created again on its next use, and works.
+func TestTornHeader(t *testing.T) {
+	src := t.TempDir()
+	st := open(t, src)
+	if err := st.Create(t.Context(), events.Header{Session: "room-1", Presets: storetest.Presets}); err != nil {
+		t.Fatal(err)
+	}
+	path := st.Path("room-1")
+	header, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for cut := range len(header) { // the newline is the header's last byte
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(path)), header[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := open(t, dir)
+		want := []filestore.Repair{{Session: "room-1", File: st.Path("room-1"), Cut: int64(cut)}}
+		if diff := cmp.Diff(want, st.Repairs()); diff != "" {
+			t.Fatalf("header cut at %d: repairs (-want +got):\n%s", cut, diff)
+		}
+		if _, err := st.Header(t.Context(), "room-1"); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("header cut at %d: Header = %v, want ErrNotFound", cut, err)
+		}
+		s, err := session.Open(t.Context(), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+		if err != nil {
+			t.Fatalf("header cut at %d: reopening the session: %v", cut, err)
+		}
+		for _, r := range storetest.Records(3) {
+			if _, err := s.Submit(t.Context(), r.Command); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close(t.Context())
+		verify(t, st.Path("room-1"))
+	}
+}
+
 // TestCrash kills a process appending through the runtime with SIGKILL at
 // a random moment, reopens the directory, and finds every acknowledged
 // command once; five times over, on the same directory.
@@ -483,15 +525,24 @@ func TestSnapshots(t *testing.T) {
 	}
 }
 
+// TestRecordTooLong: a record longer than a log line may be is refused with
+// a permanent error, and nothing of its batch is written.
 func TestRecordTooLong(t *testing.T) {
-	st := open(t, t.TempDir())
-	fill(t, st, "room-1", storetest.Records(1))
-	big := session.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
-	if _, err := st.Append(testwait.Context(t), "room-1", 1, big); !errors.Is(err, sessionlog.ErrLineTooLong) {
-		t.Fatalf("a record over 1 MiB: %v, want ErrLineTooLong", err)
+	if testing.Short() {
+		t.Skip("builds a 64 MiB record")
 	}
-	if got := read(t, st, "room-1"); len(got) != 1 {
-		t.Fatalf("%d records after a refused append, want 1", len(got))
+	st := open(t, t.TempDir())
+	recs := storetest.Records(2)
+	fill(t, st, "room-1", recs[:1])
+	big := session.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
+	for _, batch := range [][]session.Record{{big}, {recs[1], big}} {
+		_, err := st.AppendBatch(testwait.Context(t), "room-1", 1, batch)
+		if !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) || !errors.Is(err, sessionlog.ErrLineTooLong) {
+			t.Fatalf("a record over 64 MiB: %v, want ErrTooLarge, ErrPermanent and ErrLineTooLong", err)
+		}
+		if got := read(t, st, "room-1"); len(got) != 1 {
+			t.Fatalf("%d records after a refused append, want 1", len(got))
+		}
 	}
 	verify(t, st.Path("room-1"))
 }
@@ -663,5 +714,25 @@ func TestBadLine(t *testing.T) {
 			}
 			t.Fatalf("no error reading a log with a bad line")
 		})
+	}
+}
+
+// TestWebinar: a session of 100,000 participants end to end on the file
+// store (storetest.Webinar), reopened from its directory.
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	t.Logf("%+v", storetest.Webinar(t, 100_000, openDir(t.TempDir())))
+}
+
+// openDir opens the store in dir, for storetest.Webinar.
+func openDir(dir string) func(t testing.TB) (session.Store, func()) {
+	return func(t testing.TB) (session.Store, func()) {
+		st, err := filestore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, func() { st.Close() }
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -53,6 +54,9 @@ type logFile struct {
 	marks   []mark           // sorted by pos
 	snap    *session.Snapshot
 	broken  error // a failed sync: no more appends
+	// unsynced: the log was created by this store and nothing of it has
+	// been synced; the first append syncs the file whole and its directory.
+	unsynced bool
 
 	auditMu sync.Mutex
 	auditF  *os.File
@@ -60,39 +64,38 @@ type logFile struct {
 
 func (l *logFile) base() string { return l.path[:len(l.path)-len(logExt)] }
 
-// createLog makes a session's log holding only its header, atomically.
-func createLog(dir string, h events.Header) error {
+// createLog makes a session's log holding only its header, atomically, and
+// returns it open. It does not sync: a log with no record holds nothing
+// acknowledged, and its first append makes the header and the directory
+// entry durable with the record (see logFile.unsynced). A crash before that
+// may leave the file empty or torn, which Open removes (see repair).
+func createLog(dir string, h events.Header) (*logFile, error) {
 	path := logPath(dir, h.Session)
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
+		return nil, fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
 	}
 	tmp := path + tmpExt
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
+		return nil, fmt.Errorf("filestore: %w", err)
 	}
 	defer os.Remove(tmp)
-	w, err := sessionlog.NewWriter(f, h)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("filestore: session %q: writing the header: %w", h.Session, err)
+	line := append(events.AppendHeader(nil, h), '\n')
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("filestore: session %q: writing the header: %w", h.Session, err)
 	}
 	// Link, unlike rename, fails if another log took the name meanwhile.
 	if err := os.Link(tmp, path); err != nil {
+		f.Close()
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
+			return nil, fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
 		}
-		return fmt.Errorf("filestore: %w", err)
+		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	return syncDir(dir)
+	size := int64(len(line))
+	return &logFile{path: path, id: h.Session, f: f, header: h, headerLine: 1, first: mark{pos: 1, off: size},
+		size: size, unsynced: true}, nil
 }
 
 // openLog opens a session's log, reads its header and latest snapshot, and
@@ -218,7 +221,8 @@ func (l *logFile) append(expected session.Position, recs []session.Record) (sess
 		rec.Err = nil
 		buf = session.AppendRecord(buf, rec)
 		if len(buf)-start > sessionlog.MaxLineLen {
-			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes: %w", l.id, rec.Command.ID, len(buf)-start, sessionlog.ErrLineTooLong)
+			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes, more than a log line holds: %w (%w)",
+				l.id, rec.Command.ID, len(buf)-start, session.ErrTooLarge, sessionlog.ErrLineTooLong)
 		}
 		buf = append(buf, '\n')
 		if pos := lines + session.Position(i) + 1; len(rec.Events) > 0 && pos%markEvery == 0 {
@@ -232,17 +236,33 @@ func (l *logFile) append(expected session.Position, recs []session.Record) (sess
 		}
 		return 0, fmt.Errorf("filestore: session %q: write: %w", l.id, err)
 	}
-	if err := syncData(l.f); err != nil {
+	l.mu.Lock()
+	unsynced := l.unsynced
+	l.mu.Unlock()
+	if err := l.sync(unsynced); err != nil {
 		l.setBroken(err)
 		return 0, fmt.Errorf("filestore: session %q: sync: %w", l.id, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.size = size + int64(len(buf))
+	l.unsynced = false
 	l.lines = lines + session.Position(len(recs))
 	l.lastPos = l.lines
 	l.marks = append(l.marks, newMarks...)
 	return l.lastPos, nil
+}
+
+// sync makes what was written durable: the data (fdatasync), or, for a
+// log never synced, the file whole and the directory entry that names it.
+func (l *logFile) sync(whole bool) error {
+	if !whole {
+		return syncData(l.f)
+	}
+	if err := fileSync(l.f); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(l.path))
 }
 
 func (l *logFile) setBroken(err error) {

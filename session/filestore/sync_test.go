@@ -60,7 +60,7 @@ func TestAppendSyncs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := syncs.Load() - before; got != 1 {
-			t.Errorf("a batch of %d records: %d data syncs, want 1", n, got)
+			t.Errorf("a batch of %d records: %d syncs, want 1", n, got)
 		}
 	}
 
@@ -92,7 +92,7 @@ func TestAppendSyncs(t *testing.T) {
 	}
 	batches := counted.acked.Load()
 	if got := syncs.Load() - before; got != batches || batches == 0 {
-		t.Errorf("the runtime's 200 commands: %d acknowledged batches, %d data syncs; want one sync per batch", batches, got)
+		t.Errorf("the runtime's 200 commands: %d acknowledged batches, %d syncs; want one sync per batch", batches, got)
 	}
 	t.Logf("200 commands from 8 goroutines in %d batches", batches)
 }

@@ -87,7 +87,7 @@ func Records(n int) []session.Record {
 		case i%5 == 2:
 			cmd = core.Command{ID: id, Type: core.SetAudio, Actor: "host", Enabled: true} // changes nothing
 		case i%5 == 3:
-			cmd = core.Command{ID: id, Type: core.DisableAllAudio, Actor: "host"} // one event per participant with audio on
+			cmd = core.Command{ID: id, Type: core.DisableAllAudio, Actor: "host"} // one event, or none
 		default:
 			cmd = core.Command{ID: id, Type: core.SetAudio, Actor: "host", Enabled: i%10 == 4}
 		}

@@ -65,12 +65,15 @@ func newClientWith(nc *gonats.Conn, cfg clientConfig) (*Client, error) {
 // (unwrapped, so errors.As and core.CodeOf see it).
 //
 // When no answer comes (no service instance listening, a lost request, an
-// instance restarting) or the answer is a failure (ErrUnavailable), Submit
-// sends the same command again, until ctx ends (or WithSubmitTimeout, when
-// ctx has no deadline). That is safe: the runtime applies a command id once
-// and answers a repeat with the original outcome (Result.Duplicate). If ctx
-// ends first, the error wraps ctx's and the last attempt's, and cmd may or
-// may not have been applied.
+// instance restarting) or the answer is a transient failure
+// (ErrUnavailable), Submit sends the same command again, until ctx ends (or
+// WithSubmitTimeout, when ctx has no deadline). That is safe: the runtime
+// applies a command id once and answers a repeat with the original outcome
+// (Result.Duplicate). If ctx ends first, the error wraps ctx's and the last
+// attempt's, and cmd may or may not have been applied. A permanent failure
+// (session.ErrPermanent, such as session.ErrTooLarge: the store can never
+// hold the command's record) is returned at once: sending it again would
+// fail the same way.
 func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (session.Result, error) {
 	tok, err := SessionToken(id)
 	if err != nil {

@@ -38,11 +38,13 @@
 //	gavel.cmd.<session>   commands, request/reply, one queue group
 //	gavel.log.<session>   the session's command records, in stream GAVEL
 //	gavel.head.<session>  the session's header, in stream GAVEL
-//	gavel.snap.<session>  the session's latest snapshot, in stream GAVEL_SNAP
 //
-// A record message is the gavel-log/1 record line, written with
+// and the latest snapshot of each session is an object of the JetStream
+// object store GAVEL_SNAP (its stream is OBJ_GAVEL_SNAP).
+//
+// A record message is the gavel-log/2 record line, written with
 // session.AppendRecord, so the messages of head and log subjects in stream
-// order are the session's gavel-log/1 file. Its headers: Nats-Msg-Id
+// order are the session's gavel-log/2 file. Its headers: Nats-Msg-Id
 // (<session token>/<escaped command id>: the server's duplicate check is
 // stream wide), Nats-Expected-Last-Subject-Sequence, Gavel-Seq (the
 // session's seq after the record, which lets Records and Subscribe find
@@ -91,11 +93,13 @@
 // runs a three-node cluster with WithReplicas(3): an acknowledgement then
 // means a majority of servers hold the record.
 //
-// One command is one message, so the largest record must fit in the
-// server's max_payload: disable_all_audio at 10,000 participants records
-// about 1 MB of events. The embedded server allows 8 MiB
-// (natsserver.MaxPayload); give a server of your own the same (max_payload:
-// 8MB).
+// One command is one message. A record is small whatever the size of the
+// session (a bulk command is one event), so nats-server's default
+// max_payload of 1 MiB is plenty; a server configured far below that may
+// refuse a record, and Append then fails at once with session.ErrTooLarge
+// (permanent: the command fails alone, the session goes on, and the client
+// does not retry it). A snapshot is cut into chunks that fit whatever
+// max_payload is, so it has no size limit.
 //
 // # Replies
 //
@@ -106,7 +110,13 @@
 //	{"seq":4,"at":"…","duplicate":true,"events":[…]}       the id was applied before: its outcome
 //	{"error":{"code":1201,"name":"permission_denied","message":"…"}}   rejected
 //	{"failure":"…"}                                        not applied now; send again, same id
+//	{"failure":"…","permanent":"too_large"}                not applied, and never will be
 //
+// A failure is transient unless it says "permanent", with its cause:
+// "too_large" when the store can never hold the command's record (the
+// client's error then matches session.ErrTooLarge), or another cause
+// (session.ErrPermanent). Client.Submit resends a transient failure by
+// itself and returns a permanent one at once.
 // A request that is not a command (not JSON, unknown type, a field of the
 // wrong type, larger than WithMaxCommand, a subject that is not
 // <prefix>.cmd.<session token>) is answered with invalid_command (1210)
@@ -127,7 +137,7 @@
 // The NATS transport is for trusted services. Whoever may publish on
 // gavel.cmd.<session> may submit any command as any actor: the command
 // names its actor and nothing checks it. Whoever may publish on gavel.log.*,
-// gavel.head.* or gavel.snap.* writes the log directly. So untrusted clients (browsers,
+// gavel.head.* or $O.GAVEL_SNAP.> writes the log directly. So untrusted clients (browsers,
 // participants' apps) never get NATS credentials: they come in through the
 // websocket transport, which authenticates them and sets the actor. On
 // NATS, only gavel instances may write the log and take commands, and
@@ -140,7 +150,7 @@
 //	    {
 //	      user: gavel, password: $GAVEL_PASSWORD
 //	      permissions: {
-//	        publish: { allow: ["gavel.log.*", "gavel.head.*", "gavel.snap.*", "$JS.API.>"] }
+//	        publish: { allow: ["gavel.log.*", "gavel.head.*", "$O.GAVEL_SNAP.>", "$JS.API.>"] }
 //	        subscribe: { allow: ["gavel.cmd.>", "_INBOX.>"] }
 //	        allow_responses: true
 //	      }

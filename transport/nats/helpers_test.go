@@ -39,6 +39,25 @@ func embeddedServer(t testing.TB, opts ...natsserver.Option) *server.Server {
 	return srv
 }
 
+// runServer starts an embedded server with opts, shut down at the end of
+// the test.
+func runServer(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the server did not start")
+	}
+	return srv
+}
+
 // connect connects to url, closing the connection at the end of the test.
 func connect(t testing.TB, url string, opts ...gonats.Option) *gonats.Conn {
 	t.Helper()

@@ -26,18 +26,7 @@ func TestPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Host, opts.Port, opts.StoreDir, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, t.TempDir(), true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv := runServer(t, opts)
 
 	startNode(t, WithURL(srv.ClientURL()), WithNATSOptions(gonats.UserInfo("gavel", "g-secret")),
 		WithSessionOptions(session.WithPresets(presets)))

@@ -2,7 +2,6 @@ package nats
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,10 +13,12 @@ import (
 )
 
 // ErrUnavailable is matched by the error of Client.Submit when the service
-// answered that it could not apply the command for a reason of its own (the
-// log's stream unreachable, too many conflicting writers): the command may or
-// may not have been applied, and submitting it again with the same id is
-// safe. Submit retries such answers itself until its context ends.
+// answered that it could not apply the command for a passing reason of its
+// own (the log's stream unreachable, too many conflicting writers): the
+// command may or may not have been applied, and submitting it again with the
+// same id is safe. Submit retries such answers itself until its context
+// ends. A permanent failure (session.ErrPermanent, such as
+// session.ErrTooLarge) is not this: Submit returns it at once.
 var ErrUnavailable = errors.New("gavel/nats: service unavailable")
 
 // ErrBadReply is matched by the error of Client.Submit when the answer is not
@@ -30,6 +31,7 @@ var ErrBadReply = errors.New("gavel/nats: malformed reply")
 //	{"seq":4,"at":"…","duplicate":true,"events":[…]}  its id was applied before
 //	{"error":{"code":1201,"name":…,"message":…}}  rejected, SPEC error
 //	{"failure":"…"}                                not applied now, retry
+//	{"failure":"…","permanent":"too_large"}        not applied, never will be
 //
 // Events and errors are in the events codec's form; this envelope is the
 // only JSON this package spells.
@@ -49,6 +51,12 @@ func appendReply(dst []byte, res session.Result, err error) []byte {
 	case err != nil:
 		dst = append(dst, `{"failure":`...)
 		dst = events.AppendString(dst, err.Error())
+		switch {
+		case errors.Is(err, session.ErrTooLarge):
+			dst = append(dst, `,"permanent":"too_large"`...)
+		case errors.Is(err, session.ErrPermanent):
+			dst = append(dst, `,"permanent":"failed"`...)
+		}
 	default:
 		dst = append(dst, `{"seq":`...)
 		dst = strconv.AppendUint(dst, res.Seq, 10)
@@ -66,18 +74,10 @@ func appendReply(dst []byte, res session.Result, err error) []byte {
 	return append(dst, '}')
 }
 
-type wireReply struct {
-	Seq       *uint64           `json:"seq"`
-	At        string            `json:"at"`
-	Events    []json.RawMessage `json:"events"` // one pass of encoding/json for all
-	Error     json.RawMessage   `json:"error"`
-	Duplicate bool              `json:"duplicate"`
-	Failure   *string           `json:"failure"`
-}
-
 // decodeReply decodes a reply: the result, the *core.Error (unwrapped) of a
-// rejection, an error matching ErrUnavailable for a failure, or one matching
-// ErrBadReply.
+// rejection, an error matching ErrUnavailable for a transient failure or
+// session.ErrPermanent for a permanent one (session.ErrTooLarge for
+// "too_large"), or one matching ErrBadReply.
 func decodeReply(b []byte) (session.Result, error) {
 	if res, ok := decodeApplied(b); ok {
 		return res, nil
@@ -87,39 +87,86 @@ func decodeReply(b []byte) (session.Result, error) {
 
 // decodeReplyJSON is decodeReply for any reply in any field order.
 func decodeReplyJSON(b []byte) (session.Result, error) {
-	var w wireReply
-	if err := json.Unmarshal(b, &w); err != nil {
+	var seq, at, evs, rerr, dup, failure, permanent []byte
+	err := events.ScanObject(b, func(name, value []byte) {
+		switch string(name) {
+		case "seq":
+			seq = value
+		case "at":
+			at = value
+		case "events":
+			evs = value
+		case "error":
+			rerr = value
+		case "duplicate":
+			dup = value
+		case "failure":
+			failure = value
+		case "permanent":
+			permanent = value
+		}
+	})
+	if err != nil {
 		return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 	}
+	var res session.Result
+	switch string(dup) {
+	case "", "null", "false":
+	case "true":
+		res.Duplicate = true
+	default:
+		return session.Result{}, fmt.Errorf("%w: duplicate %s", ErrBadReply, dup)
+	}
 	switch {
-	case w.Failure != nil:
-		return session.Result{}, fmt.Errorf("%w: %s", ErrUnavailable, *w.Failure)
-	case len(w.Error) > 0:
-		cerr, err := events.DecodeError(w.Error)
+	case present(failure):
+		msg, err := events.DecodeString(failure)
+		if err != nil {
+			return session.Result{}, fmt.Errorf("%w: failure: %v", ErrBadReply, err)
+		}
+		if !present(permanent) {
+			return session.Result{}, fmt.Errorf("%w: %s", ErrUnavailable, msg)
+		}
+		cause, err := events.DecodeString(permanent)
+		if err != nil {
+			return session.Result{}, fmt.Errorf("%w: permanent: %v", ErrBadReply, err)
+		}
+		if cause == "too_large" {
+			return session.Result{}, fmt.Errorf("%w: %s", session.ErrTooLarge, msg)
+		}
+		return session.Result{}, fmt.Errorf("%w (%s): %s", session.ErrPermanent, cause, msg)
+	case present(rerr):
+		cerr, err := events.DecodeError(rerr)
 		if err != nil {
 			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
-		return session.Result{Duplicate: w.Duplicate}, cerr
-	case w.Seq == nil:
+		return res, cerr
+	case !present(seq):
 		return session.Result{}, fmt.Errorf("%w: no seq, error or failure", ErrBadReply)
 	}
-	res := session.Result{Seq: *w.Seq, Duplicate: w.Duplicate}
-	for _, raw := range w.Events {
-		e, err := events.DecodeEvent(raw)
-		if err != nil {
+	if res.Seq, err = strconv.ParseUint(string(seq), 10, 64); err != nil {
+		return session.Result{}, fmt.Errorf("%w: seq %s", ErrBadReply, seq)
+	}
+	if present(evs) {
+		if res.Events, err = events.DecodeEvents(evs); err != nil {
 			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
-		res.Events = append(res.Events, e)
+		if len(res.Events) == 0 {
+			res.Events = nil
+		}
 	}
-	if w.At != "" {
-		at, err := time.Parse(time.RFC3339Nano, w.At)
+	if present(at) {
+		s, err := events.DecodeString(at)
+		if err == nil {
+			res.At, err = time.Parse(time.RFC3339Nano, s)
+		}
 		if err != nil {
 			return session.Result{}, fmt.Errorf("%w: at: %v", ErrBadReply, err)
 		}
-		res.At = at
 	}
 	return res, nil
 }
+
+func present(raw []byte) bool { return len(raw) > 0 && string(raw) != "null" }
 
 // decodeApplied decodes the reply to an applied command exactly as
 // appendReply writes it, {"seq":…[,"at":"…"][,"duplicate":true],"events":[…]},

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -112,11 +113,23 @@ func TestReplyCodec(t *testing.T) {
 	if !errors.Is(err, core.ErrPermissionDenied) || !got.Duplicate {
 		t.Errorf("rejection: %+v, %v", got, err)
 	}
-	if _, err := decodeReply(appendReply(nil, session.Result{}, session.ErrConflict)); !errors.Is(err, ErrUnavailable) {
+	if _, err := decodeReply(appendReply(nil, session.Result{}, session.ErrConflict)); !errors.Is(err, ErrUnavailable) || errors.Is(err, session.ErrPermanent) {
 		t.Errorf("failure: err = %v, want ErrUnavailable", err)
 	}
+	// A permanent failure is not ErrUnavailable: the client does not retry it.
+	tooLarge := fmt.Errorf("session %q: command %q: %w", "room-1", "c1", session.ErrTooLarge)
+	if b := appendReply(nil, session.Result{}, tooLarge); !strings.Contains(string(b), `"permanent":"too_large"`) {
+		t.Errorf("appendReply(%v) = %s", tooLarge, b)
+	} else if _, err := decodeReply(b); !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("decodeReply(%s) = %v, want ErrTooLarge", b, err)
+	}
+	if _, err := decodeReply([]byte(`{"permanent":"worn_out","failure":"no"}`)); !errors.Is(err, session.ErrPermanent) || errors.Is(err, session.ErrTooLarge) {
+		t.Errorf("another permanent failure: %v", err)
+	}
 	for _, b := range []string{``, `[]`, `{}`, `{"seq":"1"}`, `{"error":{}}`, `{"seq":1,"events":[{"type":"nope"}]}`,
-		`{"seq":1,"at":"yesterday","events":[]}`, `{"seq":1,"events":[]`, `{"seq":1,"events":[]}}`, `{"seq":01,"events":[]}`} {
+		`{"seq":1,"at":"yesterday","events":[]}`, `{"seq":1,"events":[]`, `{"seq":1,"events":[]}}`, `{"seq":01,"events":[]}`,
+		`{"seq":1,"seq":2,"events":[]}`, `{"events":[],"seq":1,"x":{"a":1,"a":1}}`, `{"Seq":1,"events":[]}`,
+		`{"failure":"x","failure":"y"}`, `{"failure":1}`, `{"failure":"x","permanent":true}`, `{"seq":1,"duplicate":"yes"}`} {
 		if _, err := decodeReply([]byte(b)); !errors.Is(err, ErrBadReply) {
 			t.Errorf("decodeReply(%s): err = %v, want ErrBadReply", b, err)
 		}
@@ -133,6 +146,8 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add(appendReply(nil, session.Result{}, session.ErrClosed))
 	f.Add([]byte(`{"seq":1,"events":[],"x":1}`))
 	f.Add([]byte(`{"seq":01,"events":[]}`))
+	f.Add(appendReply(nil, session.Result{}, session.ErrTooLarge))
+	f.Add([]byte(`{"events":[],"seq":1,"Seq":2,"seq":3}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeReply(b)
 		fast, ok := decodeApplied(b)

@@ -1,9 +1,11 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"strconv"
 	"strings"
@@ -41,8 +43,8 @@ const (
 //
 // Layout (subjects under the prefix, WithPrefix; tokens from SessionToken):
 //
-//	<prefix>.head.<token>  one message: the gavel-log/1 header line
-//	<prefix>.log.<token>   one message per command record: the gavel-log/1
+//	<prefix>.head.<token>  one message: the gavel-log/2 header line
+//	<prefix>.log.<token>   one message per command record: the gavel-log/2
 //	                       record line, with headers
 //	                         Nats-Msg-Id: <token>/<escaped command id>
 //	                         Nats-Expected-Last-Subject-Sequence: <expected>
@@ -51,11 +53,12 @@ const (
 //
 // A session.Position is the stream sequence of the record's message; 0 is an
 // empty log. Reading a session's messages in stream order gives its
-// gavel-log/1 file, line for line.
+// gavel-log/2 file, line for line.
 type Store struct {
 	js     jetstream.JetStream
 	reader logReader
-	snaps  jetstream.Stream // <stream>_SNAP: the latest snapshot of each session
+	snaps  jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
+	chunk  uint32                // the size of a snapshot's chunks: fits the connection's max payload
 
 	headers sync.Map // session id → events.Header; a header never changes
 	tails   sync.Map // session id → tail: the last append this store made
@@ -83,8 +86,10 @@ var (
 // default GAVEL) or updating its configuration: file storage (or
 // WithMemoryStorage), WithReplicas replicas, WithDuplicateWindow, message
 // deletion denied (a log has no holes), reads from the stream leader only.
-// Snapshots go to a second stream, <stream>_SNAP, on <prefix>.snap.<session>,
-// which keeps one message per session.
+// Snapshots go to a JetStream object store, bucket <stream>_SNAP (its stream
+// is OBJ_<stream>_SNAP), one object per session: an object is cut into
+// chunks that fit the server's max_payload, so a snapshot of any size is
+// stored.
 //
 // Options: WithStream, WithPrefix, WithReplicas, WithMemoryStorage,
 // WithDuplicateWindow, WithStoreTimeout.
@@ -104,7 +109,7 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	subj := newSubjects(cfg.prefix)
 	sc := jetstream.StreamConfig{
 		Name:        cfg.stream,
-		Description: "gavel session logs (gavel-log/1)",
+		Description: "gavel session logs (gavel-log/2)",
 		Subjects:    []string{subj.log + "*", subj.head + "*"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.replicas,
@@ -121,18 +126,18 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := createStream(ctx, js, jetstream.StreamConfig{
-		Name:              cfg.stream + "_SNAP",
-		Description:       "gavel session snapshots, the latest of each session",
-		Subjects:          []string{subj.snap + "*"},
-		Storage:           sc.Storage,
-		Replicas:          cfg.replicas,
-		MaxMsgsPerSubject: 1,
+	snaps, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      cfg.stream + "_SNAP",
+		Description: "gavel session snapshots, the latest of each session",
+		Storage:     sc.Storage,
+		Replicas:    cfg.replicas,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gavel/nats: object store %s_SNAP: %w", cfg.stream, err)
 	}
-	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps}, nil
+	// A chunk is a message of its own: leave room for its headers.
+	chunk := uint32(min(128<<10, max(nc.MaxPayload()-1024, 512)))
+	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps, chunk: chunk}, nil
 }
 
 func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
@@ -327,7 +332,8 @@ func (s *Store) afterSeq(ctx context.Context, id, subject string, expected sessi
 
 // publish sends msg, and sends it again while the outcome is unknown, for up
 // to the store timeout. A wrong-sequence answer is returned as it came (an
-// error holding the *jetstream.APIError).
+// error holding the *jetstream.APIError); a message larger than the server
+// takes is session.ErrTooLarge, at once.
 func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck, error) {
 	ack, err := retry(ctx, s.reader.wait, attemptTimeout, func(ctx context.Context) (*jetstream.PubAck, error) {
 		return s.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
@@ -339,10 +345,19 @@ func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck
 		s.wrongSeq.Add(1)
 	case code == jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 		s.wrongSeqConst.Add(1)
+	case tooLarge(err):
+		err = fmt.Errorf("publish to %s: a message of %d bytes, more than the server takes: %w (%w)",
+			msg.Subject, len(msg.Data), session.ErrTooLarge, err)
 	default:
 		err = fmt.Errorf("publish to %s: %w", msg.Subject, err)
 	}
 	return ack, err
+}
+
+// tooLarge reports whether err says a message is larger than the
+// connection's max payload or the stream's largest message.
+func tooLarge(err error) bool {
+	return errors.Is(err, gonats.ErrMaxPayload) || apiCode(err) == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
 
 // apiCode returns the JetStream error code in err's chain, or 0.
@@ -362,14 +377,15 @@ func isWrongSeq(err error) bool {
 	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
-// Headers of a snapshot message, whose data is the SPEC's state JSON.
+// Headers of a snapshot object, whose data is the SPEC's state JSON.
 const (
 	hdrPos    = "Gavel-Pos"        // session.Snapshot.Pos
 	hdrWindow = "Gavel-Window-Seq" // session.Snapshot.WindowSeq
 )
 
-// SaveSnapshot implements session.Snapshotter: one message on
-// <prefix>.snap.<session>, replacing the one before.
+// SaveSnapshot implements session.Snapshotter: the session's object in the
+// snapshot bucket, replaced. Readers see the old snapshot or the new one,
+// never a mix: the object's chunks go first, its metadata last.
 func (s *Store) SaveSnapshot(ctx context.Context, id string, snap session.Snapshot) error {
 	last, err := s.LastPosition(ctx, id)
 	if err != nil {
@@ -379,15 +395,18 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, snap session.Snapsh
 		return fmt.Errorf("session %q: snapshot at position %d, beyond the log's last %d", id, snap.Pos, last)
 	}
 	tok, _ := SessionToken(id) // the header exists
-	msg := &gonats.Msg{
-		Subject: s.reader.subj.snap + tok,
-		Header: gonats.Header{
+	meta := jetstream.ObjectMeta{
+		Name: tok,
+		Headers: gonats.Header{
 			hdrPos:    []string{strconv.FormatUint(uint64(snap.Pos), 10)},
 			hdrWindow: []string{strconv.FormatUint(snap.WindowSeq, 10)},
 		},
-		Data: events.AppendSnapshot(nil, snap.State),
+		Opts: &jetstream.ObjectMetaOptions{ChunkSize: s.chunk},
 	}
-	if _, err := s.publish(ctx, msg); err != nil {
+	if _, err := s.snaps.Put(ctx, meta, bytes.NewReader(events.AppendSnapshot(nil, snap.State))); err != nil {
+		if tooLarge(err) {
+			err = fmt.Errorf("%w (%w)", session.ErrTooLarge, err)
+		}
 		return fmt.Errorf("session %q: snapshot: %w", id, err)
 	}
 	return nil
@@ -399,23 +418,44 @@ func (s *Store) LatestSnapshot(ctx context.Context, id string) (session.Snapshot
 	if err != nil {
 		return session.Snapshot{}, err
 	}
-	r := s.reader
-	r.stream = s.snaps
-	m, err := r.last(ctx, s.reader.subj.snap+tok)
-	switch {
-	case err != nil:
-		return session.Snapshot{}, fmt.Errorf("session %q: snapshot: %w", id, err)
-	case m == nil:
-		return session.Snapshot{}, fmt.Errorf("session %q: no snapshot: %w", id, session.ErrNotFound)
+	// A snapshot being replaced meanwhile can take the chunks of the one
+	// being read away: read the new one.
+	for attempt := 1; ; attempt++ {
+		snap, err := s.readSnapshot(ctx, tok)
+		switch {
+		case errors.Is(err, jetstream.ErrObjectNotFound):
+			return session.Snapshot{}, fmt.Errorf("session %q: no snapshot: %w", id, session.ErrNotFound)
+		case err != nil && attempt < 3 && ctx.Err() == nil:
+			continue
+		case err != nil:
+			return session.Snapshot{}, fmt.Errorf("session %q: snapshot: %w", id, err)
+		}
+		return snap, nil
 	}
-	state, err := events.DecodeSnapshot(m.Data)
+}
+
+func (s *Store) readSnapshot(ctx context.Context, tok string) (session.Snapshot, error) {
+	res, err := s.snaps.Get(ctx, tok)
 	if err != nil {
-		return session.Snapshot{}, fmt.Errorf("session %q: snapshot message %d: %w", id, m.Sequence, err)
+		return session.Snapshot{}, err
 	}
-	pos, err1 := strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
-	window, err2 := strconv.ParseUint(m.Header.Get(hdrWindow), 10, 64)
+	defer res.Close()
+	data, err := io.ReadAll(res)
+	if err != nil {
+		return session.Snapshot{}, err
+	}
+	info, err := res.Info()
+	if err != nil {
+		return session.Snapshot{}, err
+	}
+	state, err := events.DecodeSnapshot(data)
+	if err != nil {
+		return session.Snapshot{}, err
+	}
+	pos, err1 := strconv.ParseUint(info.Headers.Get(hdrPos), 10, 64)
+	window, err2 := strconv.ParseUint(info.Headers.Get(hdrWindow), 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return session.Snapshot{}, fmt.Errorf("session %q: snapshot message %d: %w", id, m.Sequence, err)
+		return session.Snapshot{}, err
 	}
 	return session.Snapshot{State: state, Pos: session.Position(pos), WindowSeq: window}, nil
 }

@@ -1,14 +1,18 @@
 package nats
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
@@ -208,35 +212,126 @@ func TestRecordsFromLongLog(t *testing.T) {
 	}
 }
 
-// TestLargeRecord appends what disable_all_audio records in a session of
-// 12,000 participants, more than nats-server's default 1 MiB message: the
-// embedded server takes it.
-func TestLargeRecord(t *testing.T) {
-	srv := startServer(t)
+// startServerMaxPayload starts an embedded server that takes messages of at
+// most maxPayload bytes.
+func startServerMaxPayload(t *testing.T, maxPayload int32) *server.Server {
+	t.Helper()
+	return runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		MaxPayload: maxPayload, NoSigs: true, NoLog: true})
+}
+
+// TestRecordTooLarge: a record larger than the server takes fails at once,
+// permanently, and stores nothing; the log goes on; through the command
+// service, the client gets the permanent error without retrying it.
+func TestRecordTooLarge(t *testing.T) {
+	srv := startServerMaxPayload(t, 2048)
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
 	ctx := testwait.Context(t)
-	state := core.NewState("big", storetest.Presets)
-	for i := range 12_000 {
-		state = state.WithJoined(core.Participant{ID: fmt.Sprintf("participant-%05d", i), Preset: "host", AudioEnabled: true})
-	}
-	cmd := core.Command{ID: "mute-all", Type: core.DisableAllAudio, Actor: "participant-00000"}
-	evs, err := reducer.Decide(state, cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := session.Record{Command: cmd, Events: evs}
-	if n := len(session.AppendRecord(nil, rec)); n <= 1<<20 {
-		t.Fatalf("the record is %d bytes, meant to be over 1 MiB", n)
-	}
 	if err := st.Create(ctx, events.Header{Session: "big", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Append(ctx, "big", 0, rec); err != nil {
+	// A join with the longest name the SPEC allows records it twice.
+	big := core.Command{ID: "j1", Type: core.Join, Actor: "ann", Name: strings.Repeat("n", core.MaxNameLen), Preset: "host"}
+	evs, err := reducer.Decide(core.NewState("big", storetest.Presets), big)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := readLog(t, st, "big", 1)
-	if len(got) != 1 || len(got[0].Events) != 12_000 {
-		t.Fatalf("read %d records", len(got))
+	_, err = st.Append(ctx, "big", 0, session.Record{Command: big, Events: evs})
+	if !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) {
+		t.Fatalf("Append of a record over max_payload: %v, want ErrTooLarge", err)
+	}
+	if st.retried.Load() != 0 {
+		t.Errorf("the publish was sent again %d times", st.retried.Load())
+	}
+	if pos, err := st.LastPosition(ctx, "big"); err != nil || pos != 0 {
+		t.Errorf("after a record too large: last position %d, %v; want an empty log", pos, err)
+	}
+	small := storetest.Records(1)[0]
+	if _, err := st.Append(ctx, "big", 0, small); err != nil {
+		t.Fatalf("the next append: %v", err)
+	}
+
+	n := startNode(t, WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(storetest.Presets)))
+	long, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = n.Client().Submit(long, "room-1", big)
+	if !errors.Is(err, session.ErrTooLarge) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Submit of a command too large to store: %v, want ErrTooLarge at once", err)
+	}
+	if _, err := n.Client().Submit(long, "room-1", small.Command); err != nil {
+		t.Errorf("the session does not go on: %v", err)
+	}
+}
+
+// TestSnapshotOfAnySize: a snapshot far larger than the server's largest
+// message is stored in pieces and read back whole, and replaced whole.
+func TestSnapshotOfAnySize(t *testing.T) {
+	srv := startServerMaxPayload(t, 2048)
+	nc := connect(t, srv.ClientURL())
+	st := newStore(t, nc)
+	ctx := t.Context()
+	if err := st.Create(ctx, events.Header{Session: "s", Presets: storetest.Presets}); err != nil {
+		t.Fatal(err)
+	}
+	recs := storetest.Records(3)
+	var last session.Position
+	for _, r := range recs {
+		var err error
+		if last, err = st.Append(ctx, "s", last, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.LatestSnapshot(ctx, "s"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("LatestSnapshot before any: %v, want ErrNotFound", err)
+	}
+	for _, n := range []int{200, 3} {
+		snap := session.Snapshot{State: core.Snapshot{Session: "s", Seq: uint64(n)}, Pos: last, WindowSeq: 1}
+		for i := range n {
+			snap.State.Participants = append(snap.State.Participants, core.Participant{ID: fmt.Sprintf("participant-%04d", i),
+				Name: "Participant", Preset: "attendee", AudioEnabled: i%2 == 0})
+		}
+		if size := len(events.AppendSnapshot(nil, snap.State)); n == 200 && size < 10*2048 {
+			t.Fatalf("the snapshot is %d bytes, meant to be many messages", size)
+		}
+		if err := st.SaveSnapshot(ctx, "s", snap); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.LatestSnapshot(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(snap, got); d != "" {
+			t.Errorf("snapshot of %d participants (-saved +read):\n%s", n, d)
+		}
+	}
+}
+
+// TestWebinar: a session of 100,000 participants end to end on JetStream
+// (storetest.Webinar), reopened through a new connection and store.
+func TestWebinar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 participants")
+	}
+	srv := startServer(t)
+	t.Logf("%+v", storetest.Webinar(t, 100_000, openStream(srv.ClientURL())))
+}
+
+// BenchmarkWebinar runs storetest.Webinar, 100,000 participants, on
+// JetStream (file storage, default sync) and reports how long its steps
+// took.
+//
+//	go test -run '^$' -bench BenchmarkWebinar -benchtime 1x ./transport/nats
+func BenchmarkWebinar(b *testing.B) {
+	for b.Loop() {
+		storetest.Webinar(b, 100_000, openStream(startServer(b).ClientURL())).Report(b)
+	}
+}
+
+// openStream connects to url and opens the store, for storetest.Webinar.
+func openStream(url string) func(t testing.TB) (session.Store, func()) {
+	return func(t testing.TB) (session.Store, func()) {
+		nc := connect(t, url)
+		return newStore(t, nc), nc.Close
 	}
 }

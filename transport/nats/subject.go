@@ -117,11 +117,12 @@ func unhex(c byte) int {
 //	<prefix>.cmd.<token>   commands, request/reply, served by a queue group
 //	<prefix>.log.<token>   the session's command records, in the stream
 //	<prefix>.head.<token>  the session's header, one message, in the stream
-//	<prefix>.snap.<token>  the session's latest snapshot, in <stream>_SNAP
+//
+// (Snapshots are objects of an object store: see NewStore.)
 type subjects struct {
-	cmd, log, head, snap string // each ends with '.'
+	cmd, log, head string // each ends with '.'
 }
 
 func newSubjects(prefix string) subjects {
-	return subjects{cmd: prefix + ".cmd.", log: prefix + ".log.", head: prefix + ".head.", snap: prefix + ".snap."}
+	return subjects{cmd: prefix + ".cmd.", log: prefix + ".log.", head: prefix + ".head."}
 }

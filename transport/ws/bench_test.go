@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -288,17 +289,29 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	})
 }
 
-func measureIdle(b *testing.B, n int, url string, key []byte) {
-	before := memNow()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientsHelper$")
-	cmd.Env = append(os.Environ(), "GAVEL_IDLE_URL="+url, "GAVEL_IDLE_N="+strconv.Itoa(n), "GAVEL_IDLE_KEY="+hex.EncodeToString(key))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
+// startHelper starts this test binary again, as a child process that runs
+// the test named and has env added to its environment. Closing its stdin
+// stops it; it is waited for when the benchmark ends.
+func startHelper(b *testing.B, test string, env ...string) (stdin io.WriteCloser, stdout io.Reader) {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
+	stdin, _ = cmd.StdinPipe()
+	stdout, _ = cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer cmd.Wait()
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	return stdin, stdout
+}
+
+func measureIdle(b *testing.B, n int, url string, key []byte) {
+	before := memNow()
+	stdin, stdout := startHelper(b, "TestIdleClientsHelper",
+		"GAVEL_IDLE_URL="+url, "GAVEL_IDLE_N="+strconv.Itoa(n), "GAVEL_IDLE_KEY="+hex.EncodeToString(key))
 	defer stdin.Close()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "ready\n" {

@@ -251,6 +251,10 @@ func (c *conn) submit(cmd core.Command) {
 	switch e, rejected := errors.AsType[*core.Error](err); {
 	case rejected:
 		res.Err, res.Seq = e, 0
+	case errors.Is(err, session.ErrTooLarge):
+		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedTooLarge}
+	case errors.Is(err, session.ErrPermanent):
+		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedFailed}
 	case err != nil: // if the connection is gone, nothing is written anyway
 		res = wire.Result{ID: cmd.ID, Refused: wire.RefusedUnavailable}
 	}

@@ -88,6 +88,7 @@ type (
 		VideoEnabled bool   `json:"video_enabled"`
 		Reason       string `json:"reason"`
 		By           string `json:"by"`
+		Count        uint64 `json:"count"`
 	}
 	baseError struct {
 		Code    int    `json:"code"`
@@ -149,21 +150,23 @@ func decodeBaseline(tb testing.TB, path string) int {
 	}
 }
 
-// BenchmarkReplayJSON compares replay -json over a recorded log of a million
-// events with decoding the same file with encoding/json alone. One op is
-// one pass over the whole log. Besides events/s (wall clock), each reports
-// events per second of process CPU time, which the load of a shared machine
-// disturbs less.
-func BenchmarkReplayJSON(b *testing.B) {
+// BenchmarkReplay compares replay -json and replay -verify over a recorded
+// log of a million events with decoding the same file with encoding/json
+// alone. One op is one pass over the whole log. Besides events/s (wall
+// clock), each reports events per second of process CPU time, which the
+// load of a shared machine disturbs less.
+func BenchmarkReplay(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.jsonl")
 	writeBenchLog(b, path, benchEvents, benchJoins)
-	b.Run("replay", func(b *testing.B) {
-		measure(b, func() {
-			if code := replaycmd.Run([]string{"-json", path}, nil, io.Discard, os.Stderr); code != 0 {
-				b.Fatalf("exit %d", code)
-			}
+	for _, mode := range []string{"-json", "-verify"} {
+		b.Run("replay"+mode, func(b *testing.B) {
+			measure(b, func() {
+				if code := replaycmd.Run([]string{mode, path}, nil, io.Discard, os.Stderr); code != 0 {
+					b.Fatalf("exit %d", code)
+				}
+			})
 		})
-	})
+	}
 	b.Run("json.Decoder", func(b *testing.B) {
 		measure(b, func() {
 			if n := decodeBaseline(b, path); n != benchEvents {

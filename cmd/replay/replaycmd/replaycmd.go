@@ -37,7 +37,7 @@ const usageLine = "usage: replay [-verify | -json] [-until N] FILE"
 
 const usageText = usageLine + `
 
-Runs every record of a gavel-log/1 session log through the reducer and prints
+Runs every record of a gavel-log/2 session log through the reducer and prints
 a timeline: one line per command with its outcome. FILE - reads standard input.
 
 Exit status: 0 ok, 1 divergence (-verify), 2 invalid log or usage.
@@ -64,7 +64,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	verify := fs.Bool("verify", false, "compare every recorded outcome and checkpoint with the reducer's; stop at the first divergence")
-	jsonOut := fs.Bool("json", false, "print the log as the reducer produces it now, in gavel-log/1")
+	jsonOut := fs.Bool("json", false, "print the log as the reducer produces it now, in gavel-log/2")
 	until := fs.Int("until", 0, "stop after the record on line `N` and print the state there")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,12 +73,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitInvalid
 	}
 	p := &replayer{until: *until}
+	untilSet := false
+	fs.Visit(func(f *flag.Flag) { untilSet = untilSet || f.Name == "until" })
 	switch {
 	case fs.NArg() != 1:
 		return usageError(stderr, "want one FILE, got %d arguments", fs.NArg())
 	case *verify && *jsonOut:
 		return usageError(stderr, "-verify and -json do not go together")
-	case *until < 0:
+	case untilSet && *until < 1:
 		return usageError(stderr, "-until %d: want a line number, 1 or more", *until)
 	case *verify:
 		p.mode = modeVerify
@@ -144,8 +146,8 @@ type replayer struct {
 	r     *sessionlog.Reader
 	out   *bufio.Writer
 	log   *sessionlog.Writer
-	state core.State
-	line  int // the line of the last record applied, or of the header
+	state core.Builder // the session, built record after record
+	line  int          // the line of the last record applied, or of the header
 
 	commands, checkpoints int
 	cmp                   comparer
@@ -161,7 +163,7 @@ func (p *replayer) run(in io.Reader, stdout io.Writer) error {
 	}
 	p.r, p.line = r, r.Line()
 	h := r.Header()
-	p.state = core.NewState(h.Session, h.Presets)
+	p.state = core.NewBuilder(core.NewState(h.Session, h.Presets))
 	if p.mode == modeJSON {
 		if p.log, err = sessionlog.NewWriter(stdout, h); err != nil {
 			return fmt.Errorf("write: %w", err)
@@ -223,15 +225,18 @@ func (p *replayer) records() error {
 func (p *replayer) command(rec events.Record) error {
 	p.commands++
 	var evs []events.Event
+	before := p.state.Current().Seq()
 	err := rec.CommandErr
 	if err == nil {
-		p.state, evs, err = reducer.Apply(p.state, rec.Command)
+		if evs, err = reducer.Decide(p.state.Current(), rec.Command); err == nil {
+			reducer.FoldInto(&p.state, evs)
+		}
 	}
 	switch p.mode {
 	case modeTimeline:
-		p.printCommand(rec, evs, err)
+		p.printCommand(rec, before, evs, err)
 	case modeVerify:
-		return p.verifyCommand(rec, evs, err)
+		return p.verifyCommand(rec, before, evs, err)
 	case modeJSON:
 		if werr := p.log.WriteRawCommand(rec.At, rec.RawCommand, evs, err); werr != nil {
 			return &sessionlog.LineError{Line: p.line, Err: werr}
@@ -249,7 +254,7 @@ func (p *replayer) checkpoint(want core.Snapshot) error {
 	case modeVerify:
 		return p.verifyCheckpoint(want)
 	case modeJSON:
-		if err := p.log.WriteCheckpoint(p.state.Snapshot()); err != nil {
+		if err := p.log.WriteCheckpoint(p.state.Current().Snapshot()); err != nil {
 			return &sessionlog.LineError{Line: p.line, Err: err}
 		}
 	}
@@ -261,12 +266,12 @@ func (p *replayer) checkpoint(want core.Snapshot) error {
 func (p *replayer) finish() error {
 	if p.mode == modeVerify {
 		p.printf("ok: %s and %s up to line %d agree with the reducer (seq %d)\n",
-			count(p.commands, "command"), count(p.checkpoints, "checkpoint"), p.line, p.state.Seq())
+			count(p.commands, "command"), count(p.checkpoints, "checkpoint"), p.line, p.state.Current().Seq())
 	}
 	switch {
 	case p.until == 0:
 	case p.mode == modeJSON:
-		if err := p.log.WriteCheckpoint(p.state.Snapshot()); err != nil {
+		if err := p.log.WriteCheckpoint(p.state.Current().Snapshot()); err != nil {
 			return &sessionlog.LineError{Line: p.line, Err: err}
 		}
 	default:

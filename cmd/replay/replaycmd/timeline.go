@@ -20,17 +20,13 @@ const (
 	idWidth   = 20
 )
 
-// maxEventRows is how many events of one command the timeline lists before
-// summing up the rest (disable_all_audio in a town hall makes thousands).
-const maxEventRows = 5
-
 func (p *replayer) printHeader(h events.Header) {
 	p.printf("session %s, presets %s\n", text(h.Session), events.AppendPresets(nil, h.Presets))
 	p.printf("#N is an event's seq; \"differs\" marks a recorded outcome or checkpoint the reducer does not reproduce\n\n")
 	p.printf(rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
 }
 
-func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error) {
+func (p *replayer) printCommand(rec events.Record, before uint64, evs []events.Event, err error) {
 	c := rec.Command
 	who := text(c.Actor)
 	if c.Target != "" || c.Type.Targeted() {
@@ -43,32 +39,27 @@ func (p *replayer) printCommand(rec events.Record, evs []events.Event, err error
 	case len(evs) == 0:
 		p.printf(rowFormat, line, at, id, typ, who, "ok, no change")
 	}
-	for i, e := range evs {
-		if i == maxEventRows && len(evs) > maxEventRows+1 {
-			p.printf(rowFormat, "", "", "", "", "", fmt.Sprintf("… and %d more events, #%d to #%d",
-				len(evs)-i, e.Sequence(), evs[len(evs)-1].Sequence()))
-			break
-		}
+	for _, e := range evs { // at most two: a bulk command is one event
 		p.printf(rowFormat, line, at, id, typ, who, eventText(e))
 		line, at, id, typ, who = "", "", "", "", ""
 	}
-	if p.verifyCommand(rec, evs, err) != nil {
+	if p.verifyCommand(rec, before, evs, err) != nil {
 		p.printf(rowFormat, "", "", "", "", "", "the recorded outcome differs (see -verify)")
 	}
 }
 
 func (p *replayer) printCheckpoint(want core.Snapshot) {
 	verdict := "as recorded"
-	if !sameSnapshot(want, p.state.Snapshot()) {
+	if !sameSnapshot(want, p.state.Current().Snapshot()) {
 		verdict = "the recorded checkpoint differs (see -verify)"
 	}
-	p.printf(rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state)+", "+verdict)
+	p.printf(rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state.Current())+", "+verdict)
 }
 
 // printState prints the state, one participant a line, for -until.
 func (p *replayer) printState() {
-	p.printf("\nstate after line %d: session %s, %s\n", p.line, text(p.state.Session()), summary(p.state))
-	for q := range p.state.All() {
+	p.printf("\nstate after line %d: session %s, %s\n", p.line, text(p.state.Current().Session()), summary(p.state.Current()))
+	for q := range p.state.Current().All() {
 		p.printf("  %-12s %-20s preset %-10s audio %-3s video %s\n",
 			text(q.ID), strconv.Quote(q.Name), text(q.Preset), onOff(q.AudioEnabled), onOff(q.VideoEnabled))
 	}
@@ -106,10 +97,21 @@ func eventText(e events.Event) string {
 		return fmt.Sprintf("%s %s by %s", head, text(e.Participant), text(e.By))
 	case *events.Unpinned:
 		return fmt.Sprintf("%s %s by %s", head, text(e.Participant), text(e.By))
+	case *events.AllAudioDisabled:
+		return fmt.Sprintf("%s %s audio off by %s", head, participants(e.Count), text(e.By))
+	case *events.AllVideoDisabled:
+		return fmt.Sprintf("%s %s video off by %s", head, participants(e.Count), text(e.By))
 	case *events.SessionEnded:
 		return fmt.Sprintf("%s by %s", head, text(e.By))
 	}
 	return head
+}
+
+func participants(n uint64) string {
+	if n == 1 {
+		return "1 participant"
+	}
+	return fmt.Sprintf("%d participants", n)
 }
 
 // errorText is a rejection as the timeline shows it: name, code and message.

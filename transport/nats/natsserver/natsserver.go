@@ -25,13 +25,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// MaxPayload is the largest message the embedded server takes: 8 MiB rather
-// than nats-server's 1 MiB, because one command is one message and
-// disable_all_audio in a session of 10,000 participants records 10,000
-// events (about 1 MB). A server or cluster of your own needs max_payload
-// raised alike for sessions that large.
-const MaxPayload = 8 << 20
-
 // ErrInvalidOption is matched by the error of an Option given a bad value.
 var ErrInvalidOption = errors.New("gavel/natsserver: invalid option")
 
@@ -103,7 +96,6 @@ func Start(ctx context.Context, opts ...Option) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.dataDir,
 		SyncAlways: cfg.syncAlways,
-		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		NoLog:      true,
 	})

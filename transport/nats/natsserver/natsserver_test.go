@@ -13,8 +13,7 @@ import (
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
-// TestStart: the server listens on loopback, with JetStream, and takes
-// messages of MaxPayload.
+// TestStart: the server listens on loopback, with JetStream.
 func TestStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -36,9 +35,6 @@ func TestStart(t *testing.T) {
 	defer nc.Close()
 	if host, _, _ := net.SplitHostPort(nc.ConnectedAddr()); host != "127.0.0.1" {
 		t.Errorf("listening on %s, want 127.0.0.1", nc.ConnectedAddr())
-	}
-	if got := nc.MaxPayload(); got != natsserver.MaxPayload {
-		t.Errorf("max payload %d, want %d", got, natsserver.MaxPayload)
 	}
 }
 

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -161,10 +160,10 @@ func decodeSignal(desc, cand []byte) (Signal, error) {
 func decodeDescription(b []byte) (*SessionDescription, error) {
 	var typ, sdp []byte
 	if err := events.ScanObject(b, func(name, value []byte) {
-		switch {
-		case bytes.EqualFold(name, []byte("type")):
+		switch string(name) {
+		case "type":
 			typ = value
-		case bytes.EqualFold(name, []byte("sdp")):
+		case "sdp":
 			sdp = value
 		}
 	}); err != nil {
@@ -185,7 +184,7 @@ func decodeCandidate(b []byte) (*ICECandidate, error) {
 			name string
 			dst  *[]byte
 		}{{"candidate", &cand}, {"sdpMid", &mid}, {"sdpMLineIndex", &index}, {"usernameFragment", &ufrag}} {
-			if bytes.EqualFold(name, []byte(m.name)) {
+			if string(name) == m.name {
 				*m.dst = value
 				return
 			}

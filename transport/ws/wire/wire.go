@@ -13,19 +13,21 @@
 //	server → client   welcome        {"type":"welcome","session":…,"self":…,"preset":…,"permissions":{…},"presets":{…},"seq":N,"resumed":false,"state":{…}}
 //	                  event          {"type":"event","event":{…}}
 //	                  result         {"type":"result","id":…,"seq":N,"events":[…]} | {"type":"result","id":…,"error":{…}} | {"type":"result","id":…,"refused":"rate_limited"}
+//	                                 | {"type":"result","id":…,"refused":"too_large"}
 //	                  media_closed   {"type":"media_closed"} | {"type":"media_closed","error":{…}} | {"type":"media_closed","refused":"unavailable"}
 //	                  goodbye        {"type":"goodbye","reason":"kicked"}
+//
+// Frames are read as the events codec reads everything: member names match
+// exactly, and a frame in which an object names a member twice is not a
+// frame (ErrBadFrame).
 //
 // Package wire imports core, events and the websocket library.
 package wire
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
@@ -74,12 +76,23 @@ func (r Reason) Final() bool {
 // Refusal is why the transport refused a command without submitting it.
 type Refusal string
 
-// The refusals. A refused command was not applied; it may be sent again
-// with the same id.
+// The refusals. A refused command was not applied. After a transient
+// refusal it may be sent again with the same id; after a permanent one
+// (Permanent), sending it again would fail the same way.
 const (
 	RefusedRateLimited Refusal = "rate_limited" // over the connection's command rate
 	RefusedUnavailable Refusal = "unavailable"  // the session (or media) could not be reached
+	// RefusedTooLarge: the session's store can never hold the command's
+	// record (session.ErrTooLarge). Permanent.
+	RefusedTooLarge Refusal = "too_large"
+	// RefusedFailed: the command failed for another reason that will not
+	// pass (session.ErrPermanent). Permanent.
+	RefusedFailed Refusal = "failed"
 )
+
+// Permanent reports whether r says that sending the command again would be
+// refused again.
+func (r Refusal) Permanent() bool { return r == RefusedTooLarge || r == RefusedFailed }
 
 // ErrBadFrame is matched by the error of a frame that is not one of this
 // protocol's.
@@ -212,7 +225,7 @@ func (f *frame) set(name, value []byte) {
 		{"events", &f.Events}, {"error", &f.Error}, {"refused", &f.Refused}, {"reason", &f.Reason},
 		{"description", &f.Description}, {"candidate", &f.Candidate},
 	} {
-		if bytes.EqualFold(name, []byte(m.name)) { // as encoding/json and the codec match names
+		if string(name) == m.name { // exactly, as the codec matches names
 			*m.dst = value
 			return
 		}
@@ -222,7 +235,7 @@ func (f *frame) set(name, value []byte) {
 func decodeEnvelope(b []byte) (frame, error) {
 	var f frame
 	if err := events.ScanObject(b, f.set); err != nil {
-		return f, fmt.Errorf("%w: %v", ErrBadFrame, err)
+		return f, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	return f, nil
 }
@@ -245,25 +258,12 @@ func (c *fields) str(raw []byte, name string) string {
 	case raw[0] != '"':
 		c.fail(name, raw)
 		return ""
-	case plain(raw[1 : len(raw)-1]):
-		return string(raw[1 : len(raw)-1])
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := events.DecodeString(raw)
+	if err != nil {
 		c.fail(name, raw)
 	}
 	return s
-}
-
-// plain reports whether a JSON string's contents need no unescaping:
-// ASCII (invalid UTF-8 must become U+FFFD) without backslashes.
-func plain(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 func (c *fields) bool(raw []byte, name string) bool {

@@ -25,13 +25,15 @@ func TestServerFramesRoundTrip(t *testing.T) {
 			Permissions: presets["host"], Presets: presets, Seq: 7, State: state}},
 		"welcome resumed": {Type: TypeWelcome, Welcome: Welcome{Session: "room-1", Self: "bob", Preset: "attendee",
 			Presets: presets, Seq: 5, Resumed: true}},
-		"event": {Type: TypeEvent, Event: &events.AudioUpdate{Seq: 8, Participant: "bob", By: "alice"}},
+		"event":      {Type: TypeEvent, Event: &events.AudioUpdate{Seq: 8, Participant: "bob", By: "alice"}},
+		"bulk event": {Type: TypeEvent, Event: &events.AllAudioDisabled{Seq: 8, Count: 100000, By: "alice"}},
 		"result applied": {Type: TypeResult, Result: Result{ID: "c1", Seq: 9, Events: []events.Event{
 			&events.Unpinned{Seq: 8, Participant: "bob", By: "alice"}, &events.Pinned{Seq: 9, Participant: "alice", By: "alice"}}}},
-		"result no-op duplicate": {Type: TypeResult, Result: Result{ID: "c2", Seq: 9, Duplicate: true}},
-		"result rejected":        {Type: TypeResult, Result: Result{ID: "c3", Err: core.Errorf(core.CodePermissionDenied, "no")}},
-		"result refused":         {Type: TypeResult, Result: Result{ID: "c4", Refused: RefusedRateLimited}},
-		"goodbye":                {Type: TypeGoodbye, Reason: ReasonKicked},
+		"result no-op duplicate":  {Type: TypeResult, Result: Result{ID: "c2", Seq: 9, Duplicate: true}},
+		"result rejected":         {Type: TypeResult, Result: Result{ID: "c3", Err: core.Errorf(core.CodePermissionDenied, "no")}},
+		"result refused":          {Type: TypeResult, Result: Result{ID: "c4", Refused: RefusedRateLimited}},
+		"result refused for good": {Type: TypeResult, Result: Result{ID: "c5", Refused: RefusedTooLarge}},
+		"goodbye":                 {Type: TypeGoodbye, Reason: ReasonKicked},
 	})
 }
 
@@ -78,6 +80,53 @@ func TestDecodeFrameRejects(t *testing.T) {
 	}
 }
 
+// TestStrictFrames: frames are read as the codec reads everything: names
+// exactly, and no object naming a member twice, anywhere in the frame.
+func TestStrictFrames(t *testing.T) {
+	// Read as encoding/json would: order, space, escapes, unknown fields.
+	got, err := DecodeFrame([]byte(` {"id":"c1", "x":{"y":[1]}, "seq":4, "\u0074ype":"result"} `))
+	if err != nil || got.Type != TypeResult || got.Result.ID != "c1" || got.Result.Seq != 4 {
+		t.Errorf("a result in another order: %+v, %v", got, err)
+	}
+	// Names in another case are unknown fields.
+	if got, err := DecodeFrame([]byte(`{"Type":"goodbye","type":"event","event":{"seq":1,"type":"pinned"},"Reason":"kicked"}`)); err != nil ||
+		got.Type != TypeEvent {
+		t.Errorf("case-folded names: %+v, %v", got, err)
+	}
+	cmd, err := DecodeCommand([]byte(`{"type":"command","CMD":{"id":"c9","type":"kick_all","actor":"a"},"cmd":{"id":"c1","type":"leave","actor":"a"}}`))
+	if err != nil || cmd.ID != "c1" || cmd.Type != core.Leave {
+		t.Errorf("a command frame with a case-folded member: %+v, %v", cmd, err)
+	}
+	for _, bad := range []string{
+		`{"type":"result","type":"goodbye","reason":"kicked"}`,
+		`{"type":"goodbye","reason":"left","reason":"kicked"}`,
+		`{"type":"event","event":{"seq":1,"type":"pinned","type":"unpinned"}}`,
+		`{"type":"result","id":"c1","seq":1,"x":{"a":1,"a":2}}`,
+	} {
+		if f, err := DecodeFrame([]byte(bad)); !errors.Is(err, ErrBadFrame) || !errors.Is(err, events.ErrRepeatedMember) {
+			t.Errorf("DecodeFrame(%s) = %+v, %v; want ErrBadFrame for a member named twice", bad, f, err)
+		}
+	}
+	for _, bad := range []string{
+		`{"type":"command","type":"media_connect"}`,
+		`{"type":"command","cmd":{"id":"c1","type":"kick","type":"kick_all","actor":"a","target":"b"}}`,
+		`{"type":"signal","candidate":{"candidate":"a","candidate":"b"}}`,
+		`{"type":"command","cmd":{"id":"c1","type":"leave","actor":"a"},"cmd":{"id":"c2","type":"leave","actor":"a"}}`,
+	} {
+		if f, err := DecodeClientFrame([]byte(bad)); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("DecodeClientFrame(%s) = %+v, %v; want ErrBadFrame", bad, f, err)
+		}
+	}
+}
+
+func TestRefusalPermanent(t *testing.T) {
+	for r, want := range map[Refusal]bool{RefusedRateLimited: false, RefusedUnavailable: false, RefusedTooLarge: true, RefusedFailed: true} {
+		if r.Permanent() != want {
+			t.Errorf("%q.Permanent() = %v", r, !want)
+		}
+	}
+}
+
 func TestReasonFinal(t *testing.T) {
 	final := map[Reason]bool{ReasonKicked: true, ReasonEnded: true, ReasonLeft: true, ReasonReplaced: true,
 		ReasonSlow: false, ReasonShutdown: false, "": false}
@@ -114,6 +163,8 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(AppendWelcome(nil, Welcome{Session: "s", Self: "a", Presets: presets, Seq: 1,
 		State: core.Snapshot{Session: "s", Seq: 1, Participants: []core.Participant{{ID: "a", Preset: "host"}}}}))
 	f.Add(AppendGoodbye(nil, ReasonSlow))
+	f.Add(AppendEvent(nil, &events.AllVideoDisabled{Seq: 4, Count: 2, By: "a"}))
+	f.Add([]byte(`{"type":"goodbye","reason":"left","Reason":"kicked","reason":"slow"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFrame(b)
 		if err != nil {
