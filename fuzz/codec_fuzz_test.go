@@ -46,6 +46,13 @@ func checkCommand(t *testing.T, c core.Command, decodeErr error) {
 	}
 }
 
+var presets = core.Presets{
+	"host":     {DisableParticipantAudio: true, DisableParticipantVideo: true, PinParticipant: true, KickParticipant: true},
+	"cohost":   {DisableParticipantAudio: true, PinParticipant: true},
+	"stage":    {DisableParticipantVideo: true, KickParticipant: true},
+	"attendee": {},
+}
+
 // fuzzSession is a small session for decoded commands to run against.
 var fuzzSession = func() core.State {
 	s := core.NewState("fuzz", presets)

@@ -1,9 +1,7 @@
 package reducer_test
 
 import (
-	"maps"
 	"slices"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -13,14 +11,15 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
-	"github.com/gavelrtc/gavel/internal/invariant"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/reducer"
 )
 
 // The model is deliberately naive and shares no code with the reducer: a
 // slice in join order searched linearly, the SPEC's tables written out again
 // as maps of strings, and its own state changes rather than a fold of the
-// events it emits.
+// events it emits. The sessions it runs, and the invariants checked after
+// every step, are gaveltest's.
 
 type modelPerson struct {
 	id, name, preset string
@@ -29,18 +28,11 @@ type modelPerson struct {
 
 type model struct {
 	session string
-	people  []modelPerson // joined, in join order
+	grants  map[string][]string // each preset and the command groups it may issue
+	people  []modelPerson       // joined, in join order
 	pinned  string
 	ended   bool
 	seq     uint64
-}
-
-// modelGrants: each preset and the command groups it may issue.
-var modelGrants = map[string][]string{
-	"host":     {"audio", "video", "pin", "kick"},
-	"cohost":   {"audio", "pin"},
-	"stage":    {"video", "kick"},
-	"attendee": nil,
 }
 
 // modelCommands: every command type, the group it needs ("" for none) and
@@ -63,18 +55,20 @@ var modelCommands = map[string]struct {
 	"kick_all":          {"kick", false},
 }
 
-// modelPresets is modelGrants for the real reducer.
-func modelPresets() core.Presets {
-	ps := core.Presets{}
-	for name, groups := range modelGrants {
-		ps[name] = core.Permissions{
-			DisableParticipantAudio: slices.Contains(groups, "audio"),
-			DisableParticipantVideo: slices.Contains(groups, "video"),
-			PinParticipant:          slices.Contains(groups, "pin"),
-			KickParticipant:         slices.Contains(groups, "kick"),
+// newModel is a new session whose presets are ps, read as command groups.
+func newModel(session string, ps core.Presets) *model {
+	m := &model{session: session, grants: map[string][]string{}}
+	for name, p := range ps {
+		groups := []string{}
+		for group, on := range map[string]bool{"audio": p.DisableParticipantAudio, "video": p.DisableParticipantVideo,
+			"pin": p.PinParticipant, "kick": p.KickParticipant} {
+			if on {
+				groups = append(groups, group)
+			}
 		}
+		m.grants[name] = groups
 	}
-	return ps
+	return m
 }
 
 func (m *model) find(id string) int {
@@ -109,14 +103,14 @@ func (m *model) apply(c core.Command) ([]events.Event, core.Code) {
 		if a >= 0 {
 			return nil, 1205
 		}
-		if _, ok := modelGrants[c.Preset]; !ok {
+		if _, ok := m.grants[c.Preset]; !ok {
 			return nil, 1212
 		}
 	} else {
 		if a < 0 {
 			return nil, 1208
 		}
-		if spec.group != "" && !slices.Contains(modelGrants[m.people[a].preset], spec.group) {
+		if spec.group != "" && !slices.Contains(m.grants[m.people[a].preset], spec.group) {
 			return nil, 1201
 		}
 	}
@@ -224,42 +218,16 @@ func (m *model) snapshot() core.Snapshot {
 	return s
 }
 
-// joinedIDs are the ids of the joined participants, or only of those with
-// one of the given presets.
-func (m *model) joinedIDs(presets ...string) []string {
-	var ids []string
-	for _, p := range m.people {
-		if len(presets) == 0 || slices.Contains(presets, p.preset) {
-			ids = append(ids, p.id)
-		}
-	}
-	return ids
-}
-
-var (
-	// joinable are the ids join commands use: enough for sessions whose trie
-	// has sub-nodes.
-	joinable = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-		"mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "zoë"}
-	// anyone adds ids that never join and the empty id to joinable.
-	anyone = append(slices.Clone(joinable), "ghost", "nobody", "")
-	// presetNames are the model's presets and names no session has.
-	presetNames = []string{"host", "cohost", "stage", "attendee", "admin", ""}
-	// typeNames are the command types and a few that do not exist.
-	typeNames = append(slices.Sorted(maps.Keys(modelCommands)), "mute", "", "JOIN", "kick ")
-)
-
 func TestReducerAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		m := &model{session: "room"}
-		chk := invariant.New(core.NewState("room", modelPresets()))
+		session := gaveltest.Sessions(nil).Draw(t, "session")
+		m := newModel(session.ID, session.Presets)
+		chk := gaveltest.NewChecker(session.Start())
 		// built follows the same commands as a replay does: Decide on the
 		// Builder's current state, then FoldInto it, changing its own
 		// nodes in place.
-		built := core.NewBuilder(core.NewState("room", modelPresets()))
-
-		step := func(t *rapid.T, cmd core.Command) {
-			t.Helper()
+		built := core.NewBuilder(session.Start())
+		for _, cmd := range session.Commands {
 			if evs, err := reducer.Decide(built.Current(), cmd); err == nil {
 				reducer.FoldInto(&built, evs)
 			}
@@ -277,109 +245,14 @@ func TestReducerAgainstModel(t *testing.T) {
 				t.Fatalf("%+v: outcome differs from the model's (-model +reducer):\n%s", cmd, d)
 			}
 			if err := chk.Step(cmd, after, evs, err); err != nil {
-				t.Fatalf("%+v: %v", cmd, err)
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(m.snapshot(), chk.State().Snapshot(), cmpopts.EquateEmpty()); d != "" {
+				t.Fatalf("%+v: state differs from the model's (-model +reducer):\n%s", cmd, d)
+			}
+			if d := cmp.Diff(m.snapshot(), built.Current().Snapshot(), cmpopts.EquateEmpty()); d != "" {
+				t.Fatalf("%+v: the Builder's state differs from the model's (-model +builder):\n%s", cmd, d)
 			}
 		}
-
-		// Draws of who acts and on whom favour joined participants, hosts
-		// and the pinned one, so that commands get past the checks as often
-		// as they fail them.
-		participant := func(t *rapid.T, label string) string {
-			var from []string
-			switch rapid.SampledFrom([]string{"anyone", "joined", "host", "pinned"}).Draw(t, label+" from") {
-			case "joined":
-				from = m.joinedIDs()
-			case "host":
-				from = m.joinedIDs("host")
-			case "pinned":
-				if m.pinned != "" {
-					from = []string{m.pinned}
-				}
-			}
-			if len(from) == 0 {
-				from = anyone
-			}
-			return rapid.SampledFrom(from).Draw(t, label)
-		}
-		id := func(t *rapid.T) string {
-			if rapid.IntRange(0, 15).Draw(t, "empty id") == 0 {
-				return ""
-			}
-			return rapid.StringMatching(`c[0-9]{1,3}`).Draw(t, "id")
-		}
-		join := func(t *rapid.T, actor string) core.Command {
-			return core.Command{ID: id(t), Type: "join", Actor: actor,
-				Name:   rapid.StringMatching(`[A-Z][a-z]{0,5}`).Draw(t, "name"),
-				Preset: rapid.SampledFrom(presetNames).Draw(t, "preset"),
-				Audio:  rapid.Bool().Draw(t, "audio"), Video: rapid.Bool().Draw(t, "video")}
-		}
-
-		// A prologue of joins, so that sessions are sometimes large.
-		for _, actor := range joinable[:rapid.IntRange(0, len(joinable)).Draw(t, "prologue joins")] {
-			step(t, join(t, actor))
-		}
-
-		t.Repeat(map[string]func(*rapid.T){
-			"join": func(t *rapid.T) {
-				step(t, join(t, rapid.SampledFrom(append(slices.Clone(joinable), "")).Draw(t, "actor")))
-			},
-			"leave": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: "leave", Actor: participant(t, "actor")})
-			},
-			"set media": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: rapid.SampledFrom([]core.CommandType{"set_audio", "set_video"}).Draw(t, "type"),
-					Actor: participant(t, "actor"), Enabled: rapid.Bool().Draw(t, "enabled")})
-			},
-			"disable one": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: rapid.SampledFrom([]core.CommandType{"disable_audio", "disable_video"}).Draw(t, "type"),
-					Actor: participant(t, "actor"), Target: participant(t, "target")})
-			},
-			"disable all": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: rapid.SampledFrom([]core.CommandType{"disable_all_audio", "disable_all_video"}).Draw(t, "type"),
-					Actor: participant(t, "actor")})
-			},
-			"pin or unpin": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: rapid.SampledFrom([]core.CommandType{"pin", "unpin"}).Draw(t, "type"),
-					Actor: participant(t, "actor"), Target: participant(t, "target")})
-			},
-			"kick": func(t *rapid.T) {
-				actor := participant(t, "actor")
-				target := actor
-				if !rapid.Bool().Draw(t, "kick self") {
-					target = participant(t, "target")
-				}
-				step(t, core.Command{ID: id(t), Type: "kick", Actor: actor, Target: target})
-			},
-			// A field at or over its limit, or not valid UTF-8.
-			"strings": func(t *rapid.T) {
-				odd := []string{"\xff", "a\xc3", strings.Repeat("é", 128), strings.Repeat("x", 257), strings.Repeat("n", 1024),
-					strings.Repeat("n", 1025)}
-				pick := func(label string, from []string) string {
-					if rapid.Bool().Draw(t, label+" odd") {
-						return rapid.SampledFrom(odd).Draw(t, label)
-					}
-					return rapid.SampledFrom(from).Draw(t, label)
-				}
-				step(t, core.Command{ID: pick("id", []string{"c1", "c2"}), Type: core.CommandType(rapid.SampledFrom(typeNames).Draw(t, "type")),
-					Actor: pick("actor", append(m.joinedIDs(), "ghost")), Target: pick("target", anyone), Name: pick("name", []string{"Ann"}),
-					Preset: pick("preset", presetNames), Enabled: rapid.Bool().Draw(t, "enabled")})
-			},
-			// Any type (kick_all among them, and types that do not exist)
-			// with every field drawn, whether the type reads it or not.
-			"any": func(t *rapid.T) {
-				step(t, core.Command{ID: id(t), Type: core.CommandType(rapid.SampledFrom(typeNames).Draw(t, "type")),
-					Actor: participant(t, "actor"), Target: participant(t, "target"),
-					Name: rapid.SampledFrom([]string{"", "Ann"}).Draw(t, "name"), Preset: rapid.SampledFrom(presetNames).Draw(t, "preset"),
-					Audio: rapid.Bool().Draw(t, "audio"), Video: rapid.Bool().Draw(t, "video"), Enabled: rapid.Bool().Draw(t, "enabled")})
-			},
-			"": func(t *rapid.T) {
-				if d := cmp.Diff(m.snapshot(), chk.State().Snapshot(), cmpopts.EquateEmpty()); d != "" {
-					t.Fatalf("state differs from the model's (-model +reducer):\n%s", d)
-				}
-				if d := cmp.Diff(m.snapshot(), built.Current().Snapshot(), cmpopts.EquateEmpty()); d != "" {
-					t.Fatalf("the Builder's state differs from the model's (-model +builder):\n%s", d)
-				}
-			},
-		})
 	})
 }

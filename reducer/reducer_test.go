@@ -10,7 +10,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
-	"github.com/gavelrtc/gavel/internal/invariant"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/reducer"
 )
 
@@ -48,9 +48,9 @@ func with(setup []core.Command, more ...core.Command) []core.Command {
 
 // newSession applies setup, which must succeed, to a new session and returns
 // a Checker holding the resulting state.
-func newSession(t *testing.T, setup []core.Command) *invariant.Checker {
+func newSession(t *testing.T, setup []core.Command) *gaveltest.Checker {
 	t.Helper()
-	chk := invariant.New(core.NewState("room", presets))
+	chk := gaveltest.NewChecker(core.NewState("room", presets))
 	for _, c := range setup {
 		if _, err := apply(t, chk, c); err != nil {
 			t.Fatalf("setup %+v: %v", c, err)
@@ -60,11 +60,11 @@ func newSession(t *testing.T, setup []core.Command) *invariant.Checker {
 }
 
 // apply runs cmd through the reducer and checks the session's invariants.
-func apply(t *testing.T, chk *invariant.Checker, cmd core.Command) ([]events.Event, error) {
+func apply(t *testing.T, chk *gaveltest.Checker, cmd core.Command) ([]events.Event, error) {
 	t.Helper()
 	after, evs, err := reducer.Apply(chk.State(), cmd)
 	if v := chk.Step(cmd, after, evs, err); v != nil {
-		t.Fatalf("%+v: %v", cmd, v)
+		t.Fatal(v)
 	}
 	return evs, err
 }
