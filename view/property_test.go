@@ -11,7 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/view"
 )
 
@@ -129,129 +129,74 @@ type client struct {
 	u *ui
 }
 
-var propertyPresets = core.Presets{
-	"host":     {DisableParticipantAudio: true, DisableParticipantVideo: true, PinParticipant: true, KickParticipant: true},
-	"cohost":   {DisableParticipantAudio: true, PinParticipant: true},
-	"attendee": {},
-}
-
-func drawCommand(t *rapid.T, i int, pool []string) core.Command {
-	return core.Command{
-		ID:      fmt.Sprintf("c%d", i),
-		Type:    rapid.SampledFrom(core.CommandTypes).Draw(t, "type"),
-		Actor:   rapid.SampledFrom(pool).Draw(t, "actor"),
-		Target:  rapid.SampledFrom(pool).Draw(t, "target"),
-		Name:    "N",
-		Preset:  rapid.SampledFrom([]string{"host", "cohost", "attendee", "attendee"}).Draw(t, "preset"),
-		Audio:   rapid.Bool().Draw(t, "audio"),
-		Video:   rapid.Bool().Draw(t, "video"),
-		Enabled: rapid.Bool().Draw(t, "enabled"),
-	}
-}
-
-// TestViewFollowsSession runs random sessions watched by one client per
-// participant (a new view for every stint in the room) and checks after
-// every command that each view's maps are the session's minus self, that
-// its notifications alone rebuild those maps, and that a view left behind
-// and resynced to the end agrees too.
+// TestViewFollowsSession runs gaveltest's sessions watched by one client
+// per participant (a new view for every stint in the room), whose views
+// gaveltest checks against the session after every command (Play), and
+// checks that each client's notifications alone rebuild its maps, and that
+// a view left behind and resynced to the end agrees too.
 func TestViewFollowsSession(t *testing.T) {
-	pool := []string{"h", "c", "a1", "a2", "a3"}
 	rapid.Check(t, func(t *rapid.T) {
-		s := core.NewState("room", propertyPresets)
-		clients := make(map[string]*client, len(pool))
-		for _, id := range pool {
+		session := gaveltest.Sessions(nil).Draw(t, "session")
+		steps, err := session.Play()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, st := range steps {
+			if st.Command.Type == core.Join && st.Err == nil && !slices.Contains(ids, st.Command.Actor) {
+				ids = append(ids, st.Command.Actor)
+			}
+		}
+		s := session.Start()
+		clients := make(map[string]*client, len(ids))
+		for _, id := range ids {
 			clients[id] = &client{view.New(id, s), &ui{}}
 		}
-		steps := rapid.IntRange(1, 80).Draw(t, "steps")
-		lagAt := rapid.IntRange(0, steps).Draw(t, "lag at")
+		lagAt := rapid.IntRange(0, len(steps)).Draw(t, "lag at")
 		var lagging map[string]*client
-		for i := range steps {
+		for i, st := range steps {
 			if i == lagAt {
-				lagging = make(map[string]*client, len(pool))
+				lagging = make(map[string]*client, len(ids))
 				for id, c := range clients {
 					lagging[id] = &client{c.v, c.u.clone()}
 				}
 			}
-			cmd := drawCommand(t, i, pool)
-			next, evs, err := reducer.Apply(s, cmd)
-			if err != nil {
-				continue
-			}
-			s = next
-			for _, id := range pool {
+			s = st.After
+			for _, id := range ids {
 				c := clients[id]
-				for _, e := range evs {
+				for _, e := range st.Events {
 					var ns []view.Notification
 					c.v, ns = c.v.Apply(e)
 					if err := c.u.follow(c.v, ns); err != nil {
-						t.Fatalf("%s after %+v: %v", id, cmd, err)
-					}
-					for _, n := range ns {
-						fromCmd := n.Event != view.RoomJoined && !(n.Event == view.ParticipantJoined && n.On == view.OnJoined)
-						if fromCmd && n.By != cmd.Actor {
-							t.Fatalf("%s: %+v has by %q, want %q", id, n, n.By, cmd.Actor)
-						}
+						t.Fatalf("%s after %+v: %v", id, st.Command, err)
 					}
 				}
-				checkFollows(t, id, c, s, false)
+				if d := c.u.check(c.v, false); d != "" {
+					t.Fatalf("%s after %+v: notifications and maps disagree (-view +notified):\n%s", id, st.Command, d)
+				}
 				if room := c.v.Self().RoomState; room != view.StateInit && room != view.StateJoined {
 					clients[id] = &client{view.New(id, s), &ui{}} // the next stint
 				}
 			}
 		}
-		if lagging == nil {
-			return
-		}
-		for _, id := range pool {
+		for _, id := range ids {
 			c := lagging[id]
-			v, ns := c.v.Resync(s)
-			if err := c.u.follow(v, ns); err != nil {
-				t.Fatalf("%s resynced: %v", id, err)
+			if c == nil {
+				return
 			}
 			if room := c.v.Self().RoomState; room != view.StateInit && room != view.StateJoined {
 				continue // an ended view ignores the resync
 			}
-			c.v = v
-			checkFollows(t, id+" resynced", c, s, true)
+			v, ns := c.v.Resync(s)
+			if err := c.u.follow(v, ns); err != nil {
+				t.Fatalf("%s resynced: %v", id, err)
+			}
+			if err := gaveltest.CheckView(v, s); err != nil {
+				t.Fatalf("%s resynced: %v", id, err)
+			}
+			if d := c.u.check(v, true); d != "" {
+				t.Fatalf("%s resynced: notifications and maps disagree (-view +notified):\n%s", id, d)
+			}
 		}
 	})
-}
-
-// checkFollows checks a live view of participant id against the session
-// state s.
-func checkFollows(t *rapid.T, who string, c *client, s core.State, resynced bool) {
-	v := c.v
-	id := v.Self().ID
-	room := v.Self().RoomState
-	if room != view.StateInit && room != view.StateJoined {
-		if s.Joined(id) {
-			t.Fatalf("%s: room state %q but joined", who, room)
-		}
-		return
-	}
-	if !v.State().Equal(s) {
-		t.Fatalf("%s: view state differs (-view +session):\n%s", who, cmp.Diff(v.State().Snapshot(), s.Snapshot()))
-	}
-	if (room == view.StateJoined) != s.Joined(id) {
-		t.Fatalf("%s: room state %q, joined %v", who, room, s.Joined(id))
-	}
-	var want []view.Participant
-	for _, p := range s.Participants() {
-		if p.ID != id {
-			want = append(want, view.Participant{Participant: p, IsPinned: s.Pinned() == p.ID})
-		}
-	}
-	if d := cmp.Diff(want, v.Joined(), cmp.Comparer(func(a, b []view.Participant) bool { return slices.Equal(a, b) })); d != "" {
-		t.Fatalf("%s: joined map is not the participants minus self (-want +got):\n%s", who, d)
-	}
-	pinned, ok := v.Pinned()
-	if wantOK := s.Pinned() != "" && s.Pinned() != id; ok != wantOK || (ok && pinned.ID != s.Pinned()) {
-		t.Fatalf("%s: pinned map %q (%v) with %q pinned", who, pinned.ID, ok, s.Pinned())
-	}
-	if v.Self().IsPinned != (s.Pinned() == id) {
-		t.Fatalf("%s: self.IsPinned %v with %q pinned", who, v.Self().IsPinned, s.Pinned())
-	}
-	if d := c.u.check(v, resynced); d != "" {
-		t.Fatalf("%s: notifications and maps disagree (-view +notified):\n%s", who, d)
-	}
 }
