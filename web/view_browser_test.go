@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/view"
 )
@@ -58,34 +60,27 @@ func fromGo(n view.Notification) jsNote {
 	return j
 }
 
-// randomSession runs n random commands of 5 participants through the
-// reducer and returns the events.
-func randomSession(r *rand.Rand, presets core.Presets, n int) []events.Event {
-	ids := []string{"p0", "p1", "p2", "p3", "p4"}
-	types := []core.CommandType{core.Join, core.Join, core.Leave, core.SetAudio, core.SetVideo, core.DisableAudio,
-		core.DisableVideo, core.DisableAllAudio, core.DisableAllVideo, core.Pin, core.Pin, core.Unpin, core.Kick}
-	s := core.NewState("room", presets)
-	var evs []events.Event
-	for i := range n {
-		cmd := core.Command{ID: fmt.Sprint(i), Type: types[r.IntN(len(types))], Actor: ids[r.IntN(len(ids))],
-			Target: ids[r.IntN(len(ids))], Enabled: r.IntN(2) == 0, Audio: r.IntN(2) == 0, Video: r.IntN(2) == 0}
-		if i == n-1 && r.IntN(4) == 0 {
-			cmd.Type = core.KickAll
-		}
-		if cmd.Type == core.Join {
-			cmd.Name = "Name " + cmd.Actor
-			cmd.Preset = "attendee"
-			if r.IntN(2) == 0 {
-				cmd.Preset = "host"
-			}
-		}
-		next, out, err := reducer.Apply(s, cmd)
-		if err != nil {
-			continue
-		}
-		s, evs = next, append(evs, out...)
+// randomSession is the session gaveltest decodes from n random bytes: its
+// events, and the participants who joined it.
+func randomSession(t *testing.T, r *rand.Rand, presets core.Presets, n int) ([]events.Event, []string) {
+	t.Helper()
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(r.Uint32())
 	}
-	return evs
+	steps, err := gaveltest.SessionFromBytes(presets, data).Play()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []events.Event
+	var joined []string
+	for _, st := range steps {
+		evs = append(evs, st.Events...)
+		if st.Command.Type == core.Join && st.Err == nil && !slices.Contains(joined, st.Command.Actor) {
+			joined = append(joined, st.Command.Actor)
+		}
+	}
+	return evs, joined
 }
 
 func TestSessionViewMatchesGoView(t *testing.T) {
@@ -96,8 +91,11 @@ func TestSessionViewMatchesGoView(t *testing.T) {
 	presetsJSON := string(events.AppendPresets(nil, presets))
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := range 40 {
-		evs := randomSession(r, presets, 60)
-		self := fmt.Sprintf("p%d", r.IntN(5))
+		evs, joined := randomSession(t, r, presets, 500)
+		self := "alice"
+		if len(joined) > 0 {
+			self = joined[r.IntN(len(joined))]
+		}
 		// Half the views start in the middle of the session, from a state.
 		start := core.NewState("room", presets)
 		from := 0
