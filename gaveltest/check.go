@@ -49,8 +49,14 @@ func (c *Checker) State() core.State { return c.last }
 // Step checks one step of the session: cmd, applied to State(), gave the
 // state after and the events evs, or was rejected with err (and after
 // should then be the state before). It returns an error that lists every
-// invariant the step breaks, or nil; either way the Checker moves on to
-// after.
+// invariant the step breaks, a line each with details indented, or nil;
+// either way the Checker moves on to after.
+//
+// The outcome must be the reducer's (reducer.Decide), so a system under
+// test that decides otherwise fails here. Each step folds the session's
+// whole history again: the cost grows with the square of the session's
+// length, which is nothing for the hundreds of commands a generated
+// session has.
 func (c *Checker) Step(cmd core.Command, after core.State, evs []events.Event, err error) error {
 	before := c.last
 	c.steps++

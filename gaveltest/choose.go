@@ -1,10 +1,6 @@
 package gaveltest
 
-import (
-	"strconv"
-
-	"pgregory.net/rapid"
-)
+import "pgregory.net/rapid"
 
 // A chooser makes the choices a generator is written in: each picks one of
 // a fixed list of options. Writing every generator against it, rather than
@@ -36,33 +32,14 @@ func resolve(i, n int, ok func(int) bool) int {
 	return -1
 }
 
-// rapidChooser draws from rapid: one IntRange per choice, so a choice
-// shrinks towards the first option, and rapid logs the option chosen.
+// rapidChooser draws from rapid: one labelled IntRange per choice, so a
+// choice shrinks towards the first option.
 type rapidChooser struct{ t *rapid.T }
-
-// picked is a choice as rapid logs it (%#v): the option, quoted.
-type picked struct {
-	i    int
-	name string
-}
-
-func (p picked) GoString() string {
-	if p.i < 0 {
-		return "(none)"
-	}
-	return strconv.Quote(p.name)
-}
 
 func (rapidChooser) exhausted() bool { return false }
 
 func (c rapidChooser) choose(label string, options []string, ok func(int) bool) int {
-	g := rapid.Map(rapid.IntRange(0, len(options)-1), func(i int) picked {
-		if i = resolve(i, len(options), ok); i < 0 {
-			return picked{i: -1}
-		}
-		return picked{i, options[i]}
-	})
-	return g.Draw(c.t, label).i
+	return resolve(rapid.IntRange(0, len(options)-1).Draw(c.t, label), len(options), ok)
 }
 
 // byteChooser decodes bytes: one byte per choice, modulo the number of

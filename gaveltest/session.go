@@ -75,9 +75,8 @@ const (
 //
 // When a property fails, rapid shrinks the session: commands go, choices
 // move to the first option (joins, then the first ids of the pool: alice,
-// bob, …), and ids stay those of the pool, so the session printed is
-// short and reads as a script. rapid logs each command as it is drawn,
-// labelled with its id.
+// bob, …), and ids stay those of the pool. rapid then prints the session
+// with %#v: a short script, as the Go expression that builds it.
 func Sessions(presets core.Presets) *rapid.Generator[Session] {
 	return rapid.Custom(func(t *rapid.T) Session {
 		b := startSession(rapidChooser{t}, presets)
@@ -123,16 +122,10 @@ func SessionFromBytes(presets core.Presets, data []byte) Session {
 var moreOptions = append(slices.Repeat([]string{"go"}, 31), "stop")
 
 // drawn is one draw of Sessions: a command, or the end of the session.
+// Each is a draw of its own, so that shrinking can drop it whole.
 type drawn struct {
 	cmd  core.Command
 	stop bool
-}
-
-func (d drawn) GoString() string {
-	if d.stop {
-		return "(end of session)"
-	}
-	return command(d.cmd).GoString()
 }
 
 var prologueOptions = func() []string {
