@@ -102,7 +102,9 @@ func Sessions(presets core.Presets) *rapid.Generator[Session] {
 // fuzz target: the bytes make the choices Sessions draws (presets, if
 // presets is nil, then the opening joins, then each command), one byte a
 // choice, until they run out. Every input decodes, into at most 400
-// commands; the same bytes always give the same session.
+// commands; the same bytes always give the same session with the same
+// version of this package (a change to the generators makes a corpus
+// decode into other sessions, valid ones still).
 func SessionFromBytes(presets core.Presets, data []byte) Session {
 	ch := &byteChooser{data: data}
 	b := startSession(ch, presets)
