@@ -4,7 +4,7 @@
 //
 // # API in brief
 //
-//	s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(p))
+//	s, err := session.Open(ctx, "room-1", st, session.WithPresets(p))
 //	res, err := s.Submit(ctx, cmd)       // events with seqs; *core.Error on rejection
 //	sub, err := s.Subscribe(ctx, after)  // every event with seq > after, exactly once, in order
 //	ev, err := sub.Next(ctx)             // ErrSlowSubscriber when cut off: Subscribe(ctx, last) again

@@ -7,8 +7,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // gatedStore holds every Header call (the first step of opening a session)
@@ -18,11 +18,11 @@ type gatedStore struct {
 	gate chan struct{}
 }
 
-func (g *gatedStore) Header(ctx context.Context, id string) (events.Header, error) {
+func (g *gatedStore) Header(ctx context.Context, id string) (sessionlog.Header, error) {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return events.Header{}, ctx.Err()
+		return sessionlog.Header{}, ctx.Err()
 	}
 	return g.MemStore.Header(ctx, id)
 }
@@ -33,7 +33,7 @@ func (g *gatedStore) Header(ctx context.Context, id string) (events.Header, erro
 func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets), session.WithIdleTimeout(0))
+		m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 func TestManagerOpenTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets), session.WithIdleTimeout(0), session.WithOpenTimeout(time.Second))
+		m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0), session.WithOpenTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestManagerOpenTimeout(t *testing.T) {
 			t.Errorf("once the store answers: %v", err)
 		}
 	})
-	if _, err := session.NewManager(session.WithOpenTimeout(0)); !errors.Is(err, session.ErrInvalidOption) {
+	if _, err := session.NewManager(session.NewMemStore(), session.WithOpenTimeout(0)); !errors.Is(err, session.ErrInvalidOption) {
 		t.Errorf("WithOpenTimeout(0): %v, want ErrInvalidOption", err)
 	}
 }
