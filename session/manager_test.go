@@ -29,17 +29,25 @@ func (g *gatedStore) Header(ctx context.Context, id string) (sessionlog.Header, 
 	return g.MemStore.Header(ctx, id)
 }
 
+// gatedManager returns a manager, closed when the test ends, on a store
+// whose Header waits for st.gate.
+func gatedManager(t *testing.T, opts ...session.Option) (*gatedStore, *session.Manager) {
+	t.Helper()
+	st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
+	m, err := session.NewManager(st, append([]session.Option{session.WithPresets(presets), session.WithIdleTimeout(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return st, m
+}
+
 // A session is opened under the manager's lifetime: the caller that
 // started the opening going away fails only itself, and another caller
 // waiting for the same session gets it.
 func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		st, m := gatedManager(t)
 
 		first, leave := context.WithCancel(t.Context())
 		firstErr := make(chan error, 1)
@@ -81,12 +89,7 @@ func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 // tries again.
 func TestManagerOpenTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0), session.WithOpenTimeout(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		st, m := gatedManager(t, session.WithOpenTimeout(time.Second))
 		if _, err := m.Session(t.Context(), "room-1"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("a session the store holds past the open timeout: %v, want a deadline error", err)
 		}
@@ -153,12 +156,7 @@ func TestManagerNotFound(t *testing.T) {
 // would not, opening it at the same time.
 func TestManagerNotFoundThenCreate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		st, m := gatedManager(t)
 		watched := make(chan error, 1)
 		go func() {
 			_, _, err := m.Watch(t.Context(), "room-1")

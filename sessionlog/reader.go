@@ -10,7 +10,7 @@ import (
 // decoded in place, longer ones are assembled in a separate buffer.
 const readBufSize = 64 << 10
 
-// Reader reads a session log one record at a time. It counts lines and
+// Reader reads a session log one entry (line) at a time. It counts lines and
 // bytes, so that a program can note where a record is (Line, Offset, End)
 // and later read on from there (ResumeReader).
 type Reader struct {
@@ -69,8 +69,8 @@ func (r *Reader) Offset() int64 { return r.start }
 // of the log.
 func (r *Reader) End() int64 { return r.off }
 
-// Next returns the next record, or io.EOF after the last. Any other error is
-// a *LineError, and Next returns it again on every later call. The record
+// Next returns the next entry, or io.EOF after the last. Any other error is
+// a *LineError, and Next returns it again on every later call. The entry
 // does not share memory with the Reader.
 func (r *Reader) Next() (Entry, error) {
 	if r.err != nil {

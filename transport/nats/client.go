@@ -116,15 +116,10 @@ func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (sessi
 // and it resumes after a server restart or a change of stream leader. The
 // session need not exist yet. Close the subscription when done.
 func (c *Client) Subscribe(ctx context.Context, id string, after uint64) (*Subscription, error) {
-	tok, err := SessionToken(id)
+	r, tok, err := c.logReader(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.js.Stream(ctx, c.stream)
-	if err != nil {
-		return nil, fmt.Errorf("gavel/nats: stream %s: %w", c.stream, err)
-	}
-	r := logReader{stream: stream, subj: c.subj, wait: c.storeWait}
 	subject := c.subj.log + tok
 	start := uint64(1)
 	last, err := r.last(ctx, subject)
@@ -147,6 +142,20 @@ func (c *Client) Subscribe(ctx context.Context, id string, after uint64) (*Subsc
 		return nil, fmt.Errorf("gavel/nats: subscribe to %q: %w", id, err)
 	}
 	return &Subscription{session: id, msgs: msgs, seq: after}, nil
+}
+
+// logReader returns a reader of the client's stream, and session id's
+// subject token.
+func (c *Client) logReader(ctx context.Context, id string) (logReader, string, error) {
+	tok, err := SessionToken(id)
+	if err != nil {
+		return logReader{}, "", err
+	}
+	stream, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return logReader{}, "", fmt.Errorf("gavel/nats: stream %s: %w", c.stream, err)
+	}
+	return logReader{stream: stream, subj: c.subj, wait: c.storeWait}, tok, nil
 }
 
 // Subscription delivers one session's events, as session.Subscription does

@@ -221,15 +221,10 @@ func parseRecord(data []byte, seq uint64) (sessionlog.Record, error) {
 // bounds ReadLog and every Read after it. Close the reader when done. A
 // session that does not exist is an error matching session.ErrNotFound.
 func (c *Client) ReadLog(ctx context.Context, id string) (io.ReadCloser, error) {
-	tok, err := SessionToken(id)
+	r, tok, err := c.logReader(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.js.Stream(ctx, c.stream)
-	if err != nil {
-		return nil, fmt.Errorf("gavel/nats: stream %s: %w", c.stream, err)
-	}
-	r := logReader{stream: stream, subj: c.subj, wait: c.storeWait}
 	head, err := r.last(ctx, r.subj.head+tok)
 	switch {
 	case err != nil:
