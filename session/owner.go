@@ -134,10 +134,11 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 		if err := checkSeqs(seq, rec.Events); err != nil {
 			return fmt.Errorf("record at position %d: %w", rec.Pos, err)
 		}
-		e.before = seq
-		if rec.Err == nil {
-			reducer.FoldInto(&b, rec.Events)
+		if rec.Err != nil && len(rec.Events) > 0 {
+			return fmt.Errorf("record at position %d: rejected, and with events", rec.Pos)
 		}
+		e.before = seq
+		reducer.FoldInto(&b, rec.Events)
 		o.pos, e.seq = rec.Pos, b.Current().Seq()
 		o.win.add(e)
 		o.publish(rec.Events)
