@@ -1,7 +1,9 @@
 // Package events defines gavel's typed events, one Go type per event of the
-// SPEC, and the JSON wire codec for everything gavel exchanges: events,
-// commands, errors, session state, presets and session-log records. It is
-// the one place that knows JSON field names.
+// SPEC, and the JSON wire codec of gavel's vocabulary: events, commands,
+// errors, session state and presets. Envelopes around them have their own
+// package: the session log's lines (header, command record, checkpoint) are
+// package sessionlog's, the websocket frames package wire's; they build on
+// this codec (ScanObject, DecodeString, the Append functions).
 //
 // Events are facts about a change: a command that changes nothing produces
 // none. Each event carries the seq the reducer gave it (1, 2, 3 … per

@@ -9,7 +9,13 @@ import "fmt"
 // gavel's JSON is case-sensitive. Envelopes around the codec's values (the
 // websocket frames of transport/ws/wire, the NATS replies) split their
 // fields with it in the single pass the codec's own decoders use.
-func ScanObject(b []byte, member func(name, value []byte)) error { return scanObject(b, member) }
+// Input that is not an object is an error that says so ("not a JSON object").
+func ScanObject(b []byte, member func(name, value []byte)) error {
+	if err := expectObject(b); err != nil {
+		return err
+	}
+	return scanObject(b, member)
+}
 
 // DecodeString decodes b, one JSON string value as ScanObject gives it
 // (with its quotes), to the string it stands for; invalid UTF-8 decodes to

@@ -2,22 +2,26 @@ package examples_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-func replay(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
+func open(t *testing.T, name string) *os.File {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	code = replaycmd.Run(args, bytes.NewReader(stdin), &out, &errOut)
-	return code, out.String(), errOut.String()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func shipped(t *testing.T) []string {
@@ -32,20 +36,22 @@ func shipped(t *testing.T) []string {
 	return logs
 }
 
-// TestExamplesVerify checks that every shipped log passes replay -verify and
-// is exactly what replay -json makes of it.
+// TestExamplesVerify checks that every shipped log verifies (replay
+// -verify) and is exactly what recording it again makes of it (replay
+// -json).
 func TestExamplesVerify(t *testing.T) {
 	for _, log := range shipped(t) {
 		t.Run(log, func(t *testing.T) {
-			if code, stdout, stderr := replay(t, nil, "-verify", log); code != 0 || !strings.HasPrefix(stdout, "ok: ") {
-				t.Fatalf("replay -verify %s: exit %d\n%s%s", log, code, stdout, stderr)
+			if _, err := sessionlog.Verify(open(t, log)); err != nil {
+				t.Fatalf("verify %s: %v", log, err)
 			}
 			want, err := os.ReadFile(log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, got, _ := replay(t, nil, "-json", log); got != string(want) {
-				t.Errorf("replay -json %s differs from the file:\n%s", log, cmp.Diff(string(want), got))
+			var got bytes.Buffer
+			if err := sessionlog.RecordScript(open(t, log), &got); err != nil || got.String() != string(want) {
+				t.Errorf("recording %s again: %v, and it differs from the file:\n%s", log, err, cmp.Diff(string(want), got.String()))
 			}
 		})
 	}
@@ -71,30 +77,38 @@ func TestDoctoredExampleFails(t *testing.T) {
 	if line < 0 {
 		t.Fatalf("no line of classroom.jsonl has %s", old)
 	}
-	code, stdout, _ := replay(t, []byte(strings.Join(lines, "\n")), "-verify", "-")
-	if code != replaycmd.ExitDivergence {
-		t.Fatalf("replay -verify of a doctored classroom: exit %d, want 1\n%s", code, stdout)
+	_, err = sessionlog.Verify(strings.NewReader(strings.Join(lines, "\n")))
+	d, ok := errors.AsType[*sessionlog.Divergence](err)
+	if !ok {
+		t.Fatalf("verifying a doctored classroom: %v, want a divergence", err)
 	}
-	report := strings.Join(strings.Fields(stdout), " ")
-	for _, want := range []string{"line " + strconv.Itoa(line) + ": divergence", `"type":"disable_audio","actor":"rivera","target":"ben"`,
-		`- "audio_enabled": true + "audio_enabled": false`} {
-		if !strings.Contains(report, want) {
-			t.Errorf("report:\n%s\nwant it to have %q", stdout, want)
-		}
+	if d.Line != line || !strings.Contains(string(d.Command), `"type":"disable_audio","actor":"rivera","target":"ben"`) ||
+		!strings.Contains(strings.Join(strings.Fields(d.Diff), " "), `- "audio_enabled": true + "audio_enabled": false`) {
+		t.Errorf("divergence at line %d (want %d), command %s, diff:\n%s", d.Line, line, d.Command, d.Diff)
 	}
 }
 
 // TestTownhall checks the town hall at its disable_all_audio: one event for
 // 5,002 participants, every microphone off after it.
 func TestTownhall(t *testing.T) {
-	code, stdout, stderr := replay(t, nil, "-until", "5005", "townhall.jsonl")
-	_, state, ok := strings.Cut(stdout, "\nstate after line 5005: ")
-	if code != 0 || !ok {
-		t.Fatalf("replay -until 5005 townhall.jsonl: exit %d, no state\n%s", code, stderr)
+	p, err := sessionlog.NewReplayer(open(t, "townhall.jsonl"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.HasPrefix(state, "session townhall-q2, seq 5003, 5002 joined, nobody pinned\n") ||
-		strings.Count(state, "audio off") != 5002 || strings.Contains(state, "audio on") {
-		t.Errorf("state after disable_all_audio:\n%.500s", state)
+	p.StopAfter(5005)
+	for {
+		if _, err = p.Next(); err != nil {
+			break
+		}
+	}
+	st := p.State()
+	if err != io.EOF || p.Line() != 5005 || st.Seq() != 5003 || st.Len() != 5002 || st.Pinned() != "" {
+		t.Fatalf("after line %d: %v, seq %d, %d joined, pinned %q", p.Line(), err, st.Seq(), st.Len(), st.Pinned())
+	}
+	for q := range st.All() {
+		if q.AudioEnabled {
+			t.Fatalf("after disable_all_audio, %s's microphone is on", q.ID)
+		}
 	}
 	b, err := os.ReadFile("townhall.jsonl")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // checkCommand checks what holds of any command DecodeCommand returns: it
@@ -246,13 +247,13 @@ func FuzzDecodeRecord(f *testing.F) {
 		// The raw parts of a record are as written, so they differ in the
 		// canonical form; what they decode to must not.
 		sameAsEncodingJSON(t, data, decodeRecordOutcome,
-			cmpopts.IgnoreFields(events.Record{}, "RawCommand", "RawEvents", "RawError", "CommandErr"))
-		r, err := events.DecodeRecord(data)
+			cmpopts.IgnoreFields(sessionlog.Entry{}, "RawCommand", "RawEvents", "RawError", "CommandErr"))
+		r, err := sessionlog.DecodeEntry(data)
 		if err != nil {
 			return
 		}
 		if !r.HasCommand && r.State == nil {
-			t.Fatalf("DecodeRecord(%q) has neither a command nor a state", data)
+			t.Fatalf("DecodeEntry(%q) has neither a command nor a state", data)
 		}
 		if r.HasCommand {
 			if r.CommandErr != nil && !errors.Is(r.CommandErr, core.ErrInvalidCommand) {
@@ -274,10 +275,18 @@ func FuzzDecodeRecord(f *testing.F) {
 			if rerr != nil && len(evs) > 0 {
 				return // a record may say both; a writer says one
 			}
-			line := events.AppendCommandRecord(nil, r.At, r.RawCommand, evs, outcome)
-			again, err := events.DecodeRecord(line)
+			var buf bytes.Buffer
+			w := sessionlog.NewAppendWriter(&buf)
+			if err := w.WriteRawCommand(r.At, r.RawCommand, evs, outcome); err != nil {
+				t.Fatalf("WriteRawCommand(%s): %v", r.RawCommand, err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			again, err := sessionlog.DecodeEntry(line)
 			if err != nil {
-				t.Fatalf("DecodeRecord(%s): %v", line, err)
+				t.Fatalf("DecodeEntry(%s): %v", line, err)
 			}
 			evs2, rerr2, err := again.Outcome()
 			if err != nil {
@@ -292,6 +301,18 @@ func FuzzDecodeRecord(f *testing.F) {
 			if d := cmp.Diff(outcomeOf{r.At, r.Command, evs, rerr}, outcomeOf{again.At, again.Command, evs2, rerr2},
 				cmpopts.EquateEmpty()); d != "" {
 				t.Fatalf("record rewritten as %s (-first +second):\n%s", line, d)
+			}
+			// What a store keeps of it reads back the same, in the
+			// codec's own spelling.
+			if rec, err := r.Record(); err == nil {
+				b := sessionlog.AppendRecord(nil, rec)
+				back, err := sessionlog.DecodeRecord(b)
+				if err != nil {
+					t.Fatalf("DecodeRecord(AppendRecord(%+v) = %s): %v", rec, b, err)
+				}
+				if b2 := sessionlog.AppendRecord(nil, back); !bytes.Equal(b, b2) {
+					t.Fatalf("a store's record read back differs:\n%s\n%s", b, b2)
+				}
 			}
 		}
 		if r.State != nil {
@@ -316,7 +337,7 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // recordOutcome is a record with what its raw parts decode to.
 type recordOutcome struct {
-	Record         events.Record
+	Record         sessionlog.Entry
 	CommandErrCode core.Code
 	Events         []events.Event
 	Error          *core.Error
@@ -324,7 +345,7 @@ type recordOutcome struct {
 }
 
 func decodeRecordOutcome(b []byte) (recordOutcome, error) {
-	r, err := events.DecodeRecord(b)
+	r, err := sessionlog.DecodeEntry(b)
 	if err != nil {
 		return recordOutcome{}, err
 	}

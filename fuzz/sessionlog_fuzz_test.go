@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // FuzzLogReader feeds arbitrary bytes to the session-log reader and to the
-// replay command in every mode. Neither may panic; the reader's errors name
-// a line that exists; replay exits 0, 1 or 2 (1 only for -verify), says
-// why in one line when the log is invalid, and what -json records,
-// -verify accepts and -json records again unchanged.
+// replay of package sessionlog in every way cmd/replay runs it. Nothing may
+// panic; an error names a line that exists (a *LineError) or is the first
+// divergence (a *Divergence, on a line that exists); and what RecordScript
+// records, Verify accepts and RecordScript records again unchanged.
 func FuzzLogReader(f *testing.F) {
 	f.Add([]byte(`{"format":"gavel-log/2","session":"s","presets":{"host":{"kick_participant":true}}}
 {"cmd":{"id":"1","type":"join","actor":"a","name":"A","preset":"host","audio":true}}
@@ -58,33 +56,49 @@ func checkLogLineError(t *testing.T, err error, lines int) {
 }
 
 func checkLogReplay(t *testing.T, data []byte) {
-	for _, mode := range [][]string{nil, {"-verify"}, {"-json"}, {"-until", "3"}, {"-verify", "-until", "2"}} {
-		code, stdout, stderr := runReplay(data, mode...)
-		switch {
-		case code == replaycmd.ExitDivergence && mode != nil && mode[0] == "-verify":
-		case code == replaycmd.ExitOK:
-		case code == replaycmd.ExitInvalid:
-			if !strings.HasPrefix(stderr, "replay: stdin: line ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
-				t.Fatalf("replay %v: exit 2 with stderr %q, want one line naming the line", mode, stderr)
-			}
-		default:
-			t.Fatalf("replay %v: exit %d", mode, code)
-		}
-		if code != replaycmd.ExitOK || len(mode) != 1 || mode[0] != "-json" {
+	lines := bytes.Count(data, []byte("\n")) + 1
+	// Every step, checked, as the timeline does; and up to line 3.
+	for _, until := range []int{0, 3} {
+		p, err := sessionlog.NewReplayer(bytes.NewReader(data))
+		if err != nil {
+			checkLogLineError(t, err, lines)
 			continue
 		}
-		if code, out, _ := runReplay(stdout, "-verify"); code != replaycmd.ExitOK {
-			t.Fatalf("replay -verify of what replay -json recorded: exit %d\n%s\nrecorded:\n%s", code, out, stdout)
-		}
-		if _, again, _ := runReplay(stdout, "-json"); !bytes.Equal(again, stdout) {
-			t.Fatalf("replay -json of a recorded log changed it:\n%s\nto\n%s", stdout, again)
+		p.StopAfter(until)
+		for {
+			s, err := p.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				checkLogLineError(t, err, lines)
+				break
+			}
+			if d := p.Check(s); d != nil && (d.Line != s.Line || d.Error() == "") {
+				t.Fatalf("divergence %v on line %d", d, s.Line)
+			}
+			_ = p.State().Snapshot()
 		}
 	}
-}
-
-// runReplay runs the replay command in process on data as standard input.
-func runReplay(data []byte, args ...string) (code int, stdout []byte, stderr string) {
-	var out, errOut bytes.Buffer
-	code = replaycmd.Run(append(args, "-"), bytes.NewReader(data), &out, &errOut)
-	return code, out.Bytes(), errOut.String()
+	if _, err := sessionlog.Verify(bytes.NewReader(data)); err != nil {
+		if d, ok := errors.AsType[*sessionlog.Divergence](err); ok {
+			if d.Line < 1 || d.Line > lines {
+				t.Fatalf("divergence on line %d of %d", d.Line, lines)
+			}
+		} else {
+			checkLogLineError(t, err, lines)
+		}
+	}
+	var recorded bytes.Buffer
+	if err := sessionlog.RecordScript(bytes.NewReader(data), &recorded); err != nil {
+		checkLogLineError(t, err, lines)
+		return
+	}
+	if _, err := sessionlog.Verify(bytes.NewReader(recorded.Bytes())); err != nil {
+		t.Fatalf("Verify of what RecordScript recorded: %v\nrecorded:\n%s", err, recorded.Bytes())
+	}
+	var again bytes.Buffer
+	if err := sessionlog.RecordScript(bytes.NewReader(recorded.Bytes()), &again); err != nil || !bytes.Equal(again.Bytes(), recorded.Bytes()) {
+		t.Fatalf("RecordScript of a recorded log changed it (%v):\n%s\nto\n%s", err, recorded.Bytes(), again.Bytes())
+	}
 }

@@ -43,7 +43,7 @@ func BenchmarkSubmit(b *testing.B) {
 		}
 	})
 	b.Run("Submit/mem", func(b *testing.B) {
-		s, err := session.Open(context.Background(), "bench", session.WithPresets(presets))
+		s, err := session.Open(context.Background(), "bench", session.NewMemStore(), session.WithPresets(presets))
 		if err != nil {
 			b.Fatal(err)
 		}

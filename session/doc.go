@@ -4,25 +4,31 @@
 //
 // # API in brief
 //
-//	s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(p))
+//	s, err := session.Open(ctx, "room-1", store, session.WithPresets(p))
 //	res, err := s.Submit(ctx, cmd)       // events with seqs; *core.Error on rejection
 //	sub, err := s.Subscribe(ctx, after)  // every event with seq > after, exactly once, in order
 //	ev, err := sub.Next(ctx)             // ErrSlowSubscriber when cut off: Subscribe(ctx, last) again
 //	st, sub, err := s.Watch(ctx)         // state at seq N and a subscription from N: a consistent pair
 //	s.Close(ctx)
 //
-//	m, err := session.NewManager(opts...)  // opens sessions on first use, closes idle ones
-//	m.Submit(ctx, "room-1", cmd); m.Subscribe(ctx, "room-1", after); m.Watch(ctx, "room-1")
-//	m.Close(ctx)                           // no goroutine survives it
+//	m, err := session.NewManager(store, opts...) // opens sessions on first use, closes idle ones
+//	m.Submit(ctx, "room-1", cmd)                 // creates the session if the store lacks it
+//	m.Subscribe(ctx, "room-1", after)            // these three: ErrNotFound if it does not exist
+//	m.Watch(ctx, "room-1"); m.State(ctx, "room-1")
+//	m.Close(ctx)                                 // no goroutine survives it
 //
 //	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
-//	optional: BatchAppender, Snapshotter, Auditor, Positioner (found by type assertion)
+//	optional: BatchAppender, Snapshotter (found by type assertion)
 //	NewMemStore(); package filestore (gavel-log/2 files); package storetest (conformance suite)
 //
-// Options (nats.go style, shared by Open and NewManager): WithStore, WithPresets,
+// The store is an argument, never a default: where a session's log lives
+// (memory, files, JetStream) is the embedding service's first decision.
+// Records, headers and positions are package sessionlog's types.
+//
+// Options (nats.go style, shared by Open and NewManager): WithPresets,
 // WithIdempotencyWindow, WithSubscriberBuffer, WithRecentEvents,
 // WithCatchUpBatch, WithSnapshotInterval, WithIdleTimeout, WithClock,
-// WithConflictRetries, WithMaxBatch.
+// WithConflictRetries, WithMaxBatch, WithOpenTimeout.
 //
 // # One owner per session
 //
@@ -36,15 +42,17 @@
 //  2. decide: reducer.Decide against the current state, giving events (maybe
 //     none) or a rejection;
 //  3. append: the command record (command, its at time from the clock, its
-//     events) is appended to the Store at the expected Position; the call
-//     returns only when the store holds it durably. A rejection appends
-//     nothing (an Auditor store is given it, best effort);
-//  4. only then, in this order: the state advances, the window remembers
-//     the outcome, the events are published to the subscribers, and last
-//     the caller is answered.
+//     events or its rejection) is appended to the Store at the expected
+//     Position; the call returns only when the store holds it durably. A
+//     rejection is appended as an applied command is (SPEC §4);
+//  4. only then, in this order: the state advances (not for a rejection),
+//     the window remembers the outcome, the events are published to the
+//     subscribers, and last the caller is answered.
 //
-// So an answered command is durable, and no subscriber ever sees an event the
-// log could lose. Publishing comes before answering: when Submit returns,
+// So an answered command, applied or rejected, is durable, and no
+// subscriber ever sees an event the log could lose. A command that is not
+// well formed (check 1) is answered invalid_command by Submit before any of
+// this: deciding it needs no state, and it is not in the log. Publishing comes before answering: when Submit returns,
 // every subscriber has the command's events queued already, and a
 // subscriber may read them before Submit has returned (a transport that
 // both submits and subscribes must expect its command's events before its
@@ -61,15 +69,20 @@
 // the same JetStream subject) got there first: the owner reads the records
 // after its last Position from the store, folds them, and decides the
 // commands again, at most WithConflictRetries times before answering with an
-// error that matches ErrConflict. Any other append error leaves the owner
+// error that matches ErrConflict. Because a rejection is appended too, this
+// also holds for a batch that was all rejections: a rejection decided on a
+// state another writer has moved past conflicts, and is decided again. And
+// when two writers decide the same command id (a client's retry through
+// another instance), the second finds the first's record when it reads the
+// tail, and answers with that outcome: one outcome per command id. Any other append error leaves the owner
 // unsure of what the store holds, so it is answered to the callers and the
 // owner reloads the tail from the store before it decides anything else; a
 // retry of the same command id is then answered from the window if the record
 // had landed.
 //
 // A runtime learns of another writer's records when it next appends (the
-// conflict) or confirms a rejection (see Positioner); until then its State,
-// Watch and subscriptions lag behind the log. A service that runs several
+// conflict); until then its State, Watch and subscriptions lag behind the
+// log. A service that runs several
 // instances on one JetStream subject should send a session's traffic to one
 // of them where it can, and rely on the log for correctness.
 //
@@ -81,8 +94,10 @@
 // errors.Is(err, ErrPermanent):
 //
 //   - transient (ErrClosed, a context error, a store error, ErrConflict
-//     after the retries): the command may or may not have been applied;
-//     submit it again with the same id to learn which;
+//     after the retries): the command may or may not have been decided;
+//     submit it again with the same id to learn its outcome. A store that
+//     is down fails rejections too: a rejection is an outcome only once it
+//     is in the log;
 //   - permanent: the store can never hold the command's record
 //     (ErrTooLarge). Nothing was applied, the command failed alone and at
 //     once, the session goes on, and submitting it again fails the same
@@ -90,15 +105,16 @@
 //
 // # Idempotency
 //
-// The owner remembers the outcome of the last WithIdempotencyWindow applied
-// commands (default 10,000) and, apart, of as many rejected ones. A command
-// whose id is remembered is answered with the original outcome
-// (Result.Duplicate set), even if the new command differs from the first;
-// it is not applied again. Applied commands are the records of the log, so
-// on open the window is rebuilt from the log's last records and this holds
-// across restarts. A rejected command is not in the log: its id is
-// remembered while the session stays open, and after a restart a retry is
-// decided again (a rejection changed nothing, so deciding again is safe).
+// The owner remembers the outcome of the last WithIdempotencyWindow records
+// of the log (default 10,000), applied and rejected commands alike. A
+// command whose id is remembered is answered with the original outcome
+// (Result.Duplicate set; for a rejection, the same error), even if the new
+// command differs from the first; it is not decided again. The window holds
+// what the log holds: on open it is rebuilt from the log's last records,
+// and on a conflict it takes in another writer's records with the state, so
+// a command has one outcome across restarts and instances (a command that
+// would now be applied stays rejected). A command id beyond the window is
+// decided anew.
 //
 // # Subscriptions
 //
@@ -153,5 +169,6 @@
 // never by the reducer. Idle sessions are
 // measured on the same clock.
 //
-// Package session imports core, events, reducer and the standard library.
+// Package session imports core, events, reducer, sessionlog and the standard
+// library.
 package session

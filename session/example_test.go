@@ -12,7 +12,9 @@ import (
 func ExampleManager() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // every call that waits takes ctx
 	defer cancel()
-	m, err := session.NewManager(session.WithPresets(core.Presets{
+	// A store in memory; a service keeps its sessions in package filestore's
+	// or in JetStream (package transport/nats).
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(core.Presets{
 		"host":     {DisableParticipantAudio: true, KickParticipant: true},
 		"attendee": {},
 	}))

@@ -8,17 +8,22 @@ import (
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/reducer"
 )
 
-// Manager keeps a service's live sessions: it opens a session on first use
-// (creating it with WithPresets if the store does not have it), closes
-// sessions idle for WithIdleTimeout (no command, no subscriber), and closes
-// everything on Close. All methods are safe for concurrent use.
+// Manager keeps a service's live sessions, all in one store: it opens a
+// session on first use, closes sessions idle for WithIdleTimeout (no
+// command, no subscriber), and closes everything on Close. Submit and
+// Session create a session the store does not have, with the presets of
+// WithPresets; Subscribe, Watch and State do not: for them a session that
+// does not exist is an error matching ErrNotFound. All methods are safe for
+// concurrent use.
 //
 // Prefer the Manager's methods to holding a *Session: a session the manager
 // closed for idleness answers ErrClosed, and the Manager's methods reopen it.
 type Manager struct {
-	cfg config
+	store Store
+	cfg   config
 	// life is the manager's own lifetime: sessions are opened under it,
 	// never under a caller's context, and Close ends it.
 	life context.Context
@@ -33,22 +38,26 @@ type Manager struct {
 }
 
 // slot is a session being opened (ready open) or open. s and err are set
-// before ready closes.
+// before ready closes. create tells whether it is opened to be created if
+// need be.
 type slot struct {
-	ready chan struct{}
-	s     *Session
-	err   error
+	ready  chan struct{}
+	create bool
+	s      *Session
+	err    error
 }
 
-// NewManager returns a Manager; opts apply to every session it opens. Its
-// store (WithStore; default one MemStore) is shared by all its sessions.
-// With an idle timeout it runs one goroutine, stopped by Close.
-func NewManager(opts ...Option) (*Manager, error) {
-	cfg, err := newConfig(opts)
+// NewManager returns a Manager of the sessions kept in store (NewMemStore,
+// filestore.Open, a JetStream store …); opts apply to every session it
+// opens. Close does not close the store. With an idle timeout it runs one
+// goroutine, stopped by Close.
+func NewManager(store Store, opts ...Option) (*Manager, error) {
+	cfg, err := newConfig(store, opts)
 	if err != nil {
 		return nil, err
 	}
 	m := &Manager{
+		store:    store,
 		cfg:      cfg,
 		sessions: make(map[string]*slot),
 		quit:     make(chan struct{}),
@@ -81,11 +90,19 @@ func (m *Manager) janitor() {
 	}
 }
 
-// Session returns the open session id, opening it if needed. The session
-// is opened under the manager's lifetime, within WithOpenTimeout, not under
-// ctx: a caller that goes away stops waiting, and the others waiting for
-// the same session still get it. ctx bounds only this caller's wait.
+// Session returns the open session id, opening it if needed, and creating
+// it with the presets of WithPresets if the store does not have it. The
+// session is opened under the manager's lifetime, within WithOpenTimeout,
+// not under ctx: a caller that goes away stops waiting, and the others
+// waiting for the same session still get it. ctx bounds only this caller's
+// wait.
 func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
+	return m.session(ctx, id, true)
+}
+
+// session is Session; unless create is set, a session the store does not
+// have is an error matching ErrNotFound.
+func (m *Manager) session(ctx context.Context, id string, create bool) (*Session, error) {
 	for {
 		m.mu.Lock()
 		if m.closed {
@@ -94,7 +111,7 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 		}
 		sl := m.sessions[id]
 		if sl == nil {
-			sl = &slot{ready: make(chan struct{})}
+			sl = &slot{ready: make(chan struct{}), create: create}
 			m.sessions[id] = sl
 			go m.open(sl, id) // Close waits for it, through sl.ready
 		}
@@ -103,6 +120,9 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 		case <-sl.ready:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if create && !sl.create && errors.Is(sl.err, ErrNotFound) {
+			continue // opened by a caller that would not create it: create it
 		}
 		if sl.err != nil {
 			return nil, sl.err
@@ -127,7 +147,7 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 func (m *Manager) open(sl *slot, id string) {
 	ctx, cancel := context.WithTimeout(m.life, m.cfg.openTimeout)
 	defer cancel()
-	s, err := open(ctx, id, m.cfg)
+	s, err := open(ctx, id, m.store, m.cfg, sl.create)
 	m.mu.Lock()
 	sl.s, sl.err = s, err
 	if err != nil && m.sessions[id] == sl {
@@ -137,12 +157,13 @@ func (m *Manager) open(sl *slot, id string) {
 	close(sl.ready)
 }
 
-// retry runs f on session id, again on a fresh session if the one it got
-// was closed for idleness in between. f fails with ErrClosed only before the
-// session took the call, so running it again is safe.
-func (m *Manager) retry(ctx context.Context, id string, f func(s *Session) error) error {
+// retry runs f on session id (opened as session does), again on a fresh
+// session if the one it got was closed for idleness in between. f fails
+// with ErrClosed only before the session took the call, so running it again
+// is safe.
+func (m *Manager) retry(ctx context.Context, id string, create bool, f func(s *Session) error) error {
 	for {
-		s, err := m.Session(ctx, id)
+		s, err := m.session(ctx, id, create)
 		if err != nil {
 			return err
 		}
@@ -159,10 +180,13 @@ func (m *Manager) retry(ctx context.Context, id string, f func(s *Session) error
 }
 
 // Submit submits cmd to session id (see Session.Submit), opening it if
-// needed.
+// needed and creating it if the store does not have it.
 func (m *Manager) Submit(ctx context.Context, id string, cmd core.Command) (Result, error) {
+	if err := reducer.WellFormed(cmd); err != nil {
+		return Result{}, err // creates nothing: see Session.Submit
+	}
 	var res Result
-	err := m.retry(ctx, id, func(s *Session) (err error) {
+	err := m.retry(ctx, id, true, func(s *Session) (err error) {
 		res, err = s.Submit(ctx, cmd)
 		return err
 	})
@@ -170,27 +194,40 @@ func (m *Manager) Submit(ctx context.Context, id string, cmd core.Command) (Resu
 }
 
 // Subscribe subscribes to session id (see Session.Subscribe), opening it if
-// needed. The session stays open while the subscription is.
+// needed; a session the store does not have is an error matching
+// ErrNotFound. The session stays open while the subscription is.
 func (m *Manager) Subscribe(ctx context.Context, id string, after uint64) (*Subscription, error) {
 	var sub *Subscription
-	err := m.retry(ctx, id, func(s *Session) (err error) {
+	err := m.retry(ctx, id, false, func(s *Session) (err error) {
 		sub, err = s.Subscribe(ctx, after)
 		return err
 	})
 	return sub, err
 }
 
-// Watch is Session.Watch on session id, opening it if needed.
+// Watch is Session.Watch on session id, opening it if needed; a session
+// the store does not have is an error matching ErrNotFound.
 func (m *Manager) Watch(ctx context.Context, id string) (core.State, *Subscription, error) {
 	var (
 		st  core.State
 		sub *Subscription
 	)
-	err := m.retry(ctx, id, func(s *Session) (err error) {
+	err := m.retry(ctx, id, false, func(s *Session) (err error) {
 		st, sub, err = s.Watch(ctx)
 		return err
 	})
 	return st, sub, err
+}
+
+// State is Session.State on session id, opening it if needed; a session
+// the store does not have is an error matching ErrNotFound.
+func (m *Manager) State(ctx context.Context, id string) (core.State, error) {
+	var st core.State
+	err := m.retry(ctx, id, false, func(s *Session) (err error) {
+		st, err = s.State(ctx)
+		return err
+	})
+	return st, err
 }
 
 // openSessions lists the sessions that are open.

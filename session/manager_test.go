@@ -7,8 +7,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // gatedStore holds every Header call (the first step of opening a session)
@@ -18,13 +20,26 @@ type gatedStore struct {
 	gate chan struct{}
 }
 
-func (g *gatedStore) Header(ctx context.Context, id string) (events.Header, error) {
+func (g *gatedStore) Header(ctx context.Context, id string) (sessionlog.Header, error) {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return events.Header{}, ctx.Err()
+		return sessionlog.Header{}, ctx.Err()
 	}
 	return g.MemStore.Header(ctx, id)
+}
+
+// gatedManager returns a manager, closed when the test ends, on a store
+// whose Header waits for st.gate.
+func gatedManager(t *testing.T, opts ...session.Option) (*gatedStore, *session.Manager) {
+	t.Helper()
+	st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
+	m, err := session.NewManager(st, append([]session.Option{session.WithPresets(presets), session.WithIdleTimeout(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return st, m
 }
 
 // A session is opened under the manager's lifetime: the caller that
@@ -32,12 +47,7 @@ func (g *gatedStore) Header(ctx context.Context, id string) (events.Header, erro
 // waiting for the same session gets it.
 func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets), session.WithIdleTimeout(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		st, m := gatedManager(t)
 
 		first, leave := context.WithCancel(t.Context())
 		firstErr := make(chan error, 1)
@@ -79,12 +89,7 @@ func TestManagerOpenOutlivesFirstCaller(t *testing.T) {
 // tries again.
 func TestManagerOpenTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &gatedStore{MemStore: session.NewMemStore(), gate: make(chan struct{})}
-		m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets), session.WithIdleTimeout(0), session.WithOpenTimeout(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		st, m := gatedManager(t, session.WithOpenTimeout(time.Second))
 		if _, err := m.Session(t.Context(), "room-1"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("a session the store holds past the open timeout: %v, want a deadline error", err)
 		}
@@ -98,7 +103,81 @@ func TestManagerOpenTimeout(t *testing.T) {
 			t.Errorf("once the store answers: %v", err)
 		}
 	})
-	if _, err := session.NewManager(session.WithOpenTimeout(0)); !errors.Is(err, session.ErrInvalidOption) {
+	if _, err := session.NewManager(session.NewMemStore(), session.WithOpenTimeout(0)); !errors.Is(err, session.ErrInvalidOption) {
 		t.Errorf("WithOpenTimeout(0): %v, want ErrInvalidOption", err)
 	}
+}
+
+// Subscribe, Watch and State say that a session the store does not have
+// does not exist, and create nothing; Submit and Session create it.
+func TestManagerNotFound(t *testing.T) {
+	st := session.NewMemStore()
+	m, err := session.NewManager(st, session.WithPresets(presets), session.WithIdleTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(testwait.Context(t))
+	ctx := testwait.Context(t)
+	if _, err := m.Subscribe(ctx, "nobody", 0); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Subscribe: %v, want ErrNotFound", err)
+	}
+	if _, _, err := m.Watch(ctx, "nobody"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Watch: %v, want ErrNotFound", err)
+	}
+	if _, err := m.State(ctx, "nobody"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("State: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Header(ctx, "nobody"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("asking created the session: Header = %v", err)
+	}
+	// A malformed command creates nothing either.
+	if _, err := m.Submit(ctx, "nobody", core.Command{Type: core.Leave, Actor: "a"}); !errors.Is(err, core.ErrInvalidCommand) {
+		t.Errorf("Submit of a command without an id: %v, want invalid_command", err)
+	}
+	if _, err := st.Header(ctx, "nobody"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("a malformed command created the session: Header = %v", err)
+	}
+
+	if _, err := m.Submit(ctx, "room-1", joinCmd("c1", "ann", "host")); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.State(ctx, "room-1"); err != nil || s.Seq() != 1 {
+		t.Errorf("State of a session Submit created: seq %d, %v", s.Seq(), err)
+	}
+	if _, err := m.Session(ctx, "room-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Watch(ctx, "room-2"); err != nil {
+		t.Errorf("Watch of a session Session created: %v", err)
+	}
+}
+
+// A caller that would create a session is not failed by a caller that
+// would not, opening it at the same time.
+func TestManagerNotFoundThenCreate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, m := gatedManager(t)
+		watched := make(chan error, 1)
+		go func() {
+			_, _, err := m.Watch(t.Context(), "room-1")
+			watched <- err
+		}()
+		synctest.Wait() // Watch's opening waits on the store
+		opened := make(chan error, 1)
+		go func() {
+			_, err := m.Session(t.Context(), "room-1")
+			opened <- err
+		}()
+		synctest.Wait() // Session waits for the same opening
+		close(st.gate)
+		if err := <-watched; !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Watch: %v, want ErrNotFound", err)
+		}
+		if err := <-opened; err != nil {
+			t.Errorf("Session, behind a Watch that found nothing: %v", err)
+		}
+		if _, err := st.MemStore.Header(t.Context(), "room-1"); err != nil {
+			t.Errorf("the session was not created: %v", err)
+		}
+	})
 }

@@ -7,12 +7,12 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // MemStore is a Store in memory, for tests and for services that need no
-// durability. It implements BatchAppender, Snapshotter, Auditor and Positioner. The zero
-// value is not usable: call NewMemStore.
+// durability. It implements BatchAppender and Snapshotter. The zero value
+// is not usable: call NewMemStore.
 type MemStore struct {
 	mu       sync.RWMutex
 	sessions map[string]*memLog
@@ -20,11 +20,10 @@ type MemStore struct {
 
 type memLog struct {
 	mu       sync.RWMutex
-	header   events.Header
-	records  []Record // records[i].Pos == i+1; appended to, never changed
-	after    []uint64 // after[i]: the session's seq after record i
+	header   sessionlog.Header
+	records  []sessionlog.Record // records[i].Pos == i+1; appended to, never changed
+	after    []uint64            // after[i]: the session's seq after record i
 	snapshot *Snapshot
-	rejected []Record
 }
 
 // NewMemStore returns an empty MemStore.
@@ -36,8 +35,6 @@ var (
 	_ Store         = (*MemStore)(nil)
 	_ BatchAppender = (*MemStore)(nil)
 	_ Snapshotter   = (*MemStore)(nil)
-	_ Auditor       = (*MemStore)(nil)
-	_ Positioner    = (*MemStore)(nil)
 )
 
 func (m *MemStore) log(session string) (*memLog, error) {
@@ -51,7 +48,7 @@ func (m *MemStore) log(session string) (*memLog, error) {
 }
 
 // Create implements Store.
-func (m *MemStore) Create(ctx context.Context, h events.Header) error {
+func (m *MemStore) Create(ctx context.Context, h sessionlog.Header) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -65,24 +62,24 @@ func (m *MemStore) Create(ctx context.Context, h events.Header) error {
 }
 
 // Header implements Store.
-func (m *MemStore) Header(ctx context.Context, session string) (events.Header, error) {
+func (m *MemStore) Header(ctx context.Context, session string) (sessionlog.Header, error) {
 	if err := ctx.Err(); err != nil {
-		return events.Header{}, err
+		return sessionlog.Header{}, err
 	}
 	l, err := m.log(session)
 	if err != nil {
-		return events.Header{}, err
+		return sessionlog.Header{}, err
 	}
 	return l.header, nil
 }
 
 // Append implements Store.
-func (m *MemStore) Append(ctx context.Context, session string, expected Position, rec Record) (Position, error) {
-	return m.AppendBatch(ctx, session, expected, []Record{rec})
+func (m *MemStore) Append(ctx context.Context, session string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	return m.AppendBatch(ctx, session, expected, []sessionlog.Record{rec})
 }
 
 // AppendBatch implements BatchAppender.
-func (m *MemStore) AppendBatch(ctx context.Context, session string, expected Position, recs []Record) (Position, error) {
+func (m *MemStore) AppendBatch(ctx context.Context, session string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -92,7 +89,7 @@ func (m *MemStore) AppendBatch(ctx context.Context, session string, expected Pos
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if last := Position(len(l.after)); last != expected {
+	if last := sessionlog.Position(len(l.after)); last != expected {
 		return 0, fmt.Errorf("session %q: expected position %d, last is %d: %w", session, expected, last, ErrConflict)
 	}
 	seq := uint64(0)
@@ -100,36 +97,21 @@ func (m *MemStore) AppendBatch(ctx context.Context, session string, expected Pos
 		seq = l.after[n-1]
 	}
 	for _, r := range recs {
-		r.Pos = Position(len(l.after) + 1)
-		r.Err = nil
+		r.Pos = sessionlog.Position(len(l.after) + 1)
 		seq = r.LastSeq(seq)
 		l.records = append(l.records, r)
 		l.after = append(l.after, seq)
 	}
-	return Position(len(l.after)), nil
-}
-
-// LastPosition implements Positioner.
-func (m *MemStore) LastPosition(ctx context.Context, session string) (Position, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	l, err := m.log(session)
-	if err != nil {
-		return 0, err
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return Position(len(l.after)), nil
+	return sessionlog.Position(len(l.after)), nil
 }
 
 // Records implements Store. It starts at the record holding from, found by
 // binary search.
-func (m *MemStore) Records(ctx context.Context, session string, from uint64) iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
+func (m *MemStore) Records(ctx context.Context, session string, from uint64) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
 		l, err := m.log(session)
 		if err != nil {
-			yield(Record{}, err)
+			yield(sessionlog.Record{}, err)
 			return
 		}
 		l.mu.RLock()
@@ -139,7 +121,7 @@ func (m *MemStore) Records(ctx context.Context, session string, from uint64) ite
 		l.mu.RUnlock()
 		for _, r := range recs[start:] {
 			if err := ctx.Err(); err != nil {
-				yield(Record{}, err)
+				yield(sessionlog.Record{}, err)
 				return
 			}
 			if !yield(r, nil) {
@@ -192,7 +174,7 @@ func (m *MemStore) SaveSnapshot(ctx context.Context, session string, snap Snapsh
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if snap.Pos > Position(len(l.after)) {
+	if snap.Pos > sessionlog.Position(len(l.after)) {
 		return fmt.Errorf("session %q: snapshot at position %d beyond the log's %d", session, snap.Pos, len(l.after))
 	}
 	snap.State.Participants = slices.Clone(snap.State.Participants)
@@ -217,31 +199,4 @@ func (m *MemStore) LatestSnapshot(ctx context.Context, session string) (Snapshot
 	snap := *l.snapshot
 	snap.State.Participants = slices.Clone(snap.State.Participants)
 	return snap, nil
-}
-
-// Audit implements Auditor.
-func (m *MemStore) Audit(ctx context.Context, session string, rec Record) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	l, err := m.log(session)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rec.Pos = 0
-	l.rejected = append(l.rejected, rec)
-	return nil
-}
-
-// Rejected returns the records given to Audit for session, in order.
-func (m *MemStore) Rejected(session string) []Record {
-	l, err := m.log(session)
-	if err != nil {
-		return nil
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return slices.Clone(l.rejected)
 }

@@ -25,7 +25,6 @@ type Option func(*config) error
 
 // config is what the options set; Open and NewManager start from defaults().
 type config struct {
-	store            Store
 	presets          core.Presets
 	window           int
 	subLimit         int // WithSubscriberBuffer: a subscriber's bound
@@ -54,7 +53,12 @@ func defaults() config {
 	}
 }
 
-func newConfig(opts []Option) (config, error) {
+// newConfig checks the store that Open or NewManager was given and applies
+// opts to the defaults.
+func newConfig(store Store, opts []Option) (config, error) {
+	if store == nil {
+		return config{}, errors.New("session: nil store")
+	}
 	c := defaults()
 	for _, o := range opts {
 		if o == nil {
@@ -64,26 +68,11 @@ func newConfig(opts []Option) (config, error) {
 			return config{}, err
 		}
 	}
-	if c.store == nil {
-		c.store = NewMemStore()
-	}
 	return c, nil
 }
 
 // ErrInvalidOption is matched by the error of an Option given a bad value.
 var ErrInvalidOption = errors.New("session: invalid option")
-
-// WithStore sets the store sessions are kept in. Default: a new MemStore
-// (for each Open; a Manager shares one).
-func WithStore(s Store) Option {
-	return func(c *config) error {
-		if s == nil {
-			return errors.Join(ErrInvalidOption, errors.New("nil store"))
-		}
-		c.store = s
-		return nil
-	}
-}
 
 // WithPresets sets the presets of sessions created by Open (a session that
 // exists keeps those of its header). Default: none, so only commands that

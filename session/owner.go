@@ -10,6 +10,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // owner is the state of a session's owner goroutine. Only that goroutine
@@ -19,13 +20,11 @@ type owner struct {
 	store   Store
 	batcher BatchAppender
 	snapper Snapshotter
-	auditor Auditor
-	posr    Positioner
-	header  events.Header
+	header  sessionlog.Header
 
 	state       core.State
-	pos         Position // position of the last record folded into state
-	dirty       bool     // an append failed: what the store holds is unknown
+	pos         sessionlog.Position // position of the last record read or appended
+	dirty       bool                // an append failed: what the store holds is unknown
 	lastSnapSeq uint64
 	win         window
 	recent      recent
@@ -34,26 +33,27 @@ type owner struct {
 	now   time.Time  // the clock when the batch being processed was taken
 	batch []*request // scratch, reused
 	items []item
-	recs  []Record
+	recs  []sessionlog.Record
 }
 
 // item is one request of a batch once decided.
 type item struct {
 	req   *request
-	rec   Record      // applied: the record to append (events possibly none)
-	rej   *core.Error // rejected
-	dup   *entry      // answered from the window
-	dupOf int         // > 0: same id as items[dupOf-1] of this batch
-	after core.State  // the state after this item
-	ent   *entry      // its outcome, once committed
+	rec   sessionlog.Record // decided: the record to append, applied (rec.Err nil) or rejected
+	dup   *outcome          // answered from the window
+	dupOf int               // > 0: same id as items[dupOf-1] of this batch
+	after core.State        // the state after this item
+	out   *outcome          // its outcome, once committed
 }
 
-func (it *item) applied() bool { return it.rej == nil && it.dup == nil && it.dupOf == 0 }
+// decided reports whether the item has a record to append: it was not
+// answered from the window or by an earlier item of its batch.
+func (it *item) decided() bool { return it.dup == nil && it.dupOf == 0 }
 
-func newOwner(s *Session, h events.Header) *owner {
+func newOwner(s *Session, h sessionlog.Header) *owner {
 	o := &owner{
 		s:      s,
-		store:  s.cfg.store,
+		store:  s.store,
 		header: h,
 		state:  core.NewState(h.Session, h.Presets),
 		win:    newWindow(s.cfg.window),
@@ -61,8 +61,6 @@ func newOwner(s *Session, h events.Header) *owner {
 	}
 	o.batcher, _ = o.store.(BatchAppender)
 	o.snapper, _ = o.store.(Snapshotter)
-	o.auditor, _ = o.store.(Auditor)
-	o.posr, _ = o.store.(Positioner)
 	return o
 }
 
@@ -95,6 +93,8 @@ func (o *owner) load(ctx context.Context) error {
 // after a snapshot, or another writer's) are folded into the state,
 // remembered in the window and published; those at or before o.pos only
 // refill the window, if refill is set (when opening: the window is empty).
+// Rejections are records like the others: they fold nothing and publish
+// nothing, and the window remembers them.
 func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 	known := o.pos
 	// One Builder folds the whole tail (a reopened session's log): what it
@@ -104,7 +104,7 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 	defer func() { o.state = b.State() }()
 	// Window entries of records before the first with events, whose seq is
 	// that event's seq minus one, or the state's if no such record comes.
-	var unseq []*entry
+	var unseq []*outcome
 	settle := func(seq uint64) {
 		for _, e := range unseq {
 			e.before, e.seq = seq, seq
@@ -118,7 +118,7 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 		if rec.Pos <= known && !refill {
 			continue
 		}
-		e := &entry{id: rec.Command.ID, events: rec.Events, at: rec.At, inLog: true}
+		e := &outcome{id: rec.Command.ID, events: rec.Events, err: rec.Err, at: rec.At}
 		if rec.Pos <= known {
 			if n := len(rec.Events); n > 0 {
 				e.before, e.seq = rec.Events[0].Sequence()-1, rec.Events[n-1].Sequence()
@@ -133,6 +133,9 @@ func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
 		settle(seq)
 		if err := checkSeqs(seq, rec.Events); err != nil {
 			return fmt.Errorf("record at position %d: %w", rec.Pos, err)
+		}
+		if rec.Err != nil && len(rec.Events) > 0 {
+			return fmt.Errorf("record at position %d: rejected, and with events", rec.Pos)
 		}
 		e.before = seq
 		reducer.FoldInto(&b, rec.Events)
@@ -221,7 +224,7 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 			// and stored nothing of it: that command alone fails, and the
 			// others are decided again without it.
 			i := n
-			for !items[i].applied() {
+			for !items[i].decided() {
 				i++
 			}
 			o.fail([]*request{items[i].req}, fmt.Errorf("session %q: command %q: %w", o.s.id, items[i].req.cmd.ID, err))
@@ -231,20 +234,18 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 			}
 			continue
 		}
-		stale := errors.Is(err, errStale)
-		if !stale && !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, ErrConflict) {
 			o.dirty = true
 			o.fail(pending, fmt.Errorf("session %q: append: %w", o.s.id, err))
 			return
 		}
+		// Another writer appended first: what it appended (maybe these
+		// very commands, sent again through it) decides them now.
 		if conflicts == o.s.cfg.conflictRetries {
 			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, conflicts, ErrConflict))
 			return
 		}
 		conflicts++
-		if stale {
-			continue // confirm has read the tail already
-		}
 		if err := o.readTail(ctx, o.state.Seq()+1, false); err != nil {
 			o.dirty = true
 			o.fail(pending, fmt.Errorf("session %q: reloading after a conflict: %w", o.s.id, err))
@@ -254,7 +255,8 @@ func (o *owner) process(ctx context.Context, batch []*request) {
 }
 
 // decide decides reqs one after the other, each on the state the ones
-// before it leave.
+// before it leave: a record for each, applied or rejected, unless the
+// window or an earlier request of the batch answers it.
 func (o *owner) decide(reqs []*request) []item {
 	items := o.items[:0]
 	st := o.state
@@ -265,11 +267,15 @@ func (o *owner) decide(reqs []*request) []item {
 			it.dup = e
 		} else if j := o.indexOfID(items, id); j >= 0 {
 			it.dupOf = j + 1
-		} else if evs, err := reducer.Decide(st, req.cmd); err != nil {
-			it.rej = asRejection(err)
 		} else {
-			st = reducer.Fold(st, evs)
-			it.rec = Record{At: o.now, Command: req.cmd, Events: evs}
+			it.rec = sessionlog.Record{At: o.now, Command: req.cmd}
+			evs, err := reducer.Decide(st, req.cmd)
+			if err != nil {
+				it.rec.Err = asRejection(err)
+			} else {
+				st = reducer.Fold(st, evs)
+				it.rec.Events = evs
+			}
 		}
 		it.after = st
 		items = append(items, it)
@@ -285,7 +291,7 @@ func (o *owner) indexOfID(items []item, id string) int {
 		return -1
 	}
 	for i := range items {
-		if items[i].dup == nil && items[i].dupOf == 0 && items[i].req.cmd.ID == id {
+		if items[i].decided() && items[i].req.cmd.ID == id {
 			return i
 		}
 	}
@@ -300,18 +306,20 @@ func asRejection(err error) *core.Error {
 }
 
 // append stores the records of items and returns how many items, from the
-// first, are settled: every record among them is stored.
+// first, are settled: every record among them is stored. A rejection is
+// stored as an applied command is: it takes the same place in the log, so
+// that another writer deciding the same command conflicts with it.
 func (o *owner) append(ctx context.Context, items []item) (int, error) {
 	recs := o.recs[:0]
 	for i := range items {
-		if items[i].applied() {
+		if items[i].decided() {
 			recs = append(recs, items[i].rec)
 		}
 	}
 	o.recs = recs
 	defer clear(recs)
 	if len(recs) == 0 {
-		return o.confirm(ctx, items)
+		return len(items), nil
 	}
 	if o.batcher != nil && len(recs) > 1 {
 		pos, err := o.batcher.AppendBatch(ctx, o.s.id, o.pos, recs)
@@ -325,20 +333,13 @@ func (o *owner) append(ctx context.Context, items []item) (int, error) {
 		// One of them can never be stored, and nothing was: find which
 		// by appending them one at a time.
 	}
-	stored := 0
-	for _, rec := range recs {
+	for stored, rec := range recs {
 		pos, err := o.store.Append(ctx, o.s.id, o.pos, rec)
 		if err != nil {
-			if stored == 0 {
-				return 0, err
-			}
-			// Settled: everything before the first record not stored. A
-			// rejection decided after stored record k-1 holds: the log
-			// ended at k-1 right after that append. One decided before the
-			// first record would need the first append to prove the same.
+			// Settled: everything before the first record not stored.
 			n := 0
 			for seen := 0; n < len(items); n++ {
-				if items[n].applied() {
+				if items[n].decided() {
 					if seen == stored {
 						break
 					}
@@ -348,37 +349,6 @@ func (o *owner) append(ctx context.Context, items []item) (int, error) {
 			return n, err
 		}
 		o.pos = pos
-		stored++
-	}
-	return len(items), nil
-}
-
-// errStale: commands were decided on a state the log has moved past.
-var errStale = errors.New("the log moved on")
-
-// confirm settles a batch with nothing to append. Rejections decided on a
-// state another writer has moved past would be wrong, and no append
-// conflict reveals it, so if there is one the tail is read first; if it
-// brought records, the batch is decided again (errStale).
-func (o *owner) confirm(ctx context.Context, items []item) (int, error) {
-	if !slices.ContainsFunc(items, func(it item) bool { return it.rej != nil }) {
-		return len(items), nil
-	}
-	if o.posr != nil {
-		last, err := o.posr.LastPosition(ctx, o.s.id)
-		if err != nil {
-			return 0, err
-		}
-		if last == o.pos {
-			return len(items), nil
-		}
-	}
-	pos := o.pos
-	if err := o.readTail(ctx, o.state.Seq()+1, false); err != nil {
-		return 0, err
-	}
-	if o.pos != pos {
-		return 0, errStale
 	}
 	return len(items), nil
 }
@@ -394,25 +364,21 @@ func (o *owner) commit(ctx context.Context, items []item) {
 		it := &items[i]
 		switch {
 		case it.dup != nil:
-			it.ent = it.dup
+			it.out = it.dup
 		case it.dupOf > 0:
-			it.ent = items[it.dupOf-1].ent
-		case it.rej != nil:
-			it.ent = &entry{id: it.req.cmd.ID, err: it.rej, before: o.state.Seq(), seq: o.state.Seq(), at: o.now}
-			o.win.add(it.ent)
-			o.audit(ctx, it)
+			it.out = items[it.dupOf-1].out
 		default:
-			it.ent = &entry{id: it.req.cmd.ID, events: it.rec.Events, before: o.state.Seq(), at: it.rec.At, inLog: true}
+			it.out = &outcome{id: it.req.cmd.ID, events: it.rec.Events, err: it.rec.Err, before: o.state.Seq(), at: it.rec.At}
 			o.state = it.after
-			it.ent.seq = o.state.Seq()
-			o.win.add(it.ent)
+			it.out.seq = o.state.Seq()
+			o.win.add(it.out)
 			o.publish(it.rec.Events)
 		}
 	}
 	o.s.setState(o.state)
 	for i := range items {
 		it := &items[i]
-		it.req.reply <- it.ent.reply(it.dup != nil || it.dupOf > 0)
+		it.req.reply <- it.out.reply(!it.decided())
 	}
 	clear(items)
 	o.maybeSnapshot(ctx)
@@ -425,18 +391,8 @@ func (o *owner) fail(reqs []*request, err error) {
 	}
 }
 
-func (o *owner) audit(ctx context.Context, it *item) {
-	if o.auditor == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, bestEffortTimeout)
-	defer cancel()
-	// Best effort, as Auditor says: a lost audit line does not fail the command.
-	_ = o.auditor.Audit(ctx, o.s.id, Record{At: o.now, Command: it.req.cmd, Err: it.rej})
-}
-
-// bestEffortTimeout bounds the store calls whose failure fails no command:
-// Audit and SaveSnapshot.
+// bestEffortTimeout bounds the store call whose failure fails no command:
+// SaveSnapshot.
 const bestEffortTimeout = 5 * time.Second
 
 func (o *owner) maybeSnapshot(ctx context.Context) {
@@ -500,82 +456,45 @@ func (o *owner) closeIfIdle(now time.Time, timeout time.Duration) bool {
 	return true
 }
 
-// entry is what the window remembers of a command.
-type entry struct {
+// outcome is what the window remembers of a command: its record's outcome.
+type outcome struct {
 	id     string
 	events []events.Event
 	err    *core.Error
 	before uint64 // the session's seq before the command
 	seq    uint64 // and after it
 	at     time.Time
-	inLog  bool // applied, so in the log; rejections are not
 }
 
-func (e *entry) reply(dup bool) reply {
+func (e *outcome) reply(dup bool) reply {
 	if e.err != nil {
 		return reply{res: Result{Duplicate: dup}, err: e.err}
 	}
 	return reply{res: Result{Events: e.events, Seq: e.seq, At: e.at, Duplicate: dup}}
 }
 
-// window remembers the last max applied commands (those in the log, so
-// that a reopened session remembers the same ones) and, apart, the last max
-// rejected ones (remembered while the session is open).
+// window is the idempotency window: the outcomes of the last max records
+// of the log, applied and rejected alike, by command id, oldest out first.
+// It holds what the log holds, so a reopened session, or another writer
+// that reads the same log, remembers the same.
 type window struct {
-	max      int
-	applied  idRing
-	rejected idRing
-}
-
-func newWindow(max int) window {
-	return window{max: max, applied: newIDRing(max), rejected: newIDRing(max)}
-}
-
-// get returns what is remembered of command id. An id is never in both
-// rings, except when another writer applied an id this runtime rejected:
-// the log wins.
-func (w *window) get(id string) *entry {
-	if e := w.applied.get(id); e != nil {
-		return e
-	}
-	return w.rejected.get(id)
-}
-
-func (w *window) add(e *entry) {
-	if e.inLog {
-		w.applied.add(e)
-	} else {
-		w.rejected.add(e)
-	}
-}
-
-// startSeq is the seq before the oldest remembered applied command, or cur
-// when there is none: reading the log from startSeq+1 finds them all again.
-func (w *window) startSeq(cur uint64) uint64 {
-	if e := w.applied.oldest(); e != nil {
-		return e.before
-	}
-	return cur
-}
-
-// idRing remembers the last max entries by id, oldest out first.
-type idRing struct {
 	max  int
-	m    map[string]*entry
-	ring []*entry // insertion order from head, once full
+	m    map[string]*outcome
+	ring []*outcome // insertion order from head, once full
 	head int
 }
 
-func newIDRing(max int) idRing { return idRing{max: max, m: make(map[string]*entry)} }
+func newWindow(max int) window { return window{max: max, m: make(map[string]*outcome)} }
 
-func (r *idRing) get(id string) *entry {
+// get returns the outcome of command id, or nil.
+func (r *window) get(id string) *outcome {
 	if id == "" {
 		return nil
 	}
 	return r.m[id]
 }
 
-func (r *idRing) add(e *entry) {
+func (r *window) add(e *outcome) {
 	if r.max == 0 || e.id == "" {
 		return
 	}
@@ -592,11 +511,13 @@ func (r *idRing) add(e *entry) {
 	r.m[e.id] = e
 }
 
-func (r *idRing) oldest() *entry {
+// startSeq is the seq before the oldest remembered command, or cur when
+// there is none: reading the log from startSeq+1 finds them all again.
+func (r *window) startSeq(cur uint64) uint64 {
 	if len(r.ring) == 0 {
-		return nil
+		return cur
 	}
-	return r.ring[r.head%len(r.ring)]
+	return r.ring[r.head%len(r.ring)].before
 }
 
 // recent keeps the last max events, so that a subscriber starting near the

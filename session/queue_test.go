@@ -29,7 +29,7 @@ func (s *Subscription) queueCap() int {
 // owner's slices themselves, grows as commands wait and lets the room go
 // once they are read.
 func TestQueueOnDemand(t *testing.T) {
-	s, err := Open(testwait.Context(t), "room-1", WithPresets(core.Presets{"host": {}}))
+	s, err := Open(testwait.Context(t), "room-1", NewMemStore(), WithPresets(core.Presets{"host": {}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // Errors of the runtime, matched with errors.Is.
@@ -41,8 +43,9 @@ type Result struct {
 // Session is one live session: an owner goroutine holding its state, in
 // front of a Store. All methods are safe for concurrent use.
 type Session struct {
-	id  string
-	cfg config
+	id    string
+	store Store
+	cfg   config
 
 	reqs     chan *request       // Submit → owner; unbuffered, so a sent request is the owner's
 	ctrl     chan func(o *owner) // other calls → owner
@@ -69,28 +72,30 @@ type reply struct {
 
 var requestPool = sync.Pool{New: func() any { return &request{reply: make(chan reply, 1)} }}
 
-// Open opens the session id from the store (WithStore), creating it with the
-// presets of WithPresets if the store does not have it, and starts its owner.
-// It loads the latest snapshot if the store keeps them, folds the records
-// after it and rebuilds the idempotency window from the log's tail.
-// Close the session when done.
-func Open(ctx context.Context, id string, opts ...Option) (*Session, error) {
-	cfg, err := newConfig(opts)
+// Open opens the session id kept in store, creating it with the presets of
+// WithPresets if the store does not have it, and starts its owner. It loads
+// the latest snapshot if the store keeps them, folds the records after it
+// and rebuilds the idempotency window from the log's tail. Close the
+// session when done; it does not close the store.
+func Open(ctx context.Context, id string, store Store, opts ...Option) (*Session, error) {
+	cfg, err := newConfig(store, opts)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, id, cfg)
+	return open(ctx, id, store, cfg, true)
 }
 
-func open(ctx context.Context, id string, cfg config) (*Session, error) {
+// open opens session id; unless create is set, a session the store does
+// not have is an error matching ErrNotFound.
+func open(ctx context.Context, id string, store Store, cfg config, create bool) (*Session, error) {
 	if id == "" {
 		return nil, errors.New("session: empty session id")
 	}
-	h, err := cfg.store.Header(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		h = events.Header{Session: id, Presets: cfg.presets}
-		if err = cfg.store.Create(ctx, h); errors.Is(err, ErrExists) {
-			h, err = cfg.store.Header(ctx, id)
+	h, err := store.Header(ctx, id)
+	if errors.Is(err, ErrNotFound) && create {
+		h = sessionlog.Header{Session: id, Presets: cfg.presets}
+		if err = store.Create(ctx, h); errors.Is(err, ErrExists) {
+			h, err = store.Header(ctx, id)
 		}
 	}
 	if err != nil {
@@ -99,6 +104,7 @@ func open(ctx context.Context, id string, cfg config) (*Session, error) {
 	ownerCtx, cancel := context.WithCancel(context.Background())
 	s := &Session{
 		id:     id,
+		store:  store,
 		cfg:    cfg,
 		reqs:   make(chan *request),
 		ctrl:   make(chan func(*owner)),
@@ -120,18 +126,27 @@ func open(ctx context.Context, id string, cfg config) (*Session, error) {
 // ID is the session id.
 func (s *Session) ID() string { return s.id }
 
-// Submit applies cmd: decide, append to the store, publish to subscribers,
-// answer (see the package doc). Subscribers are given the command's events
-// before Submit returns, so they may read them before the caller has its
-// answer. It returns the Result, or the *core.Error that rejected cmd (a
-// rejection; Result.Duplicate tells if it was the remembered one), or
-// another error: an infrastructure failure after which cmd may or may not
-// have been applied.
+// Submit decides cmd and appends its record, applied or rejected, to the
+// store, then publishes its events and answers (see the package doc).
+// Subscribers are given the command's events before Submit returns, so
+// they may read them before the caller has its answer. It returns the
+// Result, or the *core.Error that rejected cmd (a rejection; Result.Duplicate
+// tells if it was the remembered one), or another error: an infrastructure
+// failure after which cmd may or may not have been decided.
+//
+// A command that is not well formed (check 1: reducer.WellFormed) is
+// answered invalid_command at once, before the owner: that check needs no
+// state, so its answer is the same wherever and however often the command
+// is sent, and such a command, like one malformed on the wire, is not in
+// the log.
 //
 // If ctx ends while the owner works on cmd, Submit returns ctx's error and
 // cmd may still be applied; submit it again with the same id to learn its
 // outcome.
 func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) {
+	if err := reducer.WellFormed(cmd); err != nil {
+		return Result{}, err
+	}
 	req := requestPool.Get().(*request)
 	req.cmd = cmd
 	select {

@@ -21,6 +21,7 @@ import (
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 var presets = storetest.Presets
@@ -47,10 +48,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// open opens session id, closed when the test ends.
-func open(t testing.TB, id string, opts ...session.Option) *session.Session {
+// open opens session id in st, closed when the test ends.
+func open(t testing.TB, id string, st session.Store, opts ...session.Option) *session.Session {
 	t.Helper()
-	s, err := session.Open(testwait.Context(t), id, append([]session.Option{session.WithPresets(presets)}, opts...)...)
+	s, err := session.Open(testwait.Context(t), id, st, append([]session.Option{session.WithPresets(presets)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +91,9 @@ type tb interface {
 }
 
 // logOf reads every record of a session from st.
-func logOf(t tb, st session.Store, id string) []session.Record {
+func logOf(t tb, st session.Store, id string) []sessionlog.Record {
 	t.Helper()
-	var out []session.Record
+	var out []sessionlog.Record
 	for r, err := range st.Records(context.Background(), id, 1) {
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +104,7 @@ func logOf(t tb, st session.Store, id string) []session.Record {
 }
 
 // fold folds a log from a new session.
-func fold(id string, recs []session.Record) core.State {
+func fold(id string, recs []sessionlog.Record) core.State {
 	s := core.NewState(id, presets)
 	for _, r := range recs {
 		s = reducer.Fold(s, r.Events)
@@ -113,7 +114,7 @@ func fold(id string, recs []session.Record) core.State {
 
 // checkLog checks that a log has no gap in its seqs, and each command id
 // at most once.
-func checkLog(t tb, recs []session.Record) {
+func checkLog(t tb, recs []sessionlog.Record) {
 	t.Helper()
 	checkSeqs(t, recs)
 	ids := map[string]bool{}
@@ -126,7 +127,7 @@ func checkLog(t tb, recs []session.Record) {
 }
 
 // checkSeqs checks that a log has no gap in its seqs.
-func checkSeqs(t tb, recs []session.Record) {
+func checkSeqs(t tb, recs []sessionlog.Record) {
 	t.Helper()
 	seq := uint64(0)
 	for _, r := range recs {
@@ -141,7 +142,7 @@ func checkSeqs(t tb, recs []session.Record) {
 func TestSubmit(t *testing.T) {
 	st := session.NewMemStore()
 	clk := newClock()
-	s := open(t, "room-1", session.WithStore(st), session.WithClock(clk.Now))
+	s := open(t, "room-1", st, session.WithClock(clk.Now))
 	res := submit(t, s, joinCmd("c1", "alice", "host"))
 	want := session.Result{
 		Events: []events.Event{&events.ParticipantJoined{Seq: 1, Participant: "alice", Name: "alice", Preset: "host", AudioEnabled: true, VideoEnabled: true}},
@@ -158,7 +159,7 @@ func TestSubmit(t *testing.T) {
 		t.Errorf("Result of a command changing nothing (-want +got):\n%s", diff)
 	}
 	recs := logOf(t, st, "room-1")
-	wantLog := []session.Record{
+	wantLog := []sessionlog.Record{
 		{Pos: 1, At: clk.Now().Add(-time.Second), Command: joinCmd("c1", "alice", "host"), Events: want.Events},
 		{Pos: 2, At: clk.Now(), Command: audioCmd("c2", "alice", true)},
 	}
@@ -176,7 +177,7 @@ func TestSubmit(t *testing.T) {
 
 func TestRejection(t *testing.T) {
 	st := session.NewMemStore()
-	s := open(t, "room-1", session.WithStore(st))
+	s := open(t, "room-1", st)
 	submit(t, s, joinCmd("c1", "host", "host"))
 	submit(t, s, joinCmd("c2", "bob", "attendee"))
 	res, err := s.Submit(testwait.Context(t), core.Command{ID: "c3", Type: core.Kick, Actor: "bob", Target: "host"})
@@ -189,16 +190,26 @@ func TestRejection(t *testing.T) {
 	if diff := cmp.Diff(session.Result{}, res, equateEmpty); diff != "" {
 		t.Errorf("Result of a rejection (-want +got):\n%s", diff)
 	}
-	if n := len(logOf(t, st, "room-1")); n != 2 {
-		t.Errorf("the log has %d records after a rejection, want 2", n)
+	// The rejection is in the log, with its error and no event.
+	recs := logOf(t, st, "room-1")
+	if len(recs) != 3 || recs[2].Command.ID != "c3" || recs[2].Err == nil || recs[2].Err.Code != core.CodePermissionDenied ||
+		len(recs[2].Events) != 0 || recs[2].At.IsZero() {
+		t.Errorf("the log after a rejection: %+v, want the rejection last, with its error", recs)
 	}
-	rej := st.Rejected("room-1")
-	if len(rej) != 1 || rej[0].Command.ID != "c3" || !errors.Is(rej[0].Err, core.ErrPermissionDenied) {
-		t.Errorf("audited rejections: %+v", rej)
+	if got, _ := s.State(testwait.Context(t)); !got.Equal(fold("room-1", recs)) || got.Seq() != 2 {
+		t.Errorf("a rejection changed the state: seq %d", got.Seq())
+	}
+	// A malformed command (check 1) is answered before the runtime decides
+	// anything, as on the wire: it is not in the log.
+	if _, err := s.Submit(testwait.Context(t), core.Command{ID: "c4", Type: "shout", Actor: "bob"}); !errors.Is(err, core.ErrInvalidCommand) {
+		t.Errorf("a command of unknown type: err = %v, want invalid_command", err)
+	}
+	if n := len(logOf(t, st, "room-1")); n != 3 {
+		t.Errorf("the log has %d records after a malformed command, want 3", n)
 	}
 	// An infrastructure error is never a *core.Error.
 	s.Close(testwait.Context(t))
-	_, err = s.Submit(testwait.Context(t), joinCmd("c4", "carol", "attendee"))
+	_, err = s.Submit(testwait.Context(t), joinCmd("c5", "carol", "attendee"))
 	if !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Submit after Close: err = %v, want ErrClosed", err)
 	}
@@ -209,7 +220,7 @@ func TestRejection(t *testing.T) {
 
 func TestIdempotency(t *testing.T) {
 	st := session.NewMemStore()
-	s := open(t, "room-1", session.WithStore(st))
+	s := open(t, "room-1", st)
 	first := submit(t, s, joinCmd("c1", "host", "host"))
 	submit(t, s, audioCmd("c2", "host", false))
 	// The same id again, even with another command: the original outcome.
@@ -226,8 +237,8 @@ func TestIdempotency(t *testing.T) {
 	}
 	recs := logOf(t, st, "room-1")
 	checkLog(t, recs)
-	if len(recs) != 3 {
-		t.Errorf("the log has %d records, want 3", len(recs))
+	if len(recs) != 4 || recs[2].Err == nil {
+		t.Errorf("the log has %d records (%q), want 4, the rejection third", len(recs), commandIDs(recs))
 	}
 }
 
@@ -235,7 +246,7 @@ func TestIdempotency(t *testing.T) {
 // at once: it is applied once, and all get its outcome.
 func TestIdempotencyConcurrent(t *testing.T) {
 	st := session.NewMemStore()
-	s := open(t, "room-1", session.WithStore(st))
+	s := open(t, "room-1", st)
 	submit(t, s, joinCmd("c0", "host", "host"))
 	var wg sync.WaitGroup
 	results := make([]session.Result, 32)
@@ -269,7 +280,7 @@ func TestIdempotencyConcurrent(t *testing.T) {
 
 func TestIdempotencyWindow(t *testing.T) {
 	st := session.NewMemStore()
-	s := open(t, "room-1", session.WithStore(st), session.WithIdempotencyWindow(3))
+	s := open(t, "room-1", st, session.WithIdempotencyWindow(3))
 	submit(t, s, joinCmd("c0", "host", "host"))
 	submit(t, s, audioCmd("c1", "host", false))
 	for i := range 3 {
@@ -285,38 +296,49 @@ func TestIdempotencyWindow(t *testing.T) {
 }
 
 // TestIdempotencyAcrossRestart reopens the session on the same store: the
-// window is rebuilt from the log, with and without a snapshot.
+// window is rebuilt from the log, rejections included, with and without a
+// snapshot.
 func TestIdempotencyAcrossRestart(t *testing.T) {
 	for _, interval := range []uint64{0, 1, 3, 1000} {
 		t.Run(fmt.Sprintf("snapshot=%d", interval), func(t *testing.T) {
 			st := session.NewMemStore()
-			opts := []session.Option{session.WithStore(st), session.WithSnapshotInterval(interval), session.WithPresets(presets)}
-			s, err := session.Open(testwait.Context(t), "room-1", opts...)
+			opts := []session.Option{session.WithSnapshotInterval(interval), session.WithPresets(presets)}
+			s, err := session.Open(testwait.Context(t), "room-1", st, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var cmds []core.Command
 			var results []session.Result
+			var errs []error
 			for i := range 20 {
 				cmd := audioCmd(fmt.Sprintf("c%d", i), "host", i%3 == 0) // some change nothing
-				if i == 0 {
+				switch {
+				case i == 0:
 					cmd = joinCmd("c0", "host", "host")
+				case i%5 == 2:
+					cmd = core.Command{ID: cmd.ID, Type: core.Kick, Actor: "host", Target: "nobody"} // participant_not_found
 				}
-				cmds = append(cmds, cmd)
-				results = append(results, submit(t, s, cmd))
+				res, err := s.Submit(testwait.Context(t), cmd)
+				if err != nil && !errors.Is(err, core.ErrParticipantNotFound) {
+					t.Fatal(err)
+				}
+				cmds, results, errs = append(cmds, cmd), append(results, res), append(errs, err)
 			}
 			if err := s.Close(testwait.Context(t)); err != nil {
 				t.Fatal(err)
 			}
-			s = open(t, "room-1", opts...)
+			s = open(t, "room-1", st, opts...)
+			// "nobody" joins: the rejections, sent again, keep their outcome.
+			submit(t, s, joinCmd("j-nobody", "nobody", "attendee"))
 			for i, cmd := range cmds {
-				res := submit(t, s, cmd)
+				res, err := s.Submit(testwait.Context(t), cmd)
 				want := results[i]
 				want.Duplicate = true
-				if diff := cmp.Diff(want, res, equateEmpty); diff != "" {
-					t.Fatalf("command %q after the restart (-first +again):\n%s", cmd.ID, diff)
+				if diff := cmp.Diff(want, res, equateEmpty); diff != "" || !cmp.Equal(errs[i], err) {
+					t.Fatalf("command %q after the restart: %v, then %v (-first +again):\n%s", cmd.ID, errs[i], err, diff)
 				}
 			}
+			cmds = append(cmds, joinCmd("j-nobody", "nobody", "attendee"))
 			recs := logOf(t, st, "room-1")
 			checkLog(t, recs)
 			if len(recs) != len(cmds) {
@@ -327,7 +349,7 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
-	s := open(t, "room-1")
+	s := open(t, "room-1", session.NewMemStore())
 	var all []events.Event
 	for i := range 10 {
 		cmd := audioCmd(fmt.Sprintf("c%d", i), "host", i%2 == 0)
@@ -380,7 +402,7 @@ func next(t testing.TB, sub *session.Subscription, n int) []events.Event {
 // TestWatch takes a state and a subscription while commands run: the state
 // plus the events that follow is the present state.
 func TestWatch(t *testing.T) {
-	s := open(t, "room-1")
+	s := open(t, "room-1", session.NewMemStore())
 	submit(t, s, joinCmd("c0", "host", "host"))
 	var wg sync.WaitGroup
 	ctx := testwait.Context(t)
@@ -417,7 +439,7 @@ func TestWatch(t *testing.T) {
 // its queued events, the session and the other subscriber go on, and it
 // resumes from its last seq with nothing missing or doubled.
 func TestSlowSubscriber(t *testing.T) {
-	s := open(t, "room-1", smallBuffers(4)...)
+	s := open(t, "room-1", session.NewMemStore(), smallBuffers(4)...)
 	submit(t, s, joinCmd("c0", "host", "host"))
 	slow, err := s.Subscribe(testwait.Context(t), 1)
 	if err != nil {
@@ -466,7 +488,7 @@ func TestSlowSubscriber(t *testing.T) {
 }
 
 func TestCloseEndsSubscriptions(t *testing.T) {
-	s := open(t, "room-1")
+	s := open(t, "room-1", session.NewMemStore())
 	submit(t, s, joinCmd("c0", "host", "host"))
 	sub, err := s.Subscribe(testwait.Context(t), 0)
 	if err != nil {
@@ -488,7 +510,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 }
 
 func TestSubscriptionClose(t *testing.T) {
-	s := open(t, "room-1")
+	s := open(t, "room-1", session.NewMemStore())
 	sub, err := s.Subscribe(testwait.Context(t), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -505,7 +527,7 @@ func TestSubscriptionClose(t *testing.T) {
 // what the log says.
 func TestConcurrency(t *testing.T) {
 	st := session.NewMemStore()
-	s := open(t, "room-1", session.WithStore(st))
+	s := open(t, "room-1", st)
 	hammer(t, st, []*session.Session{s}, 64, 50)
 }
 
@@ -571,7 +593,7 @@ func hammer(t *testing.T, st session.Store, ss []*session.Session, goroutines, c
 		// A runtime knows the log up to its last command (another writer
 		// may have gone further).
 		final, _ := s.State(testwait.Context(t))
-		known := slices.IndexFunc(recs, func(r session.Record) bool { return len(r.Events) > 0 && r.Events[0].Sequence() > final.Seq() })
+		known := slices.IndexFunc(recs, func(r sessionlog.Record) bool { return len(r.Events) > 0 && r.Events[0].Sequence() > final.Seq() })
 		if known < 0 {
 			known = len(recs)
 		}
@@ -589,7 +611,7 @@ func TestConcurrencyManySessions(t *testing.T) {
 	st := session.NewMemStore()
 	var ss []*session.Session
 	for i := range 8 {
-		ss = append(ss, open(t, fmt.Sprintf("room-%d", i), session.WithStore(st)))
+		ss = append(ss, open(t, fmt.Sprintf("room-%d", i), st))
 	}
 	hammer(t, st, ss, 64, 40)
 }
@@ -602,13 +624,12 @@ func TestConcurrencyManySessions(t *testing.T) {
 // the log, not how a runtime shares a session under such contention.
 func TestTwoWriters(t *testing.T) {
 	mem := session.NewMemStore()
-	// plain hides the optional interfaces: one Append a record, and the
-	// tail read instead of LastPosition to confirm rejections.
+	// plain hides the optional interfaces: one Append a record.
 	plain := plainStore{session.NewMemStore()}
 	for name, st := range map[string]session.Store{"mem": mem, "plain": plain} {
 		t.Run(name, func(t *testing.T) {
-			a := open(t, "room-1", session.WithStore(st), session.WithConflictRetries(64))
-			b := open(t, "room-1", session.WithStore(st), session.WithConflictRetries(64))
+			a := open(t, "room-1", st, session.WithConflictRetries(64))
+			b := open(t, "room-1", st, session.WithConflictRetries(64))
 			sub, err := a.Subscribe(testwait.Context(t), 0)
 			if err != nil {
 				t.Fatal(err)
@@ -630,18 +651,92 @@ func TestTwoWriters(t *testing.T) {
 	}
 }
 
+// gateStore holds the first Append of command gate until release is
+// closed; held is closed when that Append arrives.
+type gateStore struct {
+	session.Store
+	gate          string
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (g *gateStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	if rec.Command.ID == g.gate {
+		g.once.Do(func() {
+			close(g.held)
+			select {
+			case <-g.release:
+			case <-ctx.Done():
+			}
+		})
+	}
+	return g.Store.Append(ctx, id, expected, rec)
+}
+
+// TestOneOutcomeAcrossWriters: a command sent to one runtime, and sent
+// again (same id) to a second runtime on the same log while the first is
+// busy appending the record before it, has one outcome. The second runtime
+// rejects it (already_joined: it has not seen the leave being appended).
+// That rejection is a record, at the position the leave is being appended
+// to: it wins, the leave conflicts and is decided again after it, and the
+// first runtime answers the command with the rejection in the log. (Were
+// a rejection not recorded, the first runtime would apply the command
+// after the leave, and the log would contradict the answer given.)
+func TestOneOutcomeAcrossWriters(t *testing.T) {
+	mem := session.NewMemStore()
+	gate := &gateStore{Store: plainStore{mem}, gate: "l1", held: make(chan struct{}), release: make(chan struct{})}
+	a := open(t, "room-1", gate)
+	submit(t, a, joinCmd("j1", "a2", "attendee"))
+	b := open(t, "room-1", mem) // b knows j1
+
+	type answer struct {
+		res session.Result
+		err error
+	}
+	leave, first := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		res, err := a.Submit(testwait.Context(t), core.Command{ID: "l1", Type: core.Leave, Actor: "a2"})
+		leave <- answer{res, err}
+	}()
+	testwait.Recv(t, gate.held, "a's append of l1")
+	x := joinCmd("x", "a2", "attendee")
+	go func() {
+		res, err := a.Submit(testwait.Context(t), x) // waits behind l1
+		first <- answer{res, err}
+	}()
+	_, err := b.Submit(testwait.Context(t), x)
+	if !errors.Is(err, core.ErrAlreadyJoined) {
+		t.Fatalf("x through b: %v, want already_joined", err)
+	}
+	close(gate.release)
+	if got := testwait.Recv(t, leave, "l1's answer"); got.err != nil || len(got.res.Events) != 1 {
+		t.Errorf("l1: %+v, %v; want it applied", got.res, got.err)
+	}
+	if got := testwait.Recv(t, first, "a's answer to x"); !got.res.Duplicate || !errors.Is(got.err, core.ErrAlreadyJoined) {
+		t.Errorf("x through a: %+v, %v; want b's answer, %v, as a duplicate", got.res, got.err, err)
+	}
+	recs := logOf(t, mem, "room-1")
+	checkLog(t, recs)
+	if diff := cmp.Diff([]string{"j1", "x", "l1"}, commandIDs(recs)); diff != "" {
+		t.Errorf("the log (-want +got):\n%s", diff)
+	}
+	if len(recs) == 3 && (recs[1].Err == nil || recs[1].Err.Code != core.CodeAlreadyJoined) {
+		t.Errorf("x in the log: %+v, want already_joined", recs[1])
+	}
+}
+
 // plainStore hides a store's optional interfaces.
 type plainStore struct{ session.Store }
 
 // conflictStore always answers ErrConflict.
 type conflictStore struct{ session.Store }
 
-func (conflictStore) Append(context.Context, string, session.Position, session.Record) (session.Position, error) {
+func (conflictStore) Append(context.Context, string, sessionlog.Position, sessionlog.Record) (sessionlog.Position, error) {
 	return 0, session.ErrConflict
 }
 
 func TestConflictRetriesExhausted(t *testing.T) {
-	s := open(t, "room-1", session.WithStore(conflictStore{session.NewMemStore()}), session.WithConflictRetries(3))
+	s := open(t, "room-1", conflictStore{session.NewMemStore()}, session.WithConflictRetries(3))
 	_, err := s.Submit(testwait.Context(t), joinCmd("c0", "host", "host"))
 	if !errors.Is(err, session.ErrConflict) {
 		t.Fatalf("err = %v, want ErrConflict", err)
@@ -661,7 +756,7 @@ type flakyStore struct {
 
 var errDisk = errors.New("disk on fire")
 
-func (f *flakyStore) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
+func (f *flakyStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
 	f.mu.Lock()
 	after, before := f.failAfter, f.failBefore
 	f.failAfter, f.failBefore = false, false
@@ -680,7 +775,7 @@ func (f *flakyStore) Append(ctx context.Context, id string, expected session.Pos
 // store, so a retry finds a record that landed and applies one that did not.
 func TestAppendFailure(t *testing.T) {
 	fs := &flakyStore{Store: session.NewMemStore()}
-	s := open(t, "room-1", session.WithStore(fs))
+	s := open(t, "room-1", fs)
 	submit(t, s, joinCmd("c0", "host", "host"))
 
 	fs.failAfter = true
@@ -707,16 +802,18 @@ func TestSnapshotEqualsFold(t *testing.T) {
 	for _, interval := range []uint64{1, 2, 7, 25} {
 		t.Run(fmt.Sprintf("interval=%d", interval), func(t *testing.T) {
 			st := session.NewMemStore()
-			s := open(t, "room-1", session.WithStore(st), session.WithSnapshotInterval(interval))
+			s := open(t, "room-1", st, session.WithSnapshotInterval(interval))
 			cmds := storetest.Records(60)
 			for i, r := range cmds {
-				submit(t, s, r.Command)
+				if _, err := s.Submit(testwait.Context(t), r.Command); (err == nil) != (r.Err == nil) {
+					t.Fatalf("Submit(%+v): %v, want %v", r.Command, err, r.Err)
+				}
 				if i%9 != 0 {
 					continue
 				}
 				recs := logOf(t, st, "room-1")
-				withSnap := open(t, "room-1", session.WithStore(st), session.WithSnapshotInterval(interval))
-				without := open(t, "room-1", session.WithStore(plainStore{st}))
+				withSnap := open(t, "room-1", st, session.WithSnapshotInterval(interval))
+				without := open(t, "room-1", plainStore{st})
 				a, _ := withSnap.State(testwait.Context(t))
 				b, _ := without.State(testwait.Context(t))
 				full := fold("room-1", recs)
@@ -737,7 +834,7 @@ func TestManager(t *testing.T) {
 	leakcheck.Check(t)
 	st := session.NewMemStore()
 	clk := newClock()
-	m, err := session.NewManager(session.WithStore(st), session.WithPresets(presets),
+	m, err := session.NewManager(st, session.WithPresets(presets),
 		session.WithClock(clk.Now), session.WithIdleTimeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -801,7 +898,7 @@ func TestManager(t *testing.T) {
 func TestManagerJanitor(t *testing.T) {
 	leakcheck.Check(t)
 	clk := newClock()
-	m, err := session.NewManager(session.WithPresets(presets), session.WithClock(clk.Now), session.WithIdleTimeout(time.Millisecond))
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(presets), session.WithClock(clk.Now), session.WithIdleTimeout(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -820,7 +917,7 @@ func TestManagerJanitor(t *testing.T) {
 // goroutine is left.
 func TestManagerShutdown(t *testing.T) {
 	leakcheck.Check(t)
-	m, err := session.NewManager(session.WithPresets(presets), session.WithIdleTimeout(time.Hour))
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(presets), session.WithIdleTimeout(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,22 +958,28 @@ func TestManagerShutdown(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	for name, opt := range map[string]session.Option{
-		"nil store": session.WithStore(nil),
-		"window":    session.WithIdempotencyWindow(-1),
-		"buffer":    session.WithSubscriberBuffer(0),
-		"recent":    session.WithRecentEvents(0),
-		"catch-up":  session.WithCatchUpBatch(0),
-		"idle":      session.WithIdleTimeout(-time.Second),
-		"clock":     session.WithClock(nil),
-		"retries":   session.WithConflictRetries(-1),
-		"batch":     session.WithMaxBatch(0),
+		"window":   session.WithIdempotencyWindow(-1),
+		"buffer":   session.WithSubscriberBuffer(0),
+		"recent":   session.WithRecentEvents(0),
+		"catch-up": session.WithCatchUpBatch(0),
+		"idle":     session.WithIdleTimeout(-time.Second),
+		"clock":    session.WithClock(nil),
+		"retries":  session.WithConflictRetries(-1),
+		"batch":    session.WithMaxBatch(0),
 	} {
-		if _, err := session.Open(testwait.Context(t), "x", opt); !errors.Is(err, session.ErrInvalidOption) {
+		if _, err := session.Open(testwait.Context(t), "x", session.NewMemStore(), opt); !errors.Is(err, session.ErrInvalidOption) {
 			t.Errorf("%s: err = %v, want ErrInvalidOption", name, err)
 		}
 	}
-	if _, err := session.Open(testwait.Context(t), "x", nil); err != nil {
+	if _, err := session.Open(testwait.Context(t), "x", session.NewMemStore(), nil); err != nil {
 		t.Errorf("a nil option: %v", err)
+	}
+	// The store is an argument: there is no default, and nil is refused.
+	if _, err := session.Open(testwait.Context(t), "x", nil); err == nil {
+		t.Errorf("Open with a nil store: no error")
+	}
+	if _, err := session.NewManager(nil); err == nil {
+		t.Errorf("NewManager with a nil store: no error")
 	}
 }
 
@@ -893,7 +996,7 @@ type tooLargeStore struct {
 	mixed   bool // a batch of several held one it can never hold
 }
 
-func (s *tooLargeStore) wait(recs []session.Record) error {
+func (s *tooLargeStore) wait(recs []sessionlog.Record) error {
 	s.mu.Lock()
 	gate := s.gate
 	s.gate = nil
@@ -914,14 +1017,14 @@ func (s *tooLargeStore) wait(recs []session.Record) error {
 	return nil
 }
 
-func (s *tooLargeStore) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
-	if err := s.wait([]session.Record{rec}); err != nil {
+func (s *tooLargeStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	if err := s.wait([]sessionlog.Record{rec}); err != nil {
 		return 0, err
 	}
 	return s.MemStore.Append(ctx, id, expected, rec)
 }
 
-func (s *tooLargeStore) AppendBatch(ctx context.Context, id string, expected session.Position, recs []session.Record) (session.Position, error) {
+func (s *tooLargeStore) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
 	if err := s.wait(recs); err != nil {
 		return 0, err
 	}
@@ -934,7 +1037,7 @@ func (s *tooLargeStore) AppendBatch(ctx context.Context, id string, expected ses
 // Sent again, it fails the same way.
 func TestTooLarge(t *testing.T) {
 	st := &tooLargeStore{MemStore: session.NewMemStore()}
-	s := open(t, "room-1", session.WithStore(st))
+	s := open(t, "room-1", st)
 	submit(t, s, joinCmd("c0", "host", "host"))
 	before, _ := s.State(t.Context())
 	for range 2 {
@@ -969,7 +1072,7 @@ func TestTooLarge(t *testing.T) {
 func TestTooLargeInABatch(t *testing.T) {
 	for attempt := 0; ; attempt++ {
 		st := &tooLargeStore{MemStore: session.NewMemStore()}
-		s := open(t, "room-1", session.WithStore(st))
+		s := open(t, "room-1", st)
 		submit(t, s, joinCmd("c0", "host", "host"))
 		gate := make(chan struct{})
 		st.mu.Lock()
@@ -1025,7 +1128,7 @@ func TestTooLargeInABatch(t *testing.T) {
 	}
 }
 
-func commandIDs(recs []session.Record) []string {
+func commandIDs(recs []sessionlog.Record) []string {
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.Command.ID

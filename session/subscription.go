@@ -175,7 +175,7 @@ func (s *Subscription) Next(ctx context.Context) (events.Event, error) {
 func (s *Subscription) readStore(ctx context.Context) error {
 	want := s.seq + 1
 	limit := min(s.catchUpTo, s.seq+uint64(s.s.cfg.catchUpBatch))
-	for rec, err := range s.s.cfg.store.Records(ctx, s.s.id, want) {
+	for rec, err := range s.s.store.Records(ctx, s.s.id, want) {
 		if err != nil {
 			return fmt.Errorf("session %q: subscription: reading the log: %w", s.s.id, err)
 		}

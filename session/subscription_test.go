@@ -18,13 +18,14 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // townHall opens a session with a host and n-1 attendees, everyone's audio
 // and video on.
-func townHall(t testing.TB, n int, opts ...session.Option) *session.Session {
+func townHall(t testing.TB, n int, st session.Store, opts ...session.Option) *session.Session {
 	t.Helper()
-	s := open(t, "town-hall", opts...)
+	s := open(t, "town-hall", st, opts...)
 	submit(t, s, joinCmd("j0", "host", "host"))
 	for i := 1; i < n; i++ {
 		submit(t, s, joinCmd(fmt.Sprintf("j%d", i), fmt.Sprintf("p%d", i), "attendee"))
@@ -51,7 +52,7 @@ func TestBulkReachesIdleSubscribers(t *testing.T) {
 		"then a second disable-all": {hostCmd("mute-video", core.DisableAllVideo)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := townHall(t, n)
+			s := townHall(t, n, session.NewMemStore())
 			var subs []*session.Subscription
 			for range 3 {
 				_, sub, err := s.Watch(testwait.Context(t))
@@ -82,7 +83,7 @@ func TestBulkReachesIdleSubscribers(t *testing.T) {
 // from its last seq with nothing missing or doubled.
 func TestStalledSubscriber(t *testing.T) {
 	const n, buffer = 100, 16
-	s := townHall(t, n, smallBuffers(buffer)...)
+	s := townHall(t, n, session.NewMemStore(), smallBuffers(buffer)...)
 	_, sub, err := s.Watch(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func TestSubscriptionRule(t *testing.T) {
 		cancel() // Next(polled) does not wait: an event, an end, or ctx's error
 		buffer := rapid.IntRange(1, 6).Draw(t, "buffer")
 		st := session.NewMemStore()
-		s, err := session.Open(ctx, "room-1", smallBuffers(buffer, session.WithStore(st), session.WithPresets(presets))...)
+		s, err := session.Open(ctx, "room-1", st, smallBuffers(buffer, session.WithPresets(presets))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +237,7 @@ func TestSubscriptionRule(t *testing.T) {
 func TestSubscribersConcurrent(t *testing.T) {
 	const participants = 40
 	st := session.NewMemStore()
-	s := townHall(t, participants, smallBuffers(8, session.WithStore(st))...)
+	s := townHall(t, participants, st, smallBuffers(8)...)
 	start := submit(t, s, hostCmd("start", core.SetAudio)).Seq
 	type reading struct {
 		evs []events.Event
@@ -308,7 +309,7 @@ type readCounter struct {
 	reads atomic.Int64
 }
 
-func (r *readCounter) Records(ctx context.Context, id string, from uint64) iter.Seq2[session.Record, error] {
+func (r *readCounter) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
 	r.reads.Add(1)
 	return r.MemStore.Records(ctx, id, from)
 }
@@ -320,7 +321,7 @@ func TestSubscriberOptionsAreSeparate(t *testing.T) {
 	const joined = 20 // one event each
 	start := func(t *testing.T, opts ...session.Option) (*session.Session, *readCounter) {
 		st := &readCounter{MemStore: session.NewMemStore()}
-		s := townHall(t, joined, append([]session.Option{session.WithStore(st)}, opts...)...)
+		s := townHall(t, joined, st, opts...)
 		st.reads.Store(0)
 		return s, st
 	}
@@ -376,7 +377,7 @@ func TestSubscriberOptionsAreSeparate(t *testing.T) {
 //	go test -run '^$' -bench BenchmarkIdleSubscription -benchmem ./session
 func BenchmarkIdleSubscription(b *testing.B) {
 	const subs = 1000
-	s := open(b, "room-1")
+	s := open(b, "room-1", session.NewMemStore())
 	submit(b, s, joinCmd("c0", "host", "host"))
 	ctx := context.Background()
 	all := make([]*session.Subscription, subs)

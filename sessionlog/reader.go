@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-
-	"github.com/gavelrtc/gavel/events"
 )
 
 // readBufSize is the size of a Reader's buffer: lines shorter than this are
 // decoded in place, longer ones are assembled in a separate buffer.
 const readBufSize = 64 << 10
 
-// Reader reads a session log one record at a time. It counts lines and
+// Reader reads a session log one entry (line) at a time. It counts lines and
 // bytes, so that a program can note where a record is (Line, Offset, End)
 // and later read on from there (ResumeReader).
 type Reader struct {
@@ -22,7 +20,7 @@ type Reader struct {
 	line   int    // lines read so far
 	start  int64  // offset of the line last read
 	off    int64  // offset of the next line: bytes read so far
-	header events.Header
+	header Header
 	err    error // the first error, returned by every later Next
 }
 
@@ -39,7 +37,7 @@ func newReader(r io.Reader, limit int) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lr.header, err = events.DecodeHeader(b); err != nil {
+	if lr.header, err = DecodeHeader(b); err != nil {
 		return nil, &LineError{Line: lr.line, Err: err}
 	}
 	return lr, nil
@@ -51,12 +49,12 @@ func newReader(r io.Reader, limit int) (*Reader, error) {
 // End of a Reader that read the same log are such a place. Line, Offset and
 // End then count from the log's start, as if the Reader had read it all
 // (before the first Next, Offset and End are off).
-func ResumeReader(r io.Reader, h events.Header, line int, off int64) *Reader {
+func ResumeReader(r io.Reader, h Header, line int, off int64) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, readBufSize), max: MaxLineLen, line: line, start: off, off: off, header: h}
 }
 
 // Header is the log's header.
-func (r *Reader) Header() events.Header { return r.header }
+func (r *Reader) Header() Header { return r.header }
 
 // Line is the number of the line last read: the line of the record Next
 // returned, or of the header before the first Next.
@@ -71,22 +69,22 @@ func (r *Reader) Offset() int64 { return r.start }
 // of the log.
 func (r *Reader) End() int64 { return r.off }
 
-// Next returns the next record, or io.EOF after the last. Any other error is
-// a *LineError, and Next returns it again on every later call. The record
+// Next returns the next entry, or io.EOF after the last. Any other error is
+// a *LineError, and Next returns it again on every later call. The entry
 // does not share memory with the Reader.
-func (r *Reader) Next() (events.Record, error) {
+func (r *Reader) Next() (Entry, error) {
 	if r.err != nil {
-		return events.Record{}, r.err
+		return Entry{}, r.err
 	}
 	b, err := r.nextLine()
 	if err != nil {
 		r.err = err
-		return events.Record{}, err
+		return Entry{}, err
 	}
-	rec, err := events.DecodeRecord(b)
+	rec, err := DecodeEntry(b)
 	if err != nil {
 		r.err = &LineError{Line: r.line, Err: err}
-		return events.Record{}, r.err
+		return Entry{}, r.err
 	}
 	return rec, nil
 }

@@ -99,8 +99,8 @@ func TestReaderErrors(t *testing.T) {
 		{"header not JSON", "hello\n", 1, nil, "not a JSON object"},
 		{"header after blanks not JSON", "\n\n[1]\n", 3, nil, "not a JSON object"},
 		{"no header", cmdLine("a") + "\n", 1, nil, "format"},
-		{"wrong format", `{"format":"gavel-log/3","session":"s"}` + "\n", 1, events.ErrFormat, `"gavel-log/3"`},
-		{"gavel-log/1", `{"format":"gavel-log/1","session":"s"}` + "\n" + cmdLine("a") + "\n", 1, events.ErrFormat, `"gavel-log/1"`},
+		{"wrong format", `{"format":"gavel-log/3","session":"s"}` + "\n", 1, sessionlog.ErrFormat, `"gavel-log/3"`},
+		{"gavel-log/1", `{"format":"gavel-log/1","session":"s"}` + "\n" + cmdLine("a") + "\n", 1, sessionlog.ErrFormat, `"gavel-log/1"`},
 		{"repeated member", header + "\n" + `{"cmd":{"id":"a","type":"leave","actor":"a"},"events":[],"events":[]}` + "\n", 2,
 			events.ErrRepeatedMember, "twice"},
 		{"header not closed", `{"format":"gavel-log/2"` + "\n", 1, nil, "JSON"},
@@ -234,7 +234,7 @@ func TestRecordsOutliveTheReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []events.Record
+	var recs []sessionlog.Entry
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -291,7 +291,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		Err: core.Errorf(core.CodeInvalidCommand, "enabled must be a bool")})
 
 	var buf bytes.Buffer
-	w, err := sessionlog.NewWriter(&buf, events.Header{Session: "room-1", Presets: presets})
+	w, err := sessionlog.NewWriter(&buf, sessionlog.Header{Session: "room-1", Presets: presets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := readBack(t, &buf, events.Header{Session: "room-1", Presets: presets})
+	got := readBack(t, &buf, sessionlog.Header{Session: "room-1", Presets: presets})
 	for i := range want {
 		if want[i].Raw != "" {
 			want[i].Command = core.Command{ID: "c5", Type: core.SetAudio, Actor: "bob"}
@@ -332,7 +332,7 @@ func TestWriterRoundTrip(t *testing.T) {
 }
 
 // readBack reads a log written by a Writer, checking its header.
-func readBack(t *testing.T, log io.Reader, wantHeader events.Header) []written {
+func readBack(t *testing.T, log io.Reader, wantHeader sessionlog.Header) []written {
 	t.Helper()
 	r, err := sessionlog.NewReader(log)
 	if err != nil {
@@ -368,7 +368,7 @@ func readBack(t *testing.T, log io.Reader, wantHeader events.Header) []written {
 
 func TestAppendWriter(t *testing.T) {
 	var log bytes.Buffer
-	h := events.Header{Session: "room-1", Presets: presets}
+	h := sessionlog.Header{Session: "room-1", Presets: presets}
 	w, err := sessionlog.NewWriter(&log, h)
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +509,7 @@ func TestReaderOffsets(t *testing.T) {
 func TestResumedLineErrors(t *testing.T) {
 	log := header + "\n" + cmdLine("a") + "\n\nnope\n"
 	off := int64(len(header) + 1 + len(cmdLine("a")) + 1)
-	r := sessionlog.ResumeReader(strings.NewReader(log[off:]), events.Header{}, 2, off)
+	r := sessionlog.ResumeReader(strings.NewReader(log[off:]), sessionlog.Header{}, 2, off)
 	_, err := r.Next()
 	checkLineError(t, err, 4, nil, "not a JSON object")
 	if r.Offset() != off+1 {

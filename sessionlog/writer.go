@@ -26,9 +26,9 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer for a new log and writes its header.
-func NewWriter(w io.Writer, h events.Header) (*Writer, error) {
+func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	lw := NewAppendWriter(w)
-	lw.buf = events.AppendHeader(lw.buf[:0], h)
+	lw.buf = AppendHeader(lw.buf[:0], h)
 	return lw, lw.writeLine()
 }
 
@@ -52,13 +52,13 @@ func (w *Writer) WriteRawCommand(at string, rawCmd []byte, evs []events.Event, e
 	if bytes.IndexByte(rawCmd, '\n') >= 0 {
 		return ErrNewline
 	}
-	w.buf = events.AppendCommandRecord(w.buf[:0], at, rawCmd, evs, err)
+	w.buf = appendCommandRecord(w.buf[:0], at, rawCmd, evs, err)
 	return w.writeLine()
 }
 
 // WriteCheckpoint writes a checkpoint: the state expected at this point.
 func (w *Writer) WriteCheckpoint(snap core.Snapshot) error {
-	w.buf = events.AppendCheckpoint(w.buf[:0], snap)
+	w.buf = AppendCheckpoint(w.buf[:0], snap)
 	return w.writeLine()
 }
 

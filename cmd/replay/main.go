@@ -1,20 +1,25 @@
 // Command replay runs a gavel session log (gavel-log/2) through the reducer:
-// it prints a timeline, verifies a recorded log (-verify), records a script
-// of commands (-json), or stops at a line and prints the state (-until).
+// it prints a timeline, rejected host actions included (the audit), verifies
+// a recorded log (-verify), records a script of commands (-json), or stops
+// at a line and prints the state (-until).
 //
-//	replay [-verify | -json] [-until N] FILE
+//	replay [-verify | -json] [-until N] [-stream NAME] [-prefix P] FILE | - | nats://HOST:PORT/SESSION
 //
-// FILE "-" is standard input. Exit status: 0 when all went well, 1 when
-// -verify found a divergence, 2 when the input is not a valid log or the
-// command line is wrong. The logic is in package replaycmd.
+// FILE "-" is standard input; nats://127.0.0.1:4222/room-1 reads session
+// room-1 straight from JetStream, so an operator can check a live clustered
+// session (replay -verify nats://…). Exit status: 0 when all went well, 1
+// when -verify found a divergence, 2 when the input is not a valid log or
+// the command line is wrong. The reading, replaying and verifying are
+// package sessionlog's (Replayer, Verify); this command parses its flags,
+// opens the log and prints.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
-
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 )
 
 // memoryLimit is replay's soft memory limit: a few times the heap of a
@@ -22,12 +27,12 @@ import (
 const memoryLimit = 32 << 20
 
 func main() {
-	// replaycmd has no panic on any input (its fuzz target checks); this
+	// sessionlog has no panic on any input (its fuzz target checks); this
 	// only keeps a stack trace from ever reaching a user.
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "replay: internal error: %v\n", r)
-			os.Exit(2)
+			os.Exit(exitInvalid)
 		}
 	}()
 	// replay holds one session state however long the log, but replaying
@@ -37,5 +42,8 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	os.Exit(replaycmd.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -1,5 +1,6 @@
 // Command gen records gavel's example session logs. The classroom and the
-// webinar are scripts of commands in scripts/, recorded by replay -json; the
+// webinar are scripts of commands in scripts/, recorded as replay -json does
+// (sessionlog.RecordScript); the
 // town hall, 5,000 attendees, is built here with the reducer and a
 // sessionlog.Writer, as a service embedding gavel would record a session.
 //
@@ -18,7 +19,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
@@ -49,9 +49,14 @@ func record(dir, name string) ([]byte, error) {
 		return townhall()
 	}
 	script := filepath.Join(dir, "scripts", name+".jsonl")
-	var out, errOut bytes.Buffer
-	if code := replaycmd.Run([]string{"-json", script}, nil, &out, &errOut); code != replaycmd.ExitOK {
-		return nil, fmt.Errorf("replay -json %s: exit %d: %s", script, code, errOut.Bytes())
+	f, err := os.Open(script)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	if err := sessionlog.RecordScript(f, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", script, err)
 	}
 	return out.Bytes(), nil
 }
@@ -70,7 +75,7 @@ func townhall() ([]byte, error) {
 		"attendee":  {},
 	}
 	var buf bytes.Buffer
-	w, err := sessionlog.NewWriter(&buf, events.Header{Session: "townhall-q2", Presets: presets})
+	w, err := sessionlog.NewWriter(&buf, sessionlog.Header{Session: "townhall-q2", Presets: presets})
 	if err != nil {
 		return nil, err
 	}

@@ -29,5 +29,5 @@
 // log turns into that log under replay -json.
 //
 // Package docscheck is internal and holds nothing but that test. It imports
-// core, events, reducer and cmd/replay/replaycmd.
+// core, events, reducer and sessionlog.
 package docscheck

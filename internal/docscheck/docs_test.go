@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 const docsDir = "../../docs"
@@ -130,6 +130,17 @@ func lines(b block, f func(n int, line []byte) error) error {
 	return errors.Join(errs...)
 }
 
+// recordLine is the line a sessionlog.Writer writes for a command record.
+func recordLine(at string, rawCmd []byte, evs []events.Event, err error) []byte {
+	var buf bytes.Buffer
+	w := sessionlog.NewAppendWriter(&buf)
+	if werr := w.WriteRawCommand(at, rawCmd, evs, err); werr != nil {
+		return []byte(werr.Error())
+	}
+	_ = w.Flush() // a bytes.Buffer takes every write
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
 // same reports an error unless the encoder's output is the line as written.
 func same(line, encoded []byte) error {
 	var compact bytes.Buffer
@@ -159,7 +170,7 @@ var checks = map[string]func(block) error{
 	"event":   roundTrip(events.DecodeEvent, events.AppendEvent),
 	"state":   roundTrip(events.DecodeSnapshot, events.AppendSnapshot),
 	"presets": roundTrip(events.DecodePresets, events.AppendPresets),
-	"header":  roundTrip(events.DecodeHeader, events.AppendHeader),
+	"header":  roundTrip(sessionlog.DecodeHeader, sessionlog.AppendHeader),
 	"error": roundTrip(events.DecodeError, func(dst []byte, e *core.Error) []byte {
 		return events.AppendError(dst, e)
 	}),
@@ -189,7 +200,7 @@ var checks = map[string]func(block) error{
 	},
 	"record": func(b block) error {
 		return lines(b, func(_ int, line []byte) error {
-			r, err := events.DecodeRecord(line)
+			r, err := sessionlog.DecodeEntry(line)
 			if err != nil {
 				return err
 			}
@@ -199,7 +210,7 @@ var checks = map[string]func(block) error{
 	},
 	"invalid-record": func(b block) error {
 		return lines(b, func(_ int, line []byte) error {
-			if _, err := events.DecodeRecord(line); err == nil {
+			if _, err := sessionlog.DecodeEntry(line); err == nil {
 				return errors.New("accepted")
 			}
 			return nil
@@ -217,14 +228,14 @@ func replay(b block, recorded bool) error {
 	return lines(b, func(_ int, line []byte) error {
 		if header {
 			header = false
-			h, err := events.DecodeHeader(line)
+			h, err := sessionlog.DecodeHeader(line)
 			if err != nil {
 				return err
 			}
 			s = core.NewState(h.Session, h.Presets)
-			return same(line, events.AppendHeader(nil, h))
+			return same(line, sessionlog.AppendHeader(nil, h))
 		}
-		r, err := events.DecodeRecord(line)
+		r, err := sessionlog.DecodeEntry(line)
 		if err != nil {
 			return err
 		}
@@ -235,13 +246,13 @@ func replay(b block, recorded bool) error {
 			if err == nil {
 				s, evs, err = reducer.Apply(s, r.Command)
 			}
-			want = events.AppendCommandRecord(nil, r.At, r.RawCommand, evs, err)
+			want = recordLine(r.At, r.RawCommand, evs, err)
 		}
 		if r.State != nil {
 			if r.HasCommand {
 				return errors.New("a command and a checkpoint on one line: write them apart")
 			}
-			want = events.AppendCheckpoint(nil, s.Snapshot())
+			want = sessionlog.AppendCheckpoint(nil, s.Snapshot())
 		}
 		if !recorded {
 			if r.Recorded {
@@ -272,13 +283,14 @@ func TestReplay(t *testing.T) {
 			switch {
 			case b.kind == "log":
 				logs++
-				if code, out := run(t, input, "-verify", "-"); code != replaycmd.ExitOK {
-					t.Errorf("%s: replay -verify exits with %d:\n%s", b, code, out)
+				if _, err := sessionlog.Verify(strings.NewReader(input)); err != nil {
+					t.Errorf("%s: replay -verify: %v", b, err)
 				}
 				if prev.kind == "script" {
 					script := strings.Join(prev.body, "\n") + "\n"
-					if code, out := run(t, script, "-json", "-"); code != replaycmd.ExitOK || out != input {
-						t.Errorf("%s: replay -json of the script before it exits with %d and prints\n%s", b, code, out)
+					var out strings.Builder
+					if err := sessionlog.RecordScript(strings.NewReader(script), &out); err != nil || out.String() != input {
+						t.Errorf("%s: replay -json of the script before it: %v, and it records\n%s", b, err, out.String())
 					}
 				}
 			}
@@ -288,11 +300,4 @@ func TestReplay(t *testing.T) {
 	if logs == 0 {
 		t.Error("no recorded log in docs/")
 	}
-}
-
-func run(t *testing.T, stdin string, args ...string) (int, string) {
-	t.Helper()
-	var out, errOut strings.Builder
-	code := replaycmd.Run(args, strings.NewReader(stdin), &out, &errOut)
-	return code, out.String() + errOut.String()
 }

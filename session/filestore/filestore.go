@@ -8,11 +8,10 @@
 //
 //	LOCK                   the lock file: one Store per directory
 //	<name>.jsonl           a session's log: a gavel-log/2 header, then one
-//	                       command record a line, in the order applied
+//	                       command record a line, in the order decided
+//	                       (rejected commands with their "error")
 //	<name>.snap            its latest snapshot (binary framing around the
 //	                       SPEC's state JSON, with a checksum)
-//	<name>.rejected.jsonl  its rejected commands, if audited (a gavel-log/2
-//	                       file of records with "error")
 //
 // <name> is the session id with every byte outside [A-Za-z0-9_-] written
 // %XX, so any id makes one safe file name (ids are case-sensitive, and so
@@ -52,7 +51,7 @@
 // ErrLocked while another Store (in any process) holds it.
 //
 // Package filestore imports session, sessionlog, core, events and the
-// standard library.
+// standard library. The lines it writes and reads are sessionlog's.
 package filestore
 
 import (
@@ -66,8 +65,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // ErrLocked is matched by the error Open returns when another Store, in
@@ -78,9 +77,8 @@ var ErrLocked = errors.New("filestore: directory locked by another store")
 var ErrClosed = errors.New("filestore: store closed")
 
 // Store is a session.Store on a directory. It implements
-// session.BatchAppender, session.Snapshotter, session.Auditor and
-// session.Positioner. It is
-// safe for concurrent use.
+// session.BatchAppender and session.Snapshotter. It is safe for concurrent
+// use.
 type Store struct {
 	dir     string
 	lock    *os.File
@@ -95,8 +93,6 @@ var (
 	_ session.Store         = (*Store)(nil)
 	_ session.BatchAppender = (*Store)(nil)
 	_ session.Snapshotter   = (*Store)(nil)
-	_ session.Auditor       = (*Store)(nil)
-	_ session.Positioner    = (*Store)(nil)
 )
 
 // Repair is a torn last line Open found in a session's log, or a log without
@@ -155,10 +151,9 @@ func (s *Store) Close() error {
 }
 
 const (
-	logExt      = ".jsonl"
-	snapExt     = ".snap"
-	rejectedExt = ".rejected.jsonl"
-	tmpExt      = ".tmp"
+	logExt  = ".jsonl"
+	snapExt = ".snap"
+	tmpExt  = ".tmp"
 )
 
 // logPath is the log file of session id in dir.
@@ -203,7 +198,7 @@ func sessionID(name string) (string, bool) {
 
 // maxNameLen keeps a log's file name, with its longest suffix, within the
 // 255 bytes most file systems allow.
-const maxNameLen = 255 - len(rejectedExt) - len(tmpExt)
+const maxNameLen = 255 - len(logExt) - len(tmpExt)
 
 func (s *Store) checkID(id string) error {
 	if id == "" {
@@ -237,7 +232,7 @@ func (s *Store) log(id string) (*logFile, error) {
 }
 
 // Create implements session.Store.
-func (s *Store) Create(ctx context.Context, h events.Header) error {
+func (s *Store) Create(ctx context.Context, h sessionlog.Header) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -261,24 +256,24 @@ func (s *Store) Create(ctx context.Context, h events.Header) error {
 }
 
 // Header implements session.Store.
-func (s *Store) Header(ctx context.Context, id string) (events.Header, error) {
+func (s *Store) Header(ctx context.Context, id string) (sessionlog.Header, error) {
 	if err := ctx.Err(); err != nil {
-		return events.Header{}, err
+		return sessionlog.Header{}, err
 	}
 	l, err := s.log(id)
 	if err != nil {
-		return events.Header{}, err
+		return sessionlog.Header{}, err
 	}
 	return l.header, nil
 }
 
 // Append implements session.Store.
-func (s *Store) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
-	return s.AppendBatch(ctx, id, expected, []session.Record{rec})
+func (s *Store) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	return s.AppendBatch(ctx, id, expected, []sessionlog.Record{rec})
 }
 
 // AppendBatch implements session.BatchAppender: one write and one sync.
-func (s *Store) AppendBatch(ctx context.Context, id string, expected session.Position, recs []session.Record) (session.Position, error) {
+func (s *Store) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -289,26 +284,12 @@ func (s *Store) AppendBatch(ctx context.Context, id string, expected session.Pos
 	return l.append(expected, recs)
 }
 
-// LastPosition implements session.Positioner.
-func (s *Store) LastPosition(ctx context.Context, id string) (session.Position, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	l, err := s.log(id)
-	if err != nil {
-		return 0, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastPos, nil
-}
-
 // Records implements session.Store.
-func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[session.Record, error] {
-	return func(yield func(session.Record, error) bool) {
+func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
 		l, err := s.log(id)
 		if err != nil {
-			yield(session.Record{}, err)
+			yield(sessionlog.Record{}, err)
 			return
 		}
 		l.records(ctx, from, yield)
@@ -370,17 +351,4 @@ func (s *Store) LatestSnapshot(ctx context.Context, id string) (session.Snapshot
 		return session.Snapshot{}, err
 	}
 	return l.latestSnapshot()
-}
-
-// Audit implements session.Auditor: the record goes to the session's
-// .rejected.jsonl file, unsynced.
-func (s *Store) Audit(ctx context.Context, id string, rec session.Record) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	l, err := s.log(id)
-	if err != nil {
-		return err
-	}
-	return l.audit(rec)
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/testwait"
@@ -64,7 +63,7 @@ func child(mode, dir, run string) int {
 		return 1
 	}
 	ctx := context.Background()
-	s, err := session.Open(ctx, "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+	s, err := session.Open(ctx, "room-1", st, session.WithPresets(storetest.Presets))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -110,9 +109,9 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) session.Store { return open(t, t.TempDir()) })
 }
 
-func read(t testing.TB, st session.Store, id string) []session.Record {
+func read(t testing.TB, st session.Store, id string) []sessionlog.Record {
 	t.Helper()
-	var out []session.Record
+	var out []sessionlog.Record
 	for r, err := range st.Records(testwait.Context(t), id, 1) {
 		if err != nil {
 			t.Fatal(err)
@@ -122,22 +121,26 @@ func read(t testing.TB, st session.Store, id string) []session.Record {
 	return out
 }
 
-// verify runs `replay -verify` on a log file.
+// verify checks a log file as `replay -verify` does.
 func verify(t testing.TB, path string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	if code := replaycmd.Run([]string{"-verify", path}, nil, &out, &errb); code != replaycmd.ExitOK {
-		t.Fatalf("replay -verify %s: exit %d\n%s%s", path, code, out.String(), errb.String())
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := sessionlog.Verify(f); err != nil {
+		t.Fatalf("verify %s: %v", path, err)
 	}
 }
 
 // fill creates session id in st and appends recs one by one.
-func fill(t testing.TB, st session.Store, id string, recs []session.Record) {
+func fill(t testing.TB, st session.Store, id string, recs []sessionlog.Record) {
 	t.Helper()
-	if err := st.Create(testwait.Context(t), events.Header{Session: id, Presets: storetest.Presets}); err != nil {
+	if err := st.Create(testwait.Context(t), sessionlog.Header{Session: id, Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
-	var last session.Position
+	var last sessionlog.Position
 	for _, r := range recs {
 		var err error
 		if last, err = st.Append(testwait.Context(t), id, last, r); err != nil {
@@ -197,8 +200,8 @@ func runtimeOnFiles(t *testing.T, rooms int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []session.Option{session.WithStore(st), session.WithPresets(storetest.Presets), session.WithSnapshotInterval(100)}
-	m, err := session.NewManager(opts...)
+	opts := []session.Option{session.WithPresets(storetest.Presets), session.WithSnapshotInterval(100)}
+	m, err := session.NewManager(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +213,7 @@ func runtimeOnFiles(t *testing.T, rooms int) {
 		t.Fatal(err)
 	}
 	st = open(t, dir)
-	opts[0] = session.WithStore(st)
-	m, err = session.NewManager(opts...)
+	m, err = session.NewManager(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +347,7 @@ func TestTornTail(t *testing.T) {
 func TestTornHeader(t *testing.T) {
 	src := t.TempDir()
 	st := open(t, src)
-	if err := st.Create(t.Context(), events.Header{Session: "room-1", Presets: storetest.Presets}); err != nil {
+	if err := st.Create(t.Context(), sessionlog.Header{Session: "room-1", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
 	path := st.Path("room-1")
@@ -367,7 +369,7 @@ func TestTornHeader(t *testing.T) {
 		if _, err := st.Header(t.Context(), "room-1"); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("header cut at %d: Header = %v, want ErrNotFound", cut, err)
 		}
-		s, err := session.Open(t.Context(), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+		s, err := session.Open(t.Context(), "room-1", st, session.WithPresets(storetest.Presets))
 		if err != nil {
 			t.Fatalf("header cut at %d: reopening the session: %v", cut, err)
 		}
@@ -479,13 +481,13 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := []session.Option{session.WithPresets(storetest.Presets), session.WithSnapshotInterval(7), session.WithIdempotencyWindow(5)}
-	s, err := session.Open(testwait.Context(t), "room-1", append(opts, session.WithStore(st))...)
+	s, err := session.Open(testwait.Context(t), "room-1", st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range storetest.Records(100) {
-		if _, err := s.Submit(testwait.Context(t), r.Command); err != nil {
-			t.Fatal(err)
+		if _, err := s.Submit(testwait.Context(t), r.Command); (err == nil) != (r.Err == nil) {
+			t.Fatalf("%s: %v, want %v", r.Command.ID, err, r.Err)
 		}
 	}
 	want, _ := s.State(testwait.Context(t))
@@ -507,7 +509,7 @@ func TestSnapshots(t *testing.T) {
 		if (name == "good") != (snapErr == nil) {
 			t.Errorf("%s snapshot: LatestSnapshot error %v", name, snapErr)
 		}
-		s, err := session.Open(testwait.Context(t), "room-1", append(opts, session.WithStore(st))...)
+		s, err := session.Open(testwait.Context(t), "room-1", st, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -516,8 +518,8 @@ func TestSnapshots(t *testing.T) {
 			t.Errorf("%s snapshot: state %+v, want %+v", name, got.Snapshot(), want.Snapshot())
 		}
 		// The window came back too: the last command is a duplicate.
-		last := storetest.Records(100)[99].Command
-		if res, err := s.Submit(testwait.Context(t), last); err != nil || !res.Duplicate {
+		last := storetest.Records(100)[99]
+		if res, err := s.Submit(testwait.Context(t), last.Command); (err == nil) != (last.Err == nil) || !res.Duplicate {
 			t.Errorf("%s snapshot: the last command again: %+v, %v; want a duplicate", name, res, err)
 		}
 		s.Close(testwait.Context(t))
@@ -534,8 +536,8 @@ func TestRecordTooLong(t *testing.T) {
 	st := open(t, t.TempDir())
 	recs := storetest.Records(2)
 	fill(t, st, "room-1", recs[:1])
-	big := session.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
-	for _, batch := range [][]session.Record{{big}, {recs[1], big}} {
+	big := sessionlog.Record{Command: core.Command{ID: strings.Repeat("x", sessionlog.MaxLineLen), Type: core.Leave, Actor: "host"}}
+	for _, batch := range [][]sessionlog.Record{{big}, {recs[1], big}} {
 		_, err := st.AppendBatch(testwait.Context(t), "room-1", 1, batch)
 		if !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) || !errors.Is(err, sessionlog.ErrLineTooLong) {
 			t.Fatalf("a record over 64 MiB: %v, want ErrTooLarge, ErrPermanent and ErrLineTooLong", err)
@@ -547,37 +549,54 @@ func TestRecordTooLong(t *testing.T) {
 	verify(t, st.Path("room-1"))
 }
 
-// TestAudit: rejected commands go to a file of their own, not into the log.
-func TestAudit(t *testing.T) {
-	st := open(t, t.TempDir())
-	s, err := session.Open(testwait.Context(t), "room-1", session.WithStore(st), session.WithPresets(storetest.Presets))
+// TestRejectionsInTheLog: a rejected command is a line of the session's
+// log, with its error, which replay -verify accepts; after a restart of the
+// process (the store closed and opened again), the command sent again gets
+// its original outcome from the log, although it would now be applied.
+func TestRejectionsInTheLog(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, dir)
+	s, err := session.Open(testwait.Context(t), "room-1", st, session.WithPresets(storetest.Presets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := core.Command{ID: "c2", Type: core.Pin, Actor: "bob", Target: "bob"}
+	_, err = s.Submit(testwait.Context(t), core.Command{ID: "c1", Type: core.KickAll, Actor: "bob"})
+	if !errors.Is(err, core.ErrNotJoined) {
+		t.Fatalf("kick_all before joining: %v, want not_joined", err)
+	}
+	if _, err = s.Submit(testwait.Context(t), pin); !errors.Is(err, core.ErrNotJoined) {
+		t.Fatalf("pin before joining: %v, want not_joined", err)
+	}
+	s.Close(testwait.Context(t))
+	b, err := os.ReadFile(st.Path("room-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"); len(lines) != 3 ||
+		!strings.Contains(lines[1], `"cmd":{"id":"c1","type":"kick_all","actor":"bob"},"error":{"code":1208,"name":"not_joined"`) {
+		t.Errorf("the log:\n%s\nwant the two rejections, with their errors", b)
+	}
+	verify(t, st.Path("room-1"))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = open(t, dir)
+	s, err = session.Open(testwait.Context(t), "room-1", st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close(testwait.Context(t))
-	s.Submit(testwait.Context(t), core.Command{ID: "c1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"})
-	_, err = s.Submit(testwait.Context(t), core.Command{ID: "c2", Type: core.KickAll, Actor: "bob"})
-	if !errors.Is(err, core.ErrPermissionDenied) {
-		t.Fatalf("err = %v", err)
-	}
-	b, err := os.ReadFile(strings.TrimSuffix(st.Path("room-1"), ".jsonl") + ".rejected.jsonl")
-	if err != nil {
+	if _, err := s.Submit(testwait.Context(t), core.Command{ID: "c3", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "host"}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := sessionlog.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
+	res, err := s.Submit(testwait.Context(t), pin)
+	if !errors.Is(err, core.ErrNotJoined) || !res.Duplicate {
+		t.Errorf("pin sent again after the restart: %+v, %v; want its original not_joined, as a duplicate", res, err)
 	}
-	rec, err := r.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, cerr, _ := rec.Outcome()
-	if rec.Command.ID != "c2" || !errors.Is(cerr, core.ErrPermissionDenied) {
-		t.Errorf("audited %+v (%v)", rec.Command, cerr)
-	}
-	if n := len(read(t, st, "room-1")); n != 1 {
-		t.Errorf("the log has %d records, want 1", n)
+	if recs := read(t, st, "room-1"); len(recs) != 3 {
+		t.Errorf("%d records, want 3: the retry is answered from the log", len(recs))
 	}
 	verify(t, st.Path("room-1"))
 }
@@ -596,8 +615,8 @@ func TestBlankLines(t *testing.T) {
 	}
 	lines := strings.SplitAfter(string(written), "\n")
 	log := "\n \r\n" + lines[0] // the header on line 3
-	var want []session.Record
-	var pos session.Position
+	var want []sessionlog.Record
+	var pos sessionlog.Position
 	for i, line := range lines[1 : len(recs)+1] {
 		if i%7 == 3 {
 			log += "\t\n"
@@ -619,7 +638,7 @@ func TestBlankLines(t *testing.T) {
 		t.Helper()
 		last := want[len(want)-1].LastSeq(0)
 		for from := uint64(1); from <= last+1; from += max(1, last/50) {
-			var got []session.Record
+			var got []sessionlog.Record
 			for r, err := range st.Records(testwait.Context(t), "room-1", from) {
 				if err != nil {
 					t.Fatal(err)
@@ -627,7 +646,7 @@ func TestBlankLines(t *testing.T) {
 				got = append(got, r)
 			}
 			start := len(want) - len(got)
-			need := slices.IndexFunc(want, func(r session.Record) bool { return r.LastSeq(0) >= from })
+			need := slices.IndexFunc(want, func(r sessionlog.Record) bool { return r.LastSeq(0) >= from })
 			if need < 0 {
 				need = len(want)
 			}
@@ -662,9 +681,6 @@ func TestBlankLines(t *testing.T) {
 		t.Errorf("snapshot (-saved +read):\n%s", diff)
 	}
 	checkSuffixes(st)
-	if last, err := st.LastPosition(testwait.Context(t), "room-1"); err != nil || last != want[len(want)-1].Pos {
-		t.Fatalf("LastPosition = %d, %v; want %d", last, err, want[len(want)-1].Pos)
-	}
 	more := storetest.Records(len(recs) + 1)[len(recs)]
 	if _, err := st.Append(testwait.Context(t), "room-1", want[len(want)-1].Pos, more); err != nil {
 		t.Fatal(err)

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/filestore"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // idleSessions is how many idle sessions BenchmarkIdleSessions holds.
@@ -108,7 +108,7 @@ func idleChild(b *testing.B, variant string) {
 			keep = append(keep, owner, sub)
 		}
 	case "raw-files":
-		h := append(events.AppendHeader(nil, events.Header{Session: "s", Presets: storetest.Presets}), '\n')
+		h := append(sessionlog.AppendHeader(nil, sessionlog.Header{Session: "s", Presets: storetest.Presets}), '\n')
 		for i := range idleSessions {
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("s%d.jsonl", i)), h, 0o644); err != nil {
 				b.Fatal(err)
@@ -124,7 +124,7 @@ func idleChild(b *testing.B, variant string) {
 			defer fs.Close()
 			st = fs
 		}
-		m, err := session.NewManager(session.WithStore(st), session.WithPresets(storetest.Presets), session.WithIdleTimeout(0))
+		m, err := session.NewManager(st, session.WithPresets(storetest.Presets), session.WithIdleTimeout(0))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
@@ -27,7 +26,7 @@ import (
 // session's seq before it is before. Marks let a read start near the seq it
 // wants instead of at the first record.
 type mark struct {
-	pos    session.Position
+	pos    sessionlog.Position
 	off    int64
 	before uint64
 }
@@ -39,7 +38,7 @@ const markEvery = 64
 type logFile struct {
 	path       string // the .jsonl file; the others are derived from it
 	id         string
-	header     events.Header
+	header     sessionlog.Header
 	headerLine int  // the header's line number: 1 unless blank lines precede it
 	first      mark // the first record's mark: after the header, seq 0
 
@@ -48,18 +47,15 @@ type logFile struct {
 	buf      []byte // the lines being appended, under appendMu
 
 	mu      sync.Mutex
-	size    int64            // end of the last complete, synced line
-	lines   session.Position // lines after the header
-	lastPos session.Position // the last record's position (lines minus trailing blank ones)
-	marks   []mark           // sorted by pos
+	size    int64               // end of the last complete, synced line
+	lines   sessionlog.Position // lines after the header
+	lastPos sessionlog.Position // the last record's position (lines minus trailing blank ones)
+	marks   []mark              // sorted by pos
 	snap    *session.Snapshot
 	broken  error // a failed sync: no more appends
 	// unsynced: the log was created by this store and nothing of it has
 	// been synced; the first append syncs the file whole and its directory.
 	unsynced bool
-
-	auditMu sync.Mutex
-	auditF  *os.File
 }
 
 func (l *logFile) base() string { return l.path[:len(l.path)-len(logExt)] }
@@ -69,7 +65,7 @@ func (l *logFile) base() string { return l.path[:len(l.path)-len(logExt)] }
 // acknowledged, and its first append makes the header and the directory
 // entry durable with the record (see logFile.unsynced). A crash before that
 // may leave the file empty or torn, which Open removes (see repair).
-func createLog(dir string, h events.Header) (*logFile, error) {
+func createLog(dir string, h sessionlog.Header) (*logFile, error) {
 	path := logPath(dir, h.Session)
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("filestore: session %q: %w", h.Session, session.ErrExists)
@@ -80,7 +76,7 @@ func createLog(dir string, h events.Header) (*logFile, error) {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
 	defer os.Remove(tmp)
-	line := append(events.AppendHeader(nil, h), '\n')
+	line := append(sessionlog.AppendHeader(nil, h), '\n')
 	if _, err := f.Write(line); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("filestore: session %q: writing the header: %w", h.Session, err)
@@ -152,7 +148,7 @@ func (l *logFile) load() error {
 
 // countLines counts the lines of f in [off, end), and returns the number
 // (from 1) of the last one that is not blank, 0 if none.
-func countLines(f *os.File, off, end int64) (n, lastContent session.Position, err error) {
+func countLines(f *os.File, off, end int64) (n, lastContent sessionlog.Position, err error) {
 	buf := make([]byte, 1<<20)
 	content := false
 	for off < end {
@@ -192,17 +188,11 @@ func blank(b []byte) bool {
 func (l *logFile) close() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	err := l.f.Close()
-	l.auditMu.Lock()
-	defer l.auditMu.Unlock()
-	if l.auditF != nil {
-		err = errors.Join(err, l.auditF.Close())
-	}
-	return err
+	return l.f.Close()
 }
 
 // append writes recs after the last record if it is at expected, and syncs.
-func (l *logFile) append(expected session.Position, recs []session.Record) (session.Position, error) {
+func (l *logFile) append(expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
@@ -218,14 +208,13 @@ func (l *logFile) append(expected session.Position, recs []session.Record) (sess
 	newMarks := make([]mark, 0, 1)
 	for i, rec := range recs {
 		start := len(buf)
-		rec.Err = nil
-		buf = session.AppendRecord(buf, rec)
+		buf = sessionlog.AppendRecord(buf, rec)
 		if len(buf)-start > sessionlog.MaxLineLen {
 			return 0, fmt.Errorf("filestore: session %q: record %q is %d bytes, more than a log line holds: %w (%w)",
 				l.id, rec.Command.ID, len(buf)-start, session.ErrTooLarge, sessionlog.ErrLineTooLong)
 		}
 		buf = append(buf, '\n')
-		if pos := lines + session.Position(i) + 1; len(rec.Events) > 0 && pos%markEvery == 0 {
+		if pos := lines + sessionlog.Position(i) + 1; len(rec.Events) > 0 && pos%markEvery == 0 {
 			newMarks = append(newMarks, mark{pos: pos, off: size + int64(start), before: rec.Events[0].Sequence() - 1})
 		}
 	}
@@ -247,7 +236,7 @@ func (l *logFile) append(expected session.Position, recs []session.Record) (sess
 	defer l.mu.Unlock()
 	l.size = size + int64(len(buf))
 	l.unsynced = false
-	l.lines = lines + session.Position(len(recs))
+	l.lines = lines + sessionlog.Position(len(recs))
 	l.lastPos = l.lines
 	l.marks = append(l.marks, newMarks...)
 	return l.lastPos, nil
@@ -288,7 +277,7 @@ func (l *logFile) startMark(from uint64) mark {
 func (l *logFile) addMark(m mark) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, found := slices.BinarySearchFunc(l.marks, m.pos, func(m mark, pos session.Position) int { return int(m.pos) - int(pos) })
+	i, found := slices.BinarySearchFunc(l.marks, m.pos, func(m mark, pos sessionlog.Position) int { return int(m.pos) - int(pos) })
 	if found || (i > 0 && m.pos-l.marks[i-1].pos < markEvery) || (i < len(l.marks) && l.marks[i].pos-m.pos < markEvery) {
 		return
 	}
@@ -301,11 +290,11 @@ func (l *logFile) reader(m mark, end int64) *sessionlog.Reader {
 }
 
 // pos is the position of the line numbered line.
-func (l *logFile) pos(line int) session.Position { return session.Position(line - l.headerLine) }
+func (l *logFile) pos(line int) sessionlog.Position { return sessionlog.Position(line - l.headerLine) }
 
 // records yields the records from the mark for from to the end the log had
 // when called, and marks the way for later reads.
-func (l *logFile) records(ctx context.Context, from uint64, yield func(session.Record, error) bool) {
+func (l *logFile) records(ctx context.Context, from uint64, yield func(sessionlog.Record, error) bool) {
 	l.mu.Lock()
 	m, end := l.startMark(from), l.size
 	l.mu.Unlock()
@@ -319,14 +308,14 @@ func (l *logFile) records(ctx context.Context, from uint64, yield func(session.R
 		if err == io.EOF {
 			return
 		}
-		var rec session.Record
+		var rec sessionlog.Record
 		if err == nil {
-			if rec, err = session.FromLogRecord(lrec); err != nil {
+			if rec, err = lrec.Record(); err != nil {
 				err = &sessionlog.LineError{Line: r.Line(), Err: err}
 			}
 		}
 		if err != nil {
-			yield(session.Record{}, fmt.Errorf("filestore: session %q: %s (byte %d): %w", l.id, l.path, r.Offset(), err))
+			yield(sessionlog.Record{}, fmt.Errorf("filestore: session %q: %s (byte %d): %w", l.id, l.path, r.Offset(), err))
 			return
 		}
 		rec.Pos = l.pos(r.Line())
@@ -335,40 +324,11 @@ func (l *logFile) records(ctx context.Context, from uint64, yield func(session.R
 			lastMark = rec.Pos
 		}
 		if err := ctx.Err(); err != nil {
-			yield(session.Record{}, err)
+			yield(sessionlog.Record{}, err)
 			return
 		}
 		if !yield(rec, nil) {
 			return
 		}
 	}
-}
-
-// audit appends a rejected record to the session's .rejected.jsonl file.
-func (l *logFile) audit(rec session.Record) error {
-	l.auditMu.Lock()
-	defer l.auditMu.Unlock()
-	if l.auditF == nil {
-		f, err := os.OpenFile(l.base()+rejectedExt, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("filestore: %w", err)
-		}
-		fi, err := f.Stat()
-		if err == nil && fi.Size() == 0 {
-			var w *sessionlog.Writer
-			if w, err = sessionlog.NewWriter(f, l.header); err == nil {
-				err = w.Flush()
-			}
-		}
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("filestore: %w", err)
-		}
-		l.auditF = f
-	}
-	line := append(session.AppendRecord(nil, rec), '\n')
-	if _, err := l.auditF.Write(line); err != nil {
-		return fmt.Errorf("filestore: session %q: audit: %w", l.id, err)
-	}
-	return nil
 }

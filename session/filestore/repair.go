@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
@@ -72,7 +71,7 @@ func repairTail(path string) (*Repair, error) {
 			return nil, err
 		}
 	}
-	if _, err := session.ParseRecord(bytes.TrimSuffix(rest, []byte{'\r'})); rest != nil && err == nil {
+	if _, err := sessionlog.DecodeRecord(bytes.TrimSuffix(rest, []byte{'\r'})); rest != nil && err == nil {
 		// A whole record whose newline did not make it: keep it.
 		if _, err := f.WriteAt([]byte{'\n'}, size); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // A snapshot file is
@@ -64,9 +65,9 @@ func decodeSnapshot(b []byte) (snap session.Snapshot, after, window mark, err er
 	if err != nil {
 		return snap, after, window, fmt.Errorf("%w: %w", errBadSnapshot, err)
 	}
-	snap = session.Snapshot{State: state, Pos: session.Position(v[0]), WindowSeq: v[5]}
+	snap = session.Snapshot{State: state, Pos: sessionlog.Position(v[0]), WindowSeq: v[5]}
 	after = mark{pos: snap.Pos + 1, off: int64(v[1]), before: state.Seq}
-	window = mark{pos: session.Position(v[2]), off: int64(v[3]), before: v[4]}
+	window = mark{pos: sessionlog.Position(v[2]), off: int64(v[3]), before: v[4]}
 	return snap, after, window, nil
 }
 
@@ -142,7 +143,7 @@ func (l *logFile) saveSnapshot(snap session.Snapshot) error {
 
 // lineAfter returns the offset where the line after record pos starts (the
 // first record's mark for pos 0), reading from the nearest mark before it.
-func (l *logFile) lineAfter(pos session.Position, end int64) (int64, error) {
+func (l *logFile) lineAfter(pos sessionlog.Position, end int64) (int64, error) {
 	l.mu.Lock()
 	m := l.first
 	for _, mk := range l.marks {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // batchCounter is a Store that counts the batches it acknowledged.
@@ -20,11 +20,11 @@ type batchCounter struct {
 	acked atomic.Int64
 }
 
-func (b *batchCounter) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
-	return b.AppendBatch(ctx, id, expected, []session.Record{rec})
+func (b *batchCounter) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	return b.AppendBatch(ctx, id, expected, []sessionlog.Record{rec})
 }
 
-func (b *batchCounter) AppendBatch(ctx context.Context, id string, expected session.Position, recs []session.Record) (session.Position, error) {
+func (b *batchCounter) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
 	pos, err := b.Store.AppendBatch(ctx, id, expected, recs)
 	if err == nil {
 		b.acked.Add(1)
@@ -45,14 +45,14 @@ func TestAppendSyncs(t *testing.T) {
 	}
 	defer st.Close()
 
-	if err := st.Create(ctx, events.Header{Session: "direct", Presets: storetest.Presets}); err != nil {
+	if err := st.Create(ctx, sessionlog.Header{Session: "direct", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
-	var pos session.Position
+	var pos sessionlog.Position
 	for i, n := range []int{1, 3, 1, 5} {
-		recs := make([]session.Record, n)
+		recs := make([]sessionlog.Record, n)
 		for j := range recs {
-			recs[j] = session.Record{Command: core.Command{ID: fmt.Sprintf("c%d-%d", i, j), Type: core.Leave, Actor: "nobody"},
+			recs[j] = sessionlog.Record{Command: core.Command{ID: fmt.Sprintf("c%d-%d", i, j), Type: core.Leave, Actor: "nobody"},
 				Err: core.Errorf(core.CodeNotJoined, "not joined"), At: time.Unix(0, 0)}
 		}
 		before := syncs.Load()
@@ -65,7 +65,7 @@ func TestAppendSyncs(t *testing.T) {
 	}
 
 	counted := &batchCounter{Store: st}
-	m, err := session.NewManager(session.WithStore(counted), session.WithPresets(storetest.Presets))
+	m, err := session.NewManager(counted, session.WithPresets(storetest.Presets))
 	if err != nil {
 		t.Fatal(err)
 	}

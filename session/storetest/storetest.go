@@ -7,13 +7,13 @@
 //
 // The suite checks creation and headers, appends at an expected position and
 // conflicts (also between concurrent writers), reads from every seq,
-// ordering, records without events, session ids that are not plain words,
-// listing, and the optional interfaces the store implements (BatchAppender,
-// Snapshotter, Auditor, Positioner). newStore must return an empty store and clean it
-// up with t.Cleanup.
+// ordering, records without events and rejected commands, session ids that
+// are not plain words, listing, and the optional interfaces the store
+// implements (BatchAppender, Snapshotter). newStore must return an empty
+// store and clean it up with t.Cleanup.
 //
-// Package storetest imports session, core, events, reducer and the standard
-// library, and go-cmp for readable failures.
+// Package storetest imports session, sessionlog, core, events, reducer and
+// the standard library, and go-cmp for readable failures.
 package storetest
 
 import (
@@ -29,9 +29,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // Presets are the presets of the sessions the suite creates.
@@ -62,8 +62,6 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"Cancelled", testCancelled},
 		{"BatchAppender", testBatchAppender},
 		{"Snapshotter", testSnapshotter},
-		{"Auditor", testAuditor},
-		{"Positioner", testPositioner},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, newStore(t)) })
@@ -72,11 +70,11 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 
 // Records returns n command records of one session as the runtime would
 // produce them, starting from a new session: joins, commands that change
-// nothing, and commands with several events, in a fixed mix.
-func Records(n int) []session.Record {
+// nothing, commands with events, and rejected commands, in a fixed mix.
+func Records(n int) []sessionlog.Record {
 	st := core.NewState("any", Presets)
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-	var recs []session.Record
+	var recs []sessionlog.Record
 	for i := 0; len(recs) < n; i++ {
 		var cmd core.Command
 		switch id := fmt.Sprintf("c%d", i); {
@@ -88,20 +86,23 @@ func Records(n int) []session.Record {
 			cmd = core.Command{ID: id, Type: core.SetAudio, Actor: "host", Enabled: true} // changes nothing
 		case i%5 == 3:
 			cmd = core.Command{ID: id, Type: core.DisableAllAudio, Actor: "host"} // one event, or none
+		case i%10 == 9:
+			cmd = core.Command{ID: id, Type: core.Kick, Actor: "p1", Target: "host"} // permission_denied
 		default:
 			cmd = core.Command{ID: id, Type: core.SetAudio, Actor: "host", Enabled: i%10 == 4}
 		}
+		rec := sessionlog.Record{At: at.Add(time.Duration(i) * time.Millisecond), Command: cmd}
 		next, evs, err := reducer.Apply(st, cmd)
 		if err != nil {
-			continue
+			rec.Err = err.(*core.Error)
 		}
-		st = next
-		recs = append(recs, session.Record{At: at.Add(time.Duration(i) * time.Millisecond), Command: cmd, Events: evs})
+		st, rec.Events = next, evs
+		recs = append(recs, rec)
 	}
 	return recs
 }
 
-func header(id string) events.Header { return events.Header{Session: id, Presets: Presets} }
+func header(id string) sessionlog.Header { return sessionlog.Header{Session: id, Presets: Presets} }
 
 func create(t *testing.T, st session.Store, id string) {
 	t.Helper()
@@ -111,9 +112,9 @@ func create(t *testing.T, st session.Store, id string) {
 }
 
 // appendAll appends recs one by one and returns their positions.
-func appendAll(t *testing.T, st session.Store, id string, last session.Position, recs []session.Record) []session.Position {
+func appendAll(t *testing.T, st session.Store, id string, last sessionlog.Position, recs []sessionlog.Record) []sessionlog.Position {
 	t.Helper()
-	var pos []session.Position
+	var pos []sessionlog.Position
 	for i, r := range recs {
 		p, err := st.Append(t.Context(), id, last, r)
 		if err != nil {
@@ -129,9 +130,9 @@ func appendAll(t *testing.T, st session.Store, id string, last session.Position,
 }
 
 // read returns every record Records yields, failing t on an error.
-func read(t *testing.T, st session.Store, id string, from uint64) []session.Record {
+func read(t *testing.T, st session.Store, id string, from uint64) []sessionlog.Record {
 	t.Helper()
-	var out []session.Record
+	var out []sessionlog.Record
 	for r, err := range st.Records(t.Context(), id, from) {
 		if err != nil {
 			t.Fatalf("Records(%q, %d): %v", id, from, err)
@@ -142,7 +143,7 @@ func read(t *testing.T, st session.Store, id string, from uint64) []session.Reco
 }
 
 // withPos returns recs with the given positions.
-func withPos(recs []session.Record, pos []session.Position) []session.Record {
+func withPos(recs []sessionlog.Record, pos []sessionlog.Position) []sessionlog.Record {
 	out := slices.Clone(recs)
 	for i := range out {
 		out[i].Pos = pos[i]
@@ -163,7 +164,7 @@ func testCreateAndHeader(t *testing.T, st session.Store) {
 	if diff := cmp.Diff(header("room-1"), h, equateEmpty); diff != "" {
 		t.Errorf("Header (-want +got):\n%s", diff)
 	}
-	if err := st.Create(ctx, events.Header{Session: "room-1"}); !errors.Is(err, session.ErrExists) {
+	if err := st.Create(ctx, sessionlog.Header{Session: "room-1"}); !errors.Is(err, session.ErrExists) {
 		t.Fatalf("second Create: err = %v, want ErrExists", err)
 	}
 	if h, _ := st.Header(ctx, "room-1"); !cmp.Equal(header("room-1"), h) {
@@ -191,7 +192,7 @@ func testConflict(t *testing.T, st session.Store) {
 	create(t, st, "room-1")
 	recs := Records(4)
 	pos := appendAll(t, st, "room-1", 0, recs[:2])
-	for _, expected := range []session.Position{0, pos[0], pos[1] + 1, pos[1] + 1000} {
+	for _, expected := range []sessionlog.Position{0, pos[0], pos[1] + 1, pos[1] + 1000} {
 		if _, err := st.Append(ctx, "room-1", expected, recs[2]); !errors.Is(err, session.ErrConflict) {
 			t.Errorf("Append at %d with the last record at %d: err = %v, want ErrConflict", expected, pos[1], err)
 		}
@@ -212,13 +213,13 @@ func testConcurrentWriters(t *testing.T, st session.Store) {
 	ctx := t.Context()
 	create(t, st, "room-1")
 	recs := Records(rounds)
-	var want []session.Record
-	var last session.Position
+	var want []sessionlog.Record
+	var last sessionlog.Position
 	for r := range rounds {
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
-			wins []session.Position
+			wins []sessionlog.Position
 			errs []error
 		)
 		for range writers {
@@ -273,7 +274,7 @@ func testRecordsFrom(t *testing.T, st session.Store) {
 // mustStart is the index of the first record Records(from) must yield:
 // the first with an event ≥ from, or the one after the record holding
 // from-1, whichever comes first.
-func mustStart(all []session.Record, from uint64) int {
+func mustStart(all []sessionlog.Record, from uint64) int {
 	if from <= 1 {
 		return 0
 	}
@@ -296,10 +297,10 @@ func mustStart(all []session.Record, from uint64) int {
 func testReadWhileAppending(t *testing.T, st session.Store) {
 	create(t, st, "room-1")
 	recs := Records(200)
-	done := make(chan []session.Position)
+	done := make(chan []sessionlog.Position)
 	go func() {
-		var pos []session.Position
-		var last session.Position
+		var pos []sessionlog.Position
+		var last sessionlog.Position
 		for _, r := range recs {
 			p, err := st.Append(context.Background(), "room-1", last, r)
 			if err != nil {
@@ -492,47 +493,4 @@ func testSnapshotter(t *testing.T, st session.Store) {
 	// Appending goes on after a snapshot.
 	more := Records(21)[20:]
 	appendAll(t, st, "room-1", pos[len(pos)-1], more)
-}
-
-func testAuditor(t *testing.T, st session.Store) {
-	au, ok := st.(session.Auditor)
-	if !ok {
-		t.Skip("not an Auditor")
-	}
-	ctx := t.Context()
-	create(t, st, "room-1")
-	recs := Records(3)
-	pos := appendAll(t, st, "room-1", 0, recs[:2])
-	rej := session.Record{
-		At:      recs[0].At,
-		Command: core.Command{ID: "x", Type: core.Kick, Actor: "p1", Target: "host"},
-		Err:     core.Errorf(core.CodePermissionDenied, "attendee may not kick"),
-	}
-	if err := au.Audit(ctx, "room-1", rej); err != nil {
-		t.Fatal(err)
-	}
-	// A rejection takes no position: the next append expects the last record's.
-	pos = append(pos, appendAll(t, st, "room-1", pos[1], recs[2:])...)
-	if diff := cmp.Diff(withPos(recs, pos), read(t, st, "room-1", 1), equateEmpty); diff != "" {
-		t.Errorf("an audited rejection shows in the log (-want +got):\n%s", diff)
-	}
-}
-
-func testPositioner(t *testing.T, st session.Store) {
-	p, ok := st.(session.Positioner)
-	if !ok {
-		t.Skip("not a Positioner")
-	}
-	ctx := t.Context()
-	if _, err := p.LastPosition(ctx, "room-1"); !errors.Is(err, session.ErrNotFound) {
-		t.Errorf("LastPosition of a session never created: err = %v, want ErrNotFound", err)
-	}
-	create(t, st, "room-1")
-	if last, err := p.LastPosition(ctx, "room-1"); err != nil || last != 0 {
-		t.Errorf("LastPosition of an empty log = %d, %v; want 0", last, err)
-	}
-	pos := appendAll(t, st, "room-1", 0, Records(5))
-	if last, err := p.LastPosition(ctx, "room-1"); err != nil || last != pos[4] {
-		t.Errorf("LastPosition = %d, %v; want %d", last, err, pos[4])
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // WebinarTimes are how long the steps of Webinar took.
@@ -48,7 +49,7 @@ func Webinar(t testing.TB, n int, open func(t testing.TB) (st session.Store, don
 		t.Fatalf("%T keeps no snapshots", st)
 	}
 	opts := []session.Option{session.WithPresets(Presets), session.WithSnapshotInterval(uint64(n / 2))}
-	s, err := session.Open(ctx, id, append(opts, session.WithStore(st))...)
+	s, err := session.Open(ctx, id, st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func Webinar(t testing.TB, n int, open func(t testing.TB) (st session.Store, don
 			t.Fatal(err)
 		}
 		if rec.Command.ID == "mute-all" {
-			if size := len(session.AppendRecord(nil, rec)); size > 512 {
+			if size := len(sessionlog.AppendRecord(nil, rec)); size > 512 {
 				t.Errorf("the disable_all_audio record is %d bytes", size)
 			}
 		}
@@ -140,7 +141,7 @@ func Webinar(t testing.TB, n int, open func(t testing.TB) (st session.Store, don
 	st, done = open(t)
 	defer done()
 	start = time.Now()
-	s, err = session.Open(ctx, id, append(opts, session.WithStore(st))...)
+	s, err = session.Open(ctx, id, st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,14 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // benchService serves commands with a manager on st under prefix, on its own
 // connection to url.
 func benchService(b *testing.B, url, prefix string, st session.Store) {
 	b.Helper()
-	mgr, err := session.NewManager(session.WithStore(st), session.WithPresets(presets))
+	mgr, err := session.NewManager(st, session.WithPresets(presets))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	cmd := events.AppendCommand(nil, toggle("bench", 1))
 	reply := appendReply(nil, session.Result{Seq: 2, At: time.Now(), Events: []events.Event{
 		&events.AudioUpdate{Seq: 2, Participant: "bench", AudioEnabled: true, By: "bench"}}}, nil)
-	record := session.AppendRecord(nil, session.Record{At: time.Now(), Command: toggle("bench", 1), Events: []events.Event{
+	record := sessionlog.AppendRecord(nil, sessionlog.Record{At: time.Now(), Command: toggle("bench", 1), Events: []events.Event{
 		&events.AudioUpdate{Seq: 2, Participant: "bench", AudioEnabled: true, By: "bench"}}})
 
 	responder := connect(b, url)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // ErrGap is matched by the error of Subscription.Next when the log skips a
@@ -67,16 +69,25 @@ func newClientWith(nc *gonats.Conn, cfg clientConfig) (*Client, error) {
 // When no answer comes (no service instance listening, a lost request, an
 // instance restarting) or the answer is a transient failure
 // (ErrUnavailable), Submit sends the same command again, until ctx ends (or
-// WithSubmitTimeout, when ctx has no deadline). That is safe: the runtime
-// applies a command id once and answers a repeat with the original outcome
-// (Result.Duplicate). If ctx ends first, the error wraps ctx's and the last
-// attempt's, and cmd may or may not have been applied. A permanent failure
-// (session.ErrPermanent, such as session.ErrTooLarge: the store can never
-// hold the command's record) is returned at once: sending it again would
-// fail the same way.
+// WithSubmitTimeout, when ctx has no deadline). That is safe, whichever
+// instance each attempt reaches: the runtime decides a command id once,
+// records the decision (applied or rejected) in the log, and answers a
+// repeat with the original outcome (Result.Duplicate). If ctx ends first,
+// the error wraps ctx's and the last attempt's, and cmd may or may not have
+// been decided. A permanent failure (session.ErrPermanent, such as
+// session.ErrTooLarge: the store can never hold the command's record) is
+// returned at once: sending it again would fail the same way. A command
+// that is not well formed (check 1) is answered invalid_command without
+// being sent.
 func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (session.Result, error) {
 	tok, err := SessionToken(id)
 	if err != nil {
+		return session.Result{}, err
+	}
+	// Check 1 needs no state: a command that fails it is answered here, as
+	// the service would, and one whose strings are not valid UTF-8 is never
+	// sent (its encoding would change them).
+	if err := reducer.WellFormed(cmd); err != nil {
 		return session.Result{}, err
 	}
 	wait := c.submitTimeout
@@ -105,15 +116,10 @@ func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (sessi
 // and it resumes after a server restart or a change of stream leader. The
 // session need not exist yet. Close the subscription when done.
 func (c *Client) Subscribe(ctx context.Context, id string, after uint64) (*Subscription, error) {
-	tok, err := SessionToken(id)
+	r, tok, err := c.logReader(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.js.Stream(ctx, c.stream)
-	if err != nil {
-		return nil, fmt.Errorf("gavel/nats: stream %s: %w", c.stream, err)
-	}
-	r := logReader{stream: stream, subj: c.subj, wait: c.storeWait}
 	subject := c.subj.log + tok
 	start := uint64(1)
 	last, err := r.last(ctx, subject)
@@ -136,6 +142,20 @@ func (c *Client) Subscribe(ctx context.Context, id string, after uint64) (*Subsc
 		return nil, fmt.Errorf("gavel/nats: subscribe to %q: %w", id, err)
 	}
 	return &Subscription{session: id, msgs: msgs, seq: after}, nil
+}
+
+// logReader returns a reader of the client's stream, and session id's
+// subject token.
+func (c *Client) logReader(ctx context.Context, id string) (logReader, string, error) {
+	tok, err := SessionToken(id)
+	if err != nil {
+		return logReader{}, "", err
+	}
+	stream, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return logReader{}, "", fmt.Errorf("gavel/nats: stream %s: %w", c.stream, err)
+	}
+	return logReader{stream: stream, subj: c.subj, wait: c.storeWait}, tok, nil
 }
 
 // Subscription delivers one session's events, as session.Subscription does
@@ -170,7 +190,7 @@ func (s *Subscription) Next(ctx context.Context) (events.Event, error) {
 			}
 			return nil, fmt.Errorf("session %q: subscription: %w", s.session, err)
 		}
-		rec, err := session.ParseRecord(m.Data())
+		rec, err := sessionlog.DecodeRecord(m.Data())
 		if err != nil {
 			s.err = fmt.Errorf("session %q: subscription: %w", s.session, err)
 			return nil, s.err

@@ -13,10 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // waitFor polls cond until it holds or d has passed.
@@ -233,16 +233,16 @@ func TestClusterConcurrentWriters(t *testing.T) {
 	st := newStore(t, nc, WithReplicas(3))
 	c.streamLeader(t, nc, DefaultStream, 2)
 	ctx := testwait.Context(t)
-	if err := st.Create(ctx, events.Header{Session: "room-1", Presets: presets}); err != nil {
+	if err := st.Create(ctx, sessionlog.Header{Session: "room-1", Presets: presets}); err != nil {
 		t.Fatal(err)
 	}
-	var last session.Position
+	var last sessionlog.Position
 	for r := range rounds {
 		rec := storetest.Records(r + 1)[r]
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
-			wins []session.Position
+			wins []sessionlog.Position
 			errs []error
 		)
 		for w := range writers {

@@ -36,21 +36,23 @@
 // gavel):
 //
 //	gavel.cmd.<session>   commands, request/reply, one queue group
-//	gavel.log.<session>   the session's command records, in stream GAVEL
+//	gavel.log.<session>   the session's command records, applied and rejected, in stream GAVEL
 //	gavel.head.<session>  the session's header, in stream GAVEL
 //
 // and the latest snapshot of each session is an object of the JetStream
 // object store GAVEL_SNAP (its stream is OBJ_GAVEL_SNAP).
 //
 // A record message is the gavel-log/2 record line, written with
-// session.AppendRecord, so the messages of head and log subjects in stream
-// order are the session's gavel-log/2 file. Its headers: Nats-Msg-Id
+// sessionlog.AppendRecord, so the messages of head and log subjects in
+// stream order are the session's gavel-log/2 file: Client.ReadLog reads it
+// so, and `replay -verify nats://host:port/<session>` checks a live session
+// with it. Its headers: Nats-Msg-Id
 // (<session token>/<escaped command id>: the server's duplicate check is
 // stream wide), Nats-Expected-Last-Subject-Sequence, Gavel-Seq (the
 // session's seq after the record, which lets Records and Subscribe find
 // where to start by a search over a few messages instead of reading the log
 // from the beginning) and Gavel-Writer (an id of the Append call). A
-// session.Position is the record's stream sequence. A snapshot (the runtime
+// sessionlog.Position is the record's stream sequence. A snapshot (the runtime
 // saves one every WithSnapshotInterval events) is the SPEC's state JSON with
 // its position and window start in headers; only the latest is kept.
 //
@@ -67,7 +69,11 @@
 // resolved by looking at the record after the expected one: if its
 // Gavel-Writer is this Append's, the first attempt landed. Nothing else
 // counts as success, so a command another instance stored first is a
-// conflict, which the runtime answers from its idempotency window.
+// conflict, which the runtime answers from its idempotency window. A
+// rejection is a record too: an instance that rejected a command on a state
+// the other had moved past conflicts as well, and decides again, so a
+// command has one outcome whichever instances its attempts reach
+// (TestHistoryLinearizable checks this with porcupine).
 //
 // modernice/goes deprecated its JetStream event store (backend/natsjs); its
 // code shows what to avoid, and this store does: appends without an expected sequence (here every
@@ -180,6 +186,6 @@
 // 127.0.0.1 only and has no users: every process on the machine can reach
 // it, so run it where those are trusted.
 //
-// Package nats imports core, events, reducer and session, and
+// Package nats imports core, events, reducer, sessionlog and session, and
 // github.com/nats-io/nats.go; not nats-server (TestClientLinksNoServer).
 package nats

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
@@ -98,9 +98,9 @@ func startNode(t testing.TB, opts ...NodeOption) *Node {
 
 // readLog returns the records of session id from seq from, failing the test
 // on an error.
-func readLog(t testing.TB, st *Store, id string, from uint64) []session.Record {
+func readLog(t testing.TB, st *Store, id string, from uint64) []sessionlog.Record {
 	t.Helper()
-	var out []session.Record
+	var out []sessionlog.Record
 	for r, err := range st.Records(testwait.Context(t), id, from) {
 		if err != nil {
 			t.Fatal(err)

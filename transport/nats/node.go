@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -102,7 +101,7 @@ func Start(ctx context.Context, opts ...NodeOption) (_ *Node, err error) {
 	if n.store, err = newStoreWith(ctx, n.nc, cfg.store); err != nil {
 		return nil, err
 	}
-	if n.mgr, err = session.NewManager(append(slices.Clip(cfg.sessionOpts), session.WithStore(n.store))...); err != nil {
+	if n.mgr, err = session.NewManager(n.store, cfg.sessionOpts...); err != nil {
 		return nil, err
 	}
 	if n.svc, err = newServiceWith(ctx, n.nc, n.mgr, cfg.service); err != nil {

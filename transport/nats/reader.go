@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // shortRead is how many records are read by direct gets before an ordered
@@ -129,7 +132,7 @@ func (r logReader) start(ctx context.Context, subject string, from uint64, last 
 
 // records yields the records of subject as Store.Records does, up to the
 // subject's last message when reading started.
-func (r logReader) records(ctx context.Context, subject string, from uint64, yield func(session.Record) bool) error {
+func (r logReader) records(ctx context.Context, subject string, from uint64, yield func(sessionlog.Record) bool) error {
 	last, err := r.last(ctx, subject)
 	if err != nil || last == nil {
 		return err
@@ -200,11 +203,89 @@ func (r logReader) follow(ctx context.Context, subject string, seq uint64) (jets
 }
 
 // parseRecord decodes a record message.
-func parseRecord(data []byte, seq uint64) (session.Record, error) {
-	rec, err := session.ParseRecord(data)
+func parseRecord(data []byte, seq uint64) (sessionlog.Record, error) {
+	rec, err := sessionlog.DecodeRecord(data)
 	if err != nil {
-		return session.Record{}, fmt.Errorf("stream message %d: %w", seq, err)
+		return sessionlog.Record{}, fmt.Errorf("stream message %d: %w", seq, err)
 	}
-	rec.Pos = session.Position(seq)
+	rec.Pos = sessionlog.Position(seq)
 	return rec, nil
+}
+
+// ReadLog returns session id's log as the stream holds it, a gavel-log/2
+// file: its header line, then one line per record message, in order, up to
+// the last record stored when ReadLog was called. Line n of it (n ≥ 2) is
+// the session's (n-1)th record. It is what `replay -verify
+// nats://host:port/<session>` reads: sessionlog.Verify checks a live
+// clustered session with it. Reading holds one message at a time; ctx
+// bounds ReadLog and every Read after it. Close the reader when done. A
+// session that does not exist is an error matching session.ErrNotFound.
+func (c *Client) ReadLog(ctx context.Context, id string) (io.ReadCloser, error) {
+	r, tok, err := c.logReader(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	head, err := r.last(ctx, r.subj.head+tok)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("gavel/nats: session %q: header: %w", id, err)
+	case head == nil:
+		return nil, fmt.Errorf("gavel/nats: session %q: %w", id, session.ErrNotFound)
+	}
+	subject := r.subj.log + tok
+	last, err := r.last(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: session %q: %w", id, err)
+	}
+	lr := &logLines{ctx: ctx, line: append(slices.Clip(head.Data), '\n')}
+	lr.buf = lr.line
+	if last == nil {
+		return lr, nil
+	}
+	if lr.msgs, err = r.follow(ctx, subject, 1); err != nil {
+		return nil, fmt.Errorf("gavel/nats: session %q: %w", id, err)
+	}
+	lr.last = last.Sequence
+	return lr, nil
+}
+
+// logLines is ReadLog's reader: the lines of buf, then a message at a time
+// from msgs up to stream sequence last.
+type logLines struct {
+	ctx  context.Context // ReadLog's: a Read is a call of it
+	msgs jetstream.MessagesContext
+	last uint64 // the stream sequence of the last record to read
+	line []byte // the line being read, reused
+	buf  []byte // what is left of it
+	done bool
+}
+
+func (l *logLines) Read(p []byte) (int, error) {
+	for len(l.buf) == 0 {
+		if l.done || l.msgs == nil {
+			return 0, io.EOF
+		}
+		m, err := l.msgs.Next(jetstream.NextContext(l.ctx))
+		if err != nil {
+			return 0, err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return 0, err
+		}
+		l.line = append(append(l.line[:0], m.Data()...), '\n')
+		l.buf = l.line
+		l.done = meta.Sequence.Stream >= l.last
+	}
+	n := copy(p, l.buf)
+	l.buf = l.buf[n:]
+	return n, nil
+}
+
+// Close stops reading and deletes the consumer.
+func (l *logLines) Close() error {
+	if l.msgs != nil {
+		l.msgs.Stop()
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // ErrDuplicateID is matched by the error of Append when the server has
@@ -44,14 +45,14 @@ const (
 // Layout (subjects under the prefix, WithPrefix; tokens from SessionToken):
 //
 //	<prefix>.head.<token>  one message: the gavel-log/2 header line
-//	<prefix>.log.<token>   one message per command record: the gavel-log/2
-//	                       record line, with headers
+//	<prefix>.log.<token>   one message per command record, applied or
+//	                       rejected: the gavel-log/2 record line, with headers
 //	                         Nats-Msg-Id: <token>/<escaped command id>
 //	                         Nats-Expected-Last-Subject-Sequence: <expected>
 //	                         Gavel-Seq: <the session's seq after the record>
 //	                         Gavel-Writer: <unique id of the Append call>
 //
-// A session.Position is the stream sequence of the record's message; 0 is an
+// A sessionlog.Position is the stream sequence of the record's message; 0 is an
 // empty log. Reading a session's messages in stream order gives its
 // gavel-log/2 file, line for line.
 type Store struct {
@@ -60,7 +61,7 @@ type Store struct {
 	snaps  jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
 	chunk  uint32                // the size of a snapshot's chunks: fits the connection's max payload
 
-	headers sync.Map // session id → events.Header; a header never changes
+	headers sync.Map // session id → sessionlog.Header; a header never changes
 	tails   sync.Map // session id → tail: the last append this store made
 
 	// Counters, read by the tests.
@@ -72,13 +73,12 @@ type Store struct {
 
 // tail is where a session's log ended after an append of this store.
 type tail struct {
-	pos session.Position
+	pos sessionlog.Position
 	seq uint64
 }
 
 var (
 	_ session.Store       = (*Store)(nil)
-	_ session.Positioner  = (*Store)(nil)
 	_ session.Snapshotter = (*Store)(nil)
 )
 
@@ -155,7 +155,7 @@ func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 // Create implements session.Store. The header is published with an expected
 // last subject sequence of 0, so of two instances creating one session
 // exactly one succeeds, and the other gets session.ErrExists.
-func (s *Store) Create(ctx context.Context, h events.Header) error {
+func (s *Store) Create(ctx context.Context, h sessionlog.Header) error {
 	tok, err := SessionToken(h.Session)
 	if err != nil {
 		return err
@@ -163,7 +163,7 @@ func (s *Store) Create(ctx context.Context, h events.Header) error {
 	msg := &gonats.Msg{
 		Subject: s.reader.subj.head + tok,
 		Header:  gonats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}},
-		Data:    events.AppendHeader(nil, h),
+		Data:    sessionlog.AppendHeader(nil, h),
 	}
 	if _, err := s.publish(ctx, msg); err != nil {
 		if isWrongSeq(err) {
@@ -176,27 +176,27 @@ func (s *Store) Create(ctx context.Context, h events.Header) error {
 }
 
 // Header implements session.Store.
-func (s *Store) Header(ctx context.Context, id string) (events.Header, error) {
+func (s *Store) Header(ctx context.Context, id string) (sessionlog.Header, error) {
 	if h, ok := s.headers.Load(id); ok {
-		return h.(events.Header), nil
+		return h.(sessionlog.Header), nil
 	}
 	tok, err := SessionToken(id)
 	if err != nil {
-		return events.Header{}, fmt.Errorf("session %q: %w: %w", id, session.ErrNotFound, err)
+		return sessionlog.Header{}, fmt.Errorf("session %q: %w: %w", id, session.ErrNotFound, err)
 	}
 	m, err := s.reader.last(ctx, s.reader.subj.head+tok)
 	if err != nil {
-		return events.Header{}, fmt.Errorf("session %q: header: %w", id, err)
+		return sessionlog.Header{}, fmt.Errorf("session %q: header: %w", id, err)
 	}
 	if m == nil {
-		return events.Header{}, fmt.Errorf("session %q: %w", id, session.ErrNotFound)
+		return sessionlog.Header{}, fmt.Errorf("session %q: %w", id, session.ErrNotFound)
 	}
-	h, err := events.DecodeHeader(m.Data)
+	h, err := sessionlog.DecodeHeader(m.Data)
 	if err != nil {
-		return events.Header{}, fmt.Errorf("session %q: stream message %d: %w", id, m.Sequence, err)
+		return sessionlog.Header{}, fmt.Errorf("session %q: stream message %d: %w", id, m.Sequence, err)
 	}
 	if h.Session != id {
-		return events.Header{}, fmt.Errorf("session %q: stream message %d is the header of %q", id, m.Sequence, h.Session)
+		return sessionlog.Header{}, fmt.Errorf("session %q: stream message %d is the header of %q", id, m.Sequence, h.Session)
 	}
 	s.headers.Store(id, h)
 	return h, nil
@@ -225,12 +225,12 @@ func (s *Store) known(ctx context.Context, id string) (string, error) {
 // session.ErrConflict, and so is a duplicate of a record after expected
 // (another writer stored the same command first); a duplicate of a record
 // at or before expected is ErrDuplicateID.
-func (s *Store) Append(ctx context.Context, id string, expected session.Position, rec session.Record) (session.Position, error) {
+func (s *Store) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
 	return s.append(ctx, id, expected, rec, nuid.Next())
 }
 
 // append is Append as writer.
-func (s *Store) append(ctx context.Context, id string, expected session.Position, rec session.Record, writer string) (session.Position, error) {
+func (s *Store) append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record, writer string) (sessionlog.Position, error) {
 	tok, err := s.known(ctx, id)
 	if err != nil {
 		return 0, err
@@ -247,17 +247,17 @@ func (s *Store) append(ctx context.Context, id string, expected session.Position
 			hdrSeq:                              []string{strconv.FormatUint(after, 10)},
 			hdrWriter:                           []string{writer},
 		},
-		Data: session.AppendRecord(nil, rec),
+		Data: sessionlog.AppendRecord(nil, rec),
 	}
 	if rec.Command.ID != "" {
 		// Duplicate detection is stream wide: the session is part of the id.
 		msg.Header[jetstream.MsgIDHeader] = []string{string(escape(append([]byte(tok), '/'), rec.Command.ID))}
 	}
 	ack, err := s.publish(ctx, msg)
-	pos := session.Position(0)
+	pos := sessionlog.Position(0)
 	switch {
 	case err == nil && !ack.Duplicate:
-		pos = session.Position(ack.Sequence)
+		pos = sessionlog.Position(ack.Sequence)
 	case err == nil:
 		if pos, err = s.landed(ctx, subject, expected, writer); err == nil && pos == 0 {
 			err = session.ErrConflict
@@ -281,18 +281,18 @@ func (s *Store) append(ctx context.Context, id string, expected session.Position
 
 // landed returns the position of the record after expected if writer
 // published it (an earlier attempt of this Append landed), else 0.
-func (s *Store) landed(ctx context.Context, subject string, expected session.Position, writer string) (session.Position, error) {
+func (s *Store) landed(ctx context.Context, subject string, expected sessionlog.Position, writer string) (sessionlog.Position, error) {
 	m, err := s.reader.first(ctx, subject, uint64(expected)+1)
 	if err != nil || m == nil || m.Header.Get(hdrWriter) != writer {
 		return 0, err
 	}
 	s.ownLanded.Add(1)
-	return session.Position(m.Sequence), nil
+	return sessionlog.Position(m.Sequence), nil
 }
 
-// LastPosition implements session.Positioner: the stream sequence of the
-// last message on the session's log subject.
-func (s *Store) LastPosition(ctx context.Context, id string) (session.Position, error) {
+// lastPosition returns the stream sequence of the last message on the
+// session's log subject.
+func (s *Store) lastPosition(ctx context.Context, id string) (sessionlog.Position, error) {
 	tok, err := s.known(ctx, id)
 	if err != nil {
 		return 0, err
@@ -301,13 +301,13 @@ func (s *Store) LastPosition(ctx context.Context, id string) (session.Position, 
 	if err != nil || m == nil {
 		return 0, err
 	}
-	return session.Position(m.Sequence), nil
+	return sessionlog.Position(m.Sequence), nil
 }
 
 // afterSeq returns the session's seq after rec: its last event's, or for a
 // record with no events the seq after the record at expected, which this
 // store usually remembers from its own last append.
-func (s *Store) afterSeq(ctx context.Context, id, subject string, expected session.Position, rec session.Record) (uint64, error) {
+func (s *Store) afterSeq(ctx context.Context, id, subject string, expected sessionlog.Position, rec sessionlog.Record) (uint64, error) {
 	if n := len(rec.Events); n > 0 {
 		return rec.Events[n-1].Sequence(), nil
 	}
@@ -387,7 +387,7 @@ const (
 // snapshot bucket, replaced. Readers see the old snapshot or the new one,
 // never a mix: the object's chunks go first, its metadata last.
 func (s *Store) SaveSnapshot(ctx context.Context, id string, snap session.Snapshot) error {
-	last, err := s.LastPosition(ctx, id)
+	last, err := s.lastPosition(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -457,25 +457,25 @@ func (s *Store) readSnapshot(ctx context.Context, tok string) (session.Snapshot,
 	if err := errors.Join(err1, err2); err != nil {
 		return session.Snapshot{}, err
 	}
-	return session.Snapshot{State: state, Pos: session.Position(pos), WindowSeq: window}, nil
+	return session.Snapshot{State: state, Pos: sessionlog.Position(pos), WindowSeq: window}, nil
 }
 
 // Records implements session.Store. It finds the record holding event from-1
 // by a search over stream sequences (reading the Gavel-Seq header of a few
 // messages, starting from the end of the log), then reads the subject in
 // order: a few direct gets, and an ordered consumer for anything longer.
-func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[session.Record, error] {
-	return func(yield func(session.Record, error) bool) {
+func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
 		tok, err := s.known(ctx, id)
 		if err != nil {
-			yield(session.Record{}, err)
+			yield(sessionlog.Record{}, err)
 			return
 		}
-		err = s.reader.records(ctx, s.reader.subj.log+tok, from, func(r session.Record) bool {
+		err = s.reader.records(ctx, s.reader.subj.log+tok, from, func(r sessionlog.Record) bool {
 			return yield(r, nil)
 		})
 		if err != nil {
-			yield(session.Record{}, fmt.Errorf("session %q: records: %w", id, err))
+			yield(sessionlog.Record{}, fmt.Errorf("session %q: records: %w", id, err))
 		}
 	}
 }

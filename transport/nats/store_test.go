@@ -21,6 +21,7 @@ import (
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 func TestConformance(t *testing.T) {
@@ -42,12 +43,12 @@ func TestStoreLayout(t *testing.T) {
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
 	ctx := testwait.Context(t)
-	h := events.Header{Session: "room.1", Presets: storetest.Presets}
+	h := sessionlog.Header{Session: "room.1", Presets: storetest.Presets}
 	if err := st.Create(ctx, h); err != nil {
 		t.Fatal(err)
 	}
 	recs := storetest.Records(3)
-	var last session.Position
+	var last sessionlog.Position
 	for _, r := range recs {
 		p, err := st.Append(ctx, "room.1", last, r)
 		if err != nil {
@@ -67,7 +68,7 @@ func TestStoreLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(head.Data), string(events.AppendHeader(nil, h)); got != want {
+	if got, want := string(head.Data), string(sessionlog.AppendHeader(nil, h)); got != want {
 		t.Errorf("header message %s, want %s", got, want)
 	}
 	m, err := s.GetMsg(ctx, uint64(last))
@@ -87,7 +88,7 @@ func TestStoreLayout(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
 	}
-	if got, want := string(m.Data), string(session.AppendRecord(nil, recs[2])); got != want {
+	if got, want := string(m.Data), string(sessionlog.AppendRecord(nil, recs[2])); got != want {
 		t.Errorf("record message %s, want %s", got, want)
 	}
 }
@@ -100,7 +101,7 @@ func TestAppendLanded(t *testing.T) {
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
 	ctx := testwait.Context(t)
-	if err := st.Create(ctx, events.Header{Session: "r", Presets: storetest.Presets}); err != nil {
+	if err := st.Create(ctx, sessionlog.Header{Session: "r", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
 	recs := storetest.Records(4)
@@ -168,14 +169,14 @@ func TestRecordsFromLongLog(t *testing.T) {
 	st := newStore(t, nc)
 	ctx := testwait.Context(t)
 	for _, id := range []string{"a", "b"} {
-		if err := st.Create(ctx, events.Header{Session: id, Presets: storetest.Presets}); err != nil {
+		if err := st.Create(ctx, sessionlog.Header{Session: id, Presets: storetest.Presets}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	recs, other := storetest.Records(60), storetest.Records(60)
-	var all []session.Record
+	var all []sessionlog.Record
 	var afters []uint64 // afters[i]: the seq after all[i]
-	var la, lb session.Position
+	var la, lb sessionlog.Position
 	var seq uint64
 	for i, r := range recs {
 		p, err := st.Append(ctx, "a", la, r)
@@ -228,7 +229,7 @@ func TestRecordTooLarge(t *testing.T) {
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
 	ctx := testwait.Context(t)
-	if err := st.Create(ctx, events.Header{Session: "big", Presets: storetest.Presets}); err != nil {
+	if err := st.Create(ctx, sessionlog.Header{Session: "big", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
 	// A join with the longest name the SPEC allows records it twice.
@@ -237,14 +238,14 @@ func TestRecordTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Append(ctx, "big", 0, session.Record{Command: big, Events: evs})
+	_, err = st.Append(ctx, "big", 0, sessionlog.Record{Command: big, Events: evs})
 	if !errors.Is(err, session.ErrTooLarge) || !errors.Is(err, session.ErrPermanent) {
 		t.Fatalf("Append of a record over max_payload: %v, want ErrTooLarge", err)
 	}
 	if st.retried.Load() != 0 {
 		t.Errorf("the publish was sent again %d times", st.retried.Load())
 	}
-	if pos, err := st.LastPosition(ctx, "big"); err != nil || pos != 0 {
+	if pos, err := st.lastPosition(ctx, "big"); err != nil || pos != 0 {
 		t.Errorf("after a record too large: last position %d, %v; want an empty log", pos, err)
 	}
 	small := storetest.Records(1)[0]
@@ -271,11 +272,11 @@ func TestSnapshotOfAnySize(t *testing.T) {
 	nc := connect(t, srv.ClientURL())
 	st := newStore(t, nc)
 	ctx := t.Context()
-	if err := st.Create(ctx, events.Header{Session: "s", Presets: storetest.Presets}); err != nil {
+	if err := st.Create(ctx, sessionlog.Header{Session: "s", Presets: storetest.Presets}); err != nil {
 		t.Fatal(err)
 	}
 	recs := storetest.Records(3)
-	var last session.Position
+	var last sessionlog.Position
 	for _, r := range recs {
 		var err error
 		if last, err = st.Append(ctx, "s", last, r); err != nil {

@@ -19,7 +19,11 @@
 // spelling: strict base64url, strict JSON. A missing, altered or expired
 // token is refused with HTTP 401 before the upgrade, and a token whose
 // preset the session does not have with 403; a token is checked when the
-// connection opens, not during it.
+// connection opens, not during it. A genuine token authorizes its session:
+// the service minted it, so the check before the upgrade opens the session
+// and creates it, with the manager's presets, if the store does not have it
+// (the first participant to connect opens the room). Nothing else in the
+// transport creates a session.
 //
 // The connection is bound to the token's participant: a command's actor
 // must be that participant (an empty actor means it), else the command is

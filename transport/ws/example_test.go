@@ -23,7 +23,7 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, err := session.NewManager(session.WithPresets(core.Presets{
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(core.Presets{
 		"host":     {DisableParticipantAudio: true, KickParticipant: true},
 		"attendee": {},
 	}))

@@ -46,7 +46,7 @@ func TestMediaWithoutHub(t *testing.T) {
 }
 
 func TestWithMediaNil(t *testing.T) {
-	m, err := session.NewManager()
+	m, err := session.NewManager(session.NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}

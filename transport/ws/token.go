@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gavelrtc/gavel/core"
 )
 
 // Token is what a connection token grants: one participant, with one preset,
@@ -55,15 +57,18 @@ type tokenClaims struct {
 //	"gavel1." + base64url(payload JSON) + "." + base64url(HMAC-SHA256(key, "gavel1." + base64url(payload JSON)))
 //
 // (base64url without padding). Session, Participant and Preset must be
-// non-empty and Expires set.
+// non-empty, valid UTF-8 and at most core.MaxIDLen (256) bytes, the limits
+// of the ids in a command (SPEC check 1), so that no token is minted for a
+// participant whose every command would be invalid; Expires must be set.
 func MintToken(key []byte, t Token) (string, error) {
 	switch {
 	case len(key) < MinKeySize:
 		return "", fmt.Errorf("ws: token key of %d bytes, want at least %d", len(key), MinKeySize)
-	case t.Session == "" || t.Participant == "" || t.Preset == "":
-		return "", errors.New("ws: token needs a session, a participant and a preset")
 	case t.Expires.IsZero():
 		return "", errors.New("ws: token needs an expiry")
+	}
+	if err := t.checkClaims(); err != nil {
+		return "", fmt.Errorf("ws: token: %w", err)
 	}
 	payload, err := json.Marshal(tokenClaims{Session: t.Session, Participant: t.Participant, Preset: t.Preset, Expires: t.Expires.Unix()})
 	if err != nil {
@@ -107,14 +112,32 @@ func VerifyToken(key []byte, token string, now time.Time) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("%w: payload: %v", ErrTokenInvalid, err)
 	}
-	if c.Session == "" || c.Participant == "" || c.Preset == "" {
-		return Token{}, fmt.Errorf("%w: missing claims", ErrTokenInvalid)
-	}
 	t := Token{Session: c.Session, Participant: c.Participant, Preset: c.Preset, Expires: time.Unix(c.Expires, 0)}
+	if err := t.checkClaims(); err != nil {
+		return Token{}, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
 	if !now.Before(t.Expires) {
 		return Token{}, fmt.Errorf("%w at %s", ErrTokenExpired, t.Expires.UTC().Format(time.RFC3339))
 	}
 	return t, nil
+}
+
+// checkClaims checks the token's ids against the limits of a command's
+// (SPEC check 1): present, valid UTF-8, at most core.MaxIDLen bytes.
+func (t Token) checkClaims() error {
+	for _, c := range [...]struct{ name, value string }{
+		{"session", t.Session}, {"participant", t.Participant}, {"preset", t.Preset},
+	} {
+		switch {
+		case c.value == "":
+			return fmt.Errorf("no %s", c.name)
+		case !utf8.ValidString(c.value):
+			return fmt.Errorf("%s %.40q is not valid UTF-8", c.name, c.value)
+		case len(c.value) > core.MaxIDLen:
+			return fmt.Errorf("%s of %d bytes, more than %d", c.name, len(c.value), core.MaxIDLen)
+		}
+	}
+	return nil
 }
 
 // decode64 decodes base64url without padding in its canonical spelling

@@ -75,10 +75,28 @@ func TestMintTokenChecks(t *testing.T) {
 		"no participant": {testKey, ws.Token{Session: "s", Preset: "host", Expires: exp}},
 		"no preset":      {testKey, ws.Token{Session: "s", Participant: "p", Expires: exp}},
 		"no expiry":      {testKey, ws.Token{Session: "s", Participant: "p", Preset: "host"}},
+		// The limits of a command's ids (SPEC check 1): a token for them
+		// would grant a participant whose every command is invalid.
+		"session not UTF-8":     {testKey, ws.Token{Session: "s\xff", Participant: "p", Preset: "host", Expires: exp}},
+		"participant not UTF-8": {testKey, ws.Token{Session: "s", Participant: "p\xc3", Preset: "host", Expires: exp}},
+		"preset not UTF-8":      {testKey, ws.Token{Session: "s", Participant: "p", Preset: "\xed\xa0\x80", Expires: exp}},
+		"session too long":      {testKey, ws.Token{Session: strings.Repeat("s", 257), Participant: "p", Preset: "host", Expires: exp}},
+		"participant too long":  {testKey, ws.Token{Session: "s", Participant: strings.Repeat("ü", 129), Preset: "host", Expires: exp}},
+		"preset too long":       {testKey, ws.Token{Session: "s", Participant: "p", Preset: strings.Repeat("h", 257), Expires: exp}},
 	} {
 		if _, err := ws.MintToken(c.key, c.tok); err == nil {
 			t.Errorf("%s: MintToken succeeded", name)
 		}
+	}
+	// At the limit, a token is minted and verifies.
+	long := ws.Token{Session: strings.Repeat("s", 256), Participant: strings.Repeat("ü", 128), Preset: strings.Repeat("h", 256),
+		Expires: exp.Truncate(time.Second)}
+	tok, err := ws.MintToken(testKey, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ws.VerifyToken(testKey, tok, time.Now()); err != nil || got != long {
+		t.Errorf("a token at the limits: %+v, %v", got, err)
 	}
 }
 
@@ -150,6 +168,8 @@ func TestTokenStrictPayload(t *testing.T) {
 		"data after":            good + `{}`,
 		"not an object":         `["room-1","alice","host",1800003600]`,
 		"missing preset":        `{"sid":"room-1","pid":"alice","exp":1800003600}`,
+		"participant too long":  `{"sid":"room-1","pid":"` + strings.Repeat("a", 257) + `","preset":"host","exp":1800003600}`,
+		"session too long":      `{"sid":"` + strings.Repeat("r", 300) + `","pid":"alice","preset":"host","exp":1800003600}`,
 	} {
 		if _, err := ws.VerifyToken(testKey, signPayload(p), now); !errors.Is(err, ws.ErrTokenInvalid) {
 			t.Errorf("%s: VerifyToken = %v, want ErrTokenInvalid", name, err)

@@ -116,11 +116,7 @@ func New(m *session.Manager, opts ...Option) (*Hub, error) {
 // (ws.MediaHub). It fails at once with session_ended or not_joined (a
 // *core.Error) when the session says so.
 func (h *Hub) Connect(ctx context.Context, session, participant string) (ws.MediaPeer, error) {
-	s, err := h.m.Session(ctx, session)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.State(ctx)
+	st, err := h.m.State(ctx, session)
 	switch {
 	case err != nil:
 		return nil, err

@@ -226,7 +226,7 @@ func (h *holdAt) Update(s core.State) {
 // loopback with the stages of factory; both close when the test ends.
 func startHub(t *testing.T, factory media.StageFactory, opts ...session.Option) (*session.Manager, *wsmedia.Hub) {
 	t.Helper()
-	m, err := session.NewManager(append([]session.Option{session.WithPresets(wstest.Presets)}, opts...)...)
+	m, err := session.NewManager(session.NewMemStore(), append([]session.Option{session.WithPresets(wstest.Presets)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 	"github.com/gavelrtc/gavel/transport/ws"
 )
 
@@ -35,18 +36,25 @@ type Server struct {
 	HTTP    *httptest.Server
 	WS      *ws.Server
 	Manager *session.Manager
-	Store   *session.MemStore
+	Store   session.Store
 	Key     []byte
 }
 
-// New starts a server with the given ws options.
+// New starts a server with the given ws options, its sessions in a
+// MemStore.
 func New(tb testing.TB, opts ...ws.Option) *Server { return NewWith(tb, nil, opts...) }
 
 // NewWith starts a server whose manager also has sessionOpts (after the
-// store and the presets).
+// presets).
 func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Server {
 	tb.Helper()
-	return start(tb, sessionOpts, nil, opts)
+	return start(tb, session.NewMemStore(), sessionOpts, nil, opts)
+}
+
+// NewOn starts a server whose sessions are kept in st.
+func NewOn(tb testing.TB, st session.Store, opts ...ws.Option) *Server {
+	tb.Helper()
+	return start(tb, st, nil, nil, opts)
 }
 
 // NewMedia starts a server whose connections carry media (ws.WithMedia)
@@ -55,13 +63,12 @@ func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Se
 // before cleanups registered before NewMedia run.
 func NewMedia(tb testing.TB, hub func(*session.Manager) ws.MediaHub, opts ...ws.Option) *Server {
 	tb.Helper()
-	return start(tb, nil, hub, opts)
+	return start(tb, session.NewMemStore(), nil, hub, opts)
 }
 
-func start(tb testing.TB, sessionOpts []session.Option, hub func(*session.Manager) ws.MediaHub, opts []ws.Option) *Server {
+func start(tb testing.TB, st session.Store, sessionOpts []session.Option, hub func(*session.Manager) ws.MediaHub, opts []ws.Option) *Server {
 	tb.Helper()
-	st := session.NewMemStore()
-	m, err := session.NewManager(append([]session.Option{session.WithStore(st), session.WithPresets(Presets)}, sessionOpts...)...)
+	m, err := session.NewManager(st, append([]session.Option{session.WithPresets(Presets)}, sessionOpts...)...)
 	if err != nil {
 		tb.Fatalf("session.NewManager: %v", err)
 	}
@@ -121,15 +128,24 @@ func (s *Server) Submit(tb testing.TB, id string, cmd core.Command) session.Resu
 // State returns a session's current state.
 func (s *Server) State(tb testing.TB, session string) core.State {
 	tb.Helper()
-	sess, err := s.Manager.Session(context.Background(), session)
-	if err != nil {
-		tb.Fatalf("Session(%q): %v", session, err)
-	}
-	st, err := sess.State(context.Background())
+	st, err := s.Manager.State(context.Background(), session)
 	if err != nil {
 		tb.Fatalf("State(%q): %v", session, err)
 	}
 	return st
+}
+
+// Log returns a session's log: every command its runtime decided.
+func (s *Server) Log(tb testing.TB, session string) []sessionlog.Record {
+	tb.Helper()
+	var recs []sessionlog.Record
+	for r, err := range s.Store.Records(testwait.Context(tb), session, 1) {
+		if err != nil {
+			tb.Fatalf("Records(%q): %v", session, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // Recv receives from ch, failing the test if nothing arrives within

@@ -1,7 +1,8 @@
-package replaycmd_test
+package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/reducer"
@@ -34,7 +34,7 @@ func writeBenchLog(tb testing.TB, path string, n, joins int) {
 	}
 	defer f.Close()
 	presets := core.Presets{"host": {DisableParticipantAudio: true, DisableParticipantVideo: true, PinParticipant: true, KickParticipant: true}}
-	w, err := sessionlog.NewWriter(f, events.Header{Session: "bench", Presets: presets})
+	w, err := sessionlog.NewWriter(f, sessionlog.Header{Session: "bench", Presets: presets})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func BenchmarkReplay(b *testing.B) {
 	for _, mode := range []string{"-json", "-verify"} {
 		b.Run("replay"+mode, func(b *testing.B) {
 			measure(b, func() {
-				if code := replaycmd.Run([]string{mode, path}, nil, io.Discard, os.Stderr); code != 0 {
+				if code := run(context.Background(), []string{mode, path}, nil, io.Discard, os.Stderr); code != 0 {
 					b.Fatalf("exit %d", code)
 				}
 			})

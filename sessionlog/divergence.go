@@ -1,9 +1,9 @@
-package replaycmd
+package sessionlog
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,28 +12,23 @@ import (
 	"github.com/gavelrtc/gavel/events"
 )
 
-// divergence is the first record the reducer disagrees with.
-type divergence struct {
-	line    int
-	command []byte // the command as written; nil for a checkpoint line
-	what    string
-	diff    string // recorded against replayed, in the log's terms, when there is one
+// Divergence is the first entry of a log whose recorded outcome or
+// checkpoint the reducer does not reproduce.
+type Divergence struct {
+	// Line is the entry's line number.
+	Line int
+	// Command is the entry's command as written; nil for a checkpoint.
+	Command json.RawMessage
+	// What says what differs, in a sentence.
+	What string
+	// Diff shows how, when there is more to show: a line per difference,
+	// "-" for what the log recorded and "+" for what the reducer produces
+	// now, with the log's own field names and values.
+	Diff string
 }
 
-func (d *divergence) Error() string { return fmt.Sprintf("line %d: %s", d.line, d.what) }
-
-func (d *divergence) report(w io.Writer, name string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "replay: %s: line %d: divergence: %s\n", name, d.line, d.what)
-	if d.command != nil {
-		fmt.Fprintf(&b, "command: %s\n", d.command)
-	}
-	if d.diff != "" {
-		fmt.Fprintf(&b, "diff (-recorded +replayed):\n%s", d.diff)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
+// Error is "line N: what".
+func (d *Divergence) Error() string { return fmt.Sprintf("line %d: %s", d.Line, d.What) }
 
 // outcome is what a command produced: its events, or its error by code
 // (messages are for people and may change).
@@ -64,40 +59,6 @@ func (c *comparer) sameEvents(want, got []events.Event) bool {
 	return bytes.Equal(c.want, c.got)
 }
 
-// verifyCommand compares what rec says its command produced with what the
-// reducer produced now (evs or err) from a session at seq before.
-func (p *replayer) verifyCommand(rec events.Record, before uint64, evs []events.Event, err error) error {
-	if !rec.Recorded {
-		return nil
-	}
-	if err == nil && rec.RawError == nil {
-		// A log gavel wrote holds the events as the codec writes them, so
-		// equal bytes are the common case, and need no decoding.
-		p.cmp.got = events.AppendEvents(p.cmp.got[:0], evs)
-		if bytes.Equal(rec.RawEvents, p.cmp.got) {
-			return nil
-		}
-	}
-	wantEvs, wantErr, derr := rec.Outcome()
-	if derr != nil {
-		return &divergence{line: p.line, command: rec.RawCommand,
-			what: fmt.Sprintf("the recorded outcome cannot be decoded: %v", derr)}
-	}
-	var werr error
-	if wantErr != nil {
-		werr = wantErr
-	}
-	want, got := newOutcome(wantEvs, werr), newOutcome(evs, err)
-	if want.code == got.code && p.cmp.sameEvents(want.events, got.events) {
-		return nil
-	}
-	what := "the recorded outcome differs from the reducer's"
-	if len(want.events) > 0 {
-		what += seqJump(before, want.events[0].Sequence())
-	}
-	return &divergence{line: p.line, command: rec.RawCommand, what: what, diff: outcomeDiff(want, got)}
-}
-
 // seqJump says, when the log's next seq is not the one the session is at,
 // that records are missing or repeated before the line.
 func seqJump(at, next uint64) string {
@@ -112,19 +73,6 @@ func seqJump(at, next uint64) string {
 		return fmt.Sprintf(": the seq goes back from %d to %d (a record repeated?)", at, next)
 	}
 	return ""
-}
-
-// verifyCheckpoint compares a recorded checkpoint with the replayed state.
-func (p *replayer) verifyCheckpoint(want core.Snapshot) error {
-	got := p.state.Current().Snapshot()
-	if sameSnapshot(want, got) {
-		return nil
-	}
-	what := "the checkpoint differs from the replayed state"
-	if want.Seq > got.Seq {
-		what += seqJump(got.Seq, want.Seq)
-	}
-	return &divergence{line: p.line, what: what, diff: snapshotDiff(want, got)}
 }
 
 func sameSnapshot(a, b core.Snapshot) bool {

@@ -1,7 +1,8 @@
-package replaycmd_test
+package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -13,8 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gavelrtc/gavel/cmd/replay/replaycmd"
 )
 
 // result is what one run of the command did.
@@ -26,7 +25,7 @@ type result struct {
 // replay runs the command in process with stdin and args.
 func replay(stdin string, args ...string) result {
 	var out, errOut bytes.Buffer
-	code := replaycmd.Run(args, strings.NewReader(stdin), &out, &errOut)
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return result{code, out.String(), errOut.String()}
 }
 
@@ -246,8 +245,8 @@ func TestVerifyFindsTheFirstDivergence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := replay(doctor(t, tt.old, tt.new), "-verify", "-")
-			if got.code != replaycmd.ExitDivergence || got.stderr != "" {
-				t.Fatalf("exit %d (stderr %q), want %d\n%s", got.code, got.stderr, replaycmd.ExitDivergence, got.stdout)
+			if got.code != exitDivergence || got.stderr != "" {
+				t.Fatalf("exit %d (stderr %q), want %d\n%s", got.code, got.stderr, exitDivergence, got.stdout)
 			}
 			checkInOrder(t, got.stdout, tt.want)
 			if !strings.HasPrefix(got.stdout, "replay: stdin: line ") {
@@ -311,15 +310,15 @@ func TestInvalidLogs(t *testing.T) {
 		{"JSON but not an object", header + "\n\n" + "[1,2]\n", `line 3: not a JSON object (starts with "[")`},
 		{"broken JSON", recorded + `{"cmd":{"id":"c9"` + "\n", "line 11: unexpected end of JSON input"},
 		{"no header", recorded[len(header)+1:], `line 1: header: no "format" field: not a gavel log header`},
-		{"wrong format", strings.Replace(recorded, "gavel-log/2", "gavel-log/0", 1), `line 1: header: format "gavel-log/0": events: not a gavel-log/2 log`},
-		{"gavel-log/1", strings.Replace(recorded, "gavel-log/2", "gavel-log/1", 1), `line 1: header: format "gavel-log/1": events: not a gavel-log/2 log ` +
+		{"wrong format", strings.Replace(recorded, "gavel-log/2", "gavel-log/0", 1), `line 1: header: format "gavel-log/0": sessionlog: not a gavel-log/2 log`},
+		{"gavel-log/1", strings.Replace(recorded, "gavel-log/2", "gavel-log/1", 1), `line 1: header: format "gavel-log/1": sessionlog: not a gavel-log/2 log ` +
 			`(it recorded a bulk command as one update per participant; this version reads gavel-log/2 only)`},
 		{"repeated member", header + "\n" + `{"cmd":{"id":"c1","type":"leave","actor":"ann"},"cmd":{"id":"c2","type":"leave","actor":"ann"}}` + "\n",
 			`line 2: an object names a member twice: "cmd" (offset 48)`},
 		{"repeated member in a command", header + "\n" + `{"cmd":{"id":"c1","type":"kick","type":"kick_all","actor":"ann"}}` + "\n",
 			`line 2: an object names a member twice: "type" (offset 32)`},
 		{"case-folded cmd", header + "\n" + `{"CMD":{"id":"c1","type":"leave","actor":"ann"}}` + "\n", `line 2: the record has neither "cmd" nor "state"`},
-		{"cmd not an object", header + "\n" + `{"cmd":["join"]}` + "\n", `line 2: "cmd": not a JSON object (starts with "[")`},
+		{"cmd not an object", header + "\n" + `{"cmd":["join"]}` + "\n", `line 2: "cmd" must be an object, not ["join"]`},
 		{"state not an object", recorded + `{"state":"done"}` + "\n", `line 11: "state": state: not a JSON object (starts with "\"")`},
 		{"neither cmd nor state", header + "\n" + `{"at":"2025-03-14T17:00:00Z","events":[]}` + "\n", `line 2: the record has neither "cmd" nor "state"`},
 	}
@@ -328,8 +327,8 @@ func TestInvalidLogs(t *testing.T) {
 			t.Run(tt.name+"/"+strings.Join(mode, " "), func(t *testing.T) {
 				got := replay(tt.log, append(mode, "-")...)
 				want := "replay: stdin: " + tt.want + "\n"
-				if got.code != replaycmd.ExitInvalid || got.stderr != want {
-					t.Errorf("exit %d, stderr %q; want %d, %q", got.code, got.stderr, replaycmd.ExitInvalid, want)
+				if got.code != exitInvalid || got.stderr != want {
+					t.Errorf("exit %d, stderr %q; want %d, %q", got.code, got.stderr, exitInvalid, want)
 				}
 			})
 		}
@@ -376,7 +375,7 @@ func TestUsage(t *testing.T) {
 		{"-until not a number", []string{"-until", "x", path}, 2, `invalid value "x" for flag -until`},
 		{"unknown flag", []string{"-fast", path}, 2, "flag provided but not defined: -fast"},
 		{"missing file", []string{filepath.Join(t.TempDir(), "nope.jsonl")}, 2, "nope.jsonl: no such file or directory"},
-		{"help", []string{"-h"}, 0, "usage: replay [-verify | -json] [-until N] FILE"},
+		{"help", []string{"-h"}, 0, usageLine},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,7 +460,7 @@ state after line 8: session room-1, seq 4, 2 joined, pinned ann
 
 func TestNilStdinIsEmpty(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := replaycmd.Run([]string{"-"}, nil, io.Discard, &stderr); code != 2 || stderr.String() != "replay: stdin: line 1: no header: the log is empty\n" {
+	if code := run(context.Background(), []string{"-"}, nil, io.Discard, &stderr); code != 2 || stderr.String() != "replay: stdin: line 1: no header: the log is empty\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
@@ -493,15 +492,15 @@ func TestFailedWriteIsNotOK(t *testing.T) {
 		code  int
 		after []int // bytes written before the failure
 	}{
-		{"timeline", script, nil, replaycmd.ExitInvalid, []int{0, 100, 1000}},
-		{"-verify", recorded, []string{"-verify"}, replaycmd.ExitInvalid, []int{0, 10}},
-		{"-verify divergence", diverging, []string{"-verify"}, replaycmd.ExitDivergence, []int{0, 10, 100}},
-		{"-json", script, []string{"-json"}, replaycmd.ExitInvalid, []int{0, 100, 1000}},
-		{"-until", script, []string{"-until", "6"}, replaycmd.ExitInvalid, []int{0, 700}},
+		{"timeline", script, nil, exitInvalid, []int{0, 100, 1000}},
+		{"-verify", recorded, []string{"-verify"}, exitInvalid, []int{0, 10}},
+		{"-verify divergence", diverging, []string{"-verify"}, exitDivergence, []int{0, 10, 100}},
+		{"-json", script, []string{"-json"}, exitInvalid, []int{0, 100, 1000}},
+		{"-until", script, []string{"-until", "6"}, exitInvalid, []int{0, 700}},
 	} {
 		for _, ok := range tc.after {
 			var stderr bytes.Buffer
-			code := replaycmd.Run(append(tc.args, "-"), strings.NewReader(tc.log), &failingWriter{ok: ok}, &stderr)
+			code := run(context.Background(), append(tc.args, "-"), strings.NewReader(tc.log), &failingWriter{ok: ok}, &stderr)
 			if code != tc.code || !strings.Contains(stderr.String(), errWrite.Error()) {
 				t.Errorf("%s, stdout failing after %d bytes: exit %d, stderr %q; want exit %d and the write error",
 					tc.name, ok, code, stderr.String(), tc.code)

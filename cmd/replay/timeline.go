@@ -1,7 +1,8 @@
-package replaycmd
+package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // A timeline row: line, time, command id, type, actor → target, outcome.
@@ -20,46 +22,73 @@ const (
 	idWidth   = 20
 )
 
-func (p *replayer) printHeader(h events.Header) {
+// timeline prints the log as a person reads it: the header, then a row per
+// command (a row per event, at most two: a bulk command is one event) and
+// per checkpoint, each with its verdict.
+func (p *printer) timeline() error {
+	r := p.p
+	p.printHeader(r.Header())
+	for {
+		s, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if s.Entry.HasCommand {
+			p.printCommand(s)
+		}
+		if s.Entry.State != nil {
+			p.printCheckpoint(s)
+		}
+	}
+}
+
+func (p *printer) printHeader(h sessionlog.Header) {
 	p.printf("session %s, presets %s\n", text(h.Session), events.AppendPresets(nil, h.Presets))
 	p.printf("#N is an event's seq; \"differs\" marks a recorded outcome or checkpoint the reducer does not reproduce\n\n")
 	p.printf(rowFormat, "line", "at", "id", "command", "actor → target", "outcome")
 }
 
-func (p *replayer) printCommand(rec events.Record, before uint64, evs []events.Event, err error) {
-	c := rec.Command
+// printCommand prints a command's rows: a rejection (a refused host
+// action, in a log a runtime wrote) names who tried what and the code it
+// was refused with.
+func (p *printer) printCommand(s sessionlog.Step) {
+	c := s.Entry.Command
 	who := text(c.Actor)
 	if c.Target != "" || c.Type.Targeted() {
 		who += " → " + text(c.Target)
 	}
-	line, at, id, typ := strconv.Itoa(p.line), clock(rec.At), shorten(text(c.ID), idWidth), text(string(c.Type))
+	line, at, id, typ := strconv.Itoa(s.Line), clock(s.Entry.At), shorten(text(c.ID), idWidth), text(string(c.Type))
 	switch {
-	case err != nil:
-		p.printf(rowFormat, line, at, id, typ, who, errorText(err))
-	case len(evs) == 0:
+	case s.Err != nil:
+		p.printf(rowFormat, line, at, id, typ, who, errorText(s.Err))
+	case len(s.Events) == 0:
 		p.printf(rowFormat, line, at, id, typ, who, "ok, no change")
 	}
-	for _, e := range evs { // at most two: a bulk command is one event
+	for _, e := range s.Events { // at most two: a bulk command is one event
 		p.printf(rowFormat, line, at, id, typ, who, eventText(e))
 		line, at, id, typ, who = "", "", "", "", ""
 	}
-	if p.verifyCommand(rec, before, evs, err) != nil {
+	if p.p.CheckCommand(s) != nil {
 		p.printf(rowFormat, "", "", "", "", "", "the recorded outcome differs (see -verify)")
 	}
 }
 
-func (p *replayer) printCheckpoint(want core.Snapshot) {
+func (p *printer) printCheckpoint(s sessionlog.Step) {
 	verdict := "as recorded"
-	if !sameSnapshot(want, p.state.Current().Snapshot()) {
+	if p.p.CheckCheckpoint(s) != nil {
 		verdict = "the recorded checkpoint differs (see -verify)"
 	}
-	p.printf(rowFormat, strconv.Itoa(p.line), "", "", "checkpoint", "", summary(p.state.Current())+", "+verdict)
+	p.printf(rowFormat, strconv.Itoa(s.Line), "", "", "checkpoint", "", summary(p.p.State())+", "+verdict)
 }
 
 // printState prints the state, one participant a line, for -until.
-func (p *replayer) printState() {
-	p.printf("\nstate after line %d: session %s, %s\n", p.line, text(p.state.Current().Session()), summary(p.state.Current()))
-	for q := range p.state.Current().All() {
+func (p *printer) printState() {
+	st := p.p.State()
+	p.printf("\nstate after line %d: session %s, %s\n", p.p.Line(), text(st.Session()), summary(st))
+	for q := range st.All() {
 		p.printf("  %-12s %-20s preset %-10s audio %-3s video %s\n",
 			text(q.ID), strconv.Quote(q.Name), text(q.Preset), onOff(q.AudioEnabled), onOff(q.VideoEnabled))
 	}
