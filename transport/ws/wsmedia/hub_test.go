@@ -44,10 +44,10 @@ func TestMediaOverWebsocket(t *testing.T) {
 	srv, hub := startServer(t)
 	hana := dial(t, srv, "hana", "host", withPC)
 	bob := dial(t, srv, "bob", "attendee", publishing)
-	hana.join()
-	bob.join()
-	hana.connectMedia()
-	bob.connectMedia()
+	hana.Join()
+	bob.Join()
+	hana.ConnectMedia()
+	bob.ConnectMedia()
 	bob.Publish(mediatest.PacketInterval)
 	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
 	for _, f := range []mediatest.From{audio, video} {
@@ -58,7 +58,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 		t.Fatal("no router for the room")
 	}
 
-	if res := hana.do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
+	if res := hana.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("disable_audio: %+v", res)
 	}
 	// The router has the event once the session has answered: packets
@@ -79,16 +79,16 @@ func TestMediaOverWebsocket(t *testing.T) {
 	}
 
 	// Bob's own set_audio, over his socket, lets his audio through again.
-	if res := bob.do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
+	if res := bob.Do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("set_audio: %+v", res)
 	}
 	u := bob.LastSent(webrtc.RTPCodecTypeAudio)
 	mediatest.WaitUntil(t, "hana receiving bob's audio again", func() bool { return hana.Received(audio, u) })
 
-	if res := hana.do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
+	if res := hana.Do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
 		t.Fatalf("kick: %+v", res)
 	}
-	bye, before := bob.until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	bye, before := bob.Until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
 	if bye.Reason != wire.ReasonKicked {
 		t.Errorf("bob's goodbye %q, want kicked", bye.Reason)
 	}
@@ -100,7 +100,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 	} else if !slices.ContainsFunc(before[i+1:], isMediaClosed) {
 		t.Errorf("no media_closed between bob's participant_left and his goodbye: %+v", before[i+1:])
 	}
-	if f, open := bob.nextOrClosed(); open {
+	if f, open := bob.NextOrClosed(); open {
 		t.Errorf("bob's socket open after the goodbye: %+v", f)
 	}
 	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
@@ -122,14 +122,14 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	alice := dial(t, srv, "alice", "attendee", framesOnly)
 
 	// Not joined: refused at once.
-	alice.send(wire.AppendMediaConnect(nil))
-	if f := alice.next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
+	alice.Send(wire.AppendMediaConnect(nil))
+	if f := alice.Next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
 		t.Fatalf("media_connect before joining: %+v, want media_closed not_joined", f)
 	}
 
-	alice.join()
-	alice.send(wire.AppendMediaConnect(nil))
-	offer := alice.next()
+	alice.Join()
+	alice.Send(wire.AppendMediaConnect(nil))
+	offer := alice.Next()
 	if offer.Type != wire.TypeSignal || offer.Signal.Description == nil || offer.Signal.Description.Type != wire.SDPOffer {
 		t.Fatalf("after media_connect: %+v, want an offer", offer)
 	}
@@ -139,14 +139,14 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 
 	// Again: the first connection is replaced without a media_closed, and
 	// a new offer comes.
-	alice.send(wire.AppendMediaConnect(nil))
-	if _, skipped := alice.until("a new offer", isOffer); slices.ContainsFunc(skipped, isMediaClosed) {
+	alice.Send(wire.AppendMediaConnect(nil))
+	if _, skipped := alice.Until("a new offer", isOffer); slices.ContainsFunc(skipped, isMediaClosed) {
 		t.Errorf("media_closed for a replaced media connection: %+v", skipped)
 	}
 
 	// An offer from the client is refused, and closes the media connection.
-	alice.send(wire.AppendSignal(nil, wire.Signal{Description: &wire.SessionDescription{Type: wire.SDPOffer, SDP: offer.Signal.Description.SDP}}))
-	f, _ := alice.until("media_closed", isMediaClosed)
+	alice.Send(wire.AppendSignal(nil, wire.Signal{Description: &wire.SessionDescription{Type: wire.SDPOffer, SDP: offer.Signal.Description.SDP}}))
+	f, _ := alice.Until("media_closed", isMediaClosed)
 	if f.Media.Err == nil || f.Media.Err.Code != core.CodeInvalidCommand {
 		t.Errorf("after an offer from the client: %+v, want invalid_command", f.Media)
 	}
@@ -154,14 +154,14 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 
 	// A late signal is dropped: the next frame is the next command's result.
-	alice.send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
-	alice.send(wire.AppendCommand(nil, core.Command{ID: "v", Type: core.SetVideo, Enabled: true}))
-	if f := alice.next(); f.Type != wire.TypeResult || f.Result.ID != "v" {
+	alice.Send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
+	alice.Send(wire.AppendCommand(nil, core.Command{ID: "v", Type: core.SetVideo, Enabled: true}))
+	if f := alice.Next(); f.Type != wire.TypeResult || f.Result.ID != "v" {
 		t.Errorf("after a late signal and a command: %+v, want the command's result", f)
 	}
 	// A new room starts from the session's state.
-	alice.send(wire.AppendMediaConnect(nil))
-	alice.until("an offer", isOffer)
+	alice.Send(wire.AppendMediaConnect(nil))
+	alice.Until("an offer", isOffer)
 	r, ok := hub.Router(room)
 	if !ok {
 		t.Fatal("no router for the room")
@@ -172,7 +172,7 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 
 	// The socket closes: so does the media connection, and with it the
 	// room; alice stays joined.
-	alice.close()
+	alice.Close()
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 	if !srv.State(t, room).Joined("alice") {
 		t.Error("alice left with her socket")
@@ -180,13 +180,13 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 
 	// The session ends: the room closes, and the socket with a goodbye.
 	hana := dial(t, srv, "hana", "host", framesOnly)
-	hana.join()
-	hana.send(wire.AppendMediaConnect(nil))
-	hana.until("an offer", isOffer)
-	if res := hana.do(core.Command{Type: core.KickAll}); res.Err != nil {
+	hana.Join()
+	hana.Send(wire.AppendMediaConnect(nil))
+	hana.Until("an offer", isOffer)
+	if res := hana.Do(core.Command{Type: core.KickAll}); res.Err != nil {
 		t.Fatalf("kick_all: %+v", res)
 	}
-	bye, before := hana.until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	bye, before := hana.Until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
 	if bye.Reason != wire.ReasonEnded {
 		t.Errorf("hana's goodbye %q, want ended", bye.Reason)
 	}
@@ -379,14 +379,14 @@ func TestSignalsCountAgainstTheRate(t *testing.T) {
 	leakcheck.Check(t)
 	srv, hub := startServer(t, ws.WithCommandRate(0.001, 3))
 	alice := dial(t, srv, "alice", "attendee", framesOnly)
-	alice.join()                             // 1
-	alice.send(wire.AppendMediaConnect(nil)) // 2
-	alice.until("an offer", isOffer)
+	alice.Join()                             // 1
+	alice.Send(wire.AppendMediaConnect(nil)) // 2
+	alice.Until("an offer", isOffer)
 	cand := wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
 		SDPMid: new("0"), SDPMLineIndex: new(uint16(0))}})
-	alice.send(cand) // 3: taken (before the answer, the router keeps it)
-	alice.send(cand) // over
-	f, _ := alice.until("media_closed", isMediaClosed)
+	alice.Send(cand) // 3: taken (before the answer, the router keeps it)
+	alice.Send(cand) // over
+	f, _ := alice.Until("media_closed", isMediaClosed)
 	if f.Media != (wire.MediaClosed{Refused: wire.RefusedRateLimited}) {
 		t.Errorf("over the rate: %+v, want refused rate_limited", f.Media)
 	}
