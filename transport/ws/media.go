@@ -31,7 +31,9 @@ type MediaPeer interface {
 	// ends. It returns an error matching ErrMediaClosed once the peer has
 	// closed, and one matching ErrMediaMoved too when it closed because
 	// the session's media moved to another node (the client is told to
-	// connect again at once).
+	// connect again at once). An error that also holds a *core.Error is
+	// told to the client as that error (a signal the peer refused after
+	// Signal had returned: invalid_command).
 	Next(ctx context.Context) (wire.Signal, error)
 	// Signal takes a signal from the participant: an answer to the latest
 	// offer, or an ICE candidate. It returns an error matching
@@ -130,7 +132,9 @@ func (c *conn) runMedia(hub MediaHub, l, old *mediaLink) {
 		if err != nil {
 			if l.ctx.Err() == nil { // the peer closed by itself
 				var mc wire.MediaClosed
-				if errors.Is(err, ErrMediaMoved) {
+				if e, ok := errors.AsType[*core.Error](err); ok {
+					mc.Err = e
+				} else if errors.Is(err, ErrMediaMoved) {
 					mc.Reason = wire.MediaMoved
 				}
 				c.endMedia(l, mc)
