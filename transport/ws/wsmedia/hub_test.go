@@ -2,7 +2,6 @@ package wsmedia_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -20,18 +19,9 @@ import (
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
-
-// serverRead waits until the router has read the publisher's packet index
-// (its sequence number) on the track.
-func serverRead(t testing.TB, r *media.Router, participant string, kind webrtc.RTPCodecType, index uint32) {
-	t.Helper()
-	mediatest.WaitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
-		st, ok := r.TrackStats(participant, kind)
-		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
-	})
-}
 
 // TestMediaOverWebsocket: a host and a participant negotiate their
 // PeerConnections over their sockets; the participant publishes, the host
@@ -66,7 +56,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 	// may have been on its way.
 	mediatest.WaitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
 	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
-	serverRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
+	wsmediatest.ServerRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
 	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
 	late := hana.After(audio, s)
 	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {

@@ -10,6 +10,7 @@ package wsmediatest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -240,4 +241,14 @@ func (p *Participant) Close() {
 		p.Client.Close()
 	}
 	testwait.Wait(p.t, "the socket reader to end", p.read.Wait)
+}
+
+// ServerRead waits until the router has read the publisher's packet index
+// (its sequence number) on the track.
+func ServerRead(t testing.TB, r *media.Router, participant string, kind webrtc.RTPCodecType, index uint32) {
+	t.Helper()
+	mediatest.WaitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
+		st, ok := r.TrackStats(participant, kind)
+		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
+	})
 }
