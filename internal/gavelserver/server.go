@@ -197,6 +197,11 @@ func (s *Server) Hub() *wsmedia.Hub { return s.hub }
 // at the live nodes and the sessions' homes.
 func (s *Server) Relay() *relay.Hub { return s.relay }
 
+// NATSURL is the URL of the NATS server the logs are in (the embedded
+// one's, for other processes on this machine), for tests that start more
+// nodes on it.
+func (s *Server) NATSURL() string { return s.node.URL() }
+
 // Manager is the session manager.
 func (s *Server) Manager() *session.Manager { return s.node.Manager() }
 
