@@ -46,6 +46,7 @@ type cluster struct {
 	url   string // NATS
 	ids   []string
 	nodes map[string]*node
+	stops []func(context.Context) // close runs them, last first
 }
 
 type node struct {
@@ -60,41 +61,47 @@ type node struct {
 }
 
 // newManager is the session manager the nodes share.
-func newManager(t testing.TB) *session.Manager {
+func newManager(t testing.TB) (*session.Manager, func(context.Context)) {
 	t.Helper()
 	m, err := session.NewManager(session.WithStore(session.NewMemStore()), session.WithPresets(wstest.Presets))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testwait.Cleanup(t, func(ctx context.Context) {
+	return m, func(ctx context.Context) {
 		if err := m.Close(ctx); err != nil && !errors.Is(err, session.ErrClosed) {
 			t.Errorf("closing the manager: %v", err)
 		}
-	})
-	return m
+	}
 }
 
 // startCluster starts nodes with ids and waits until each sees them all.
+// The cluster closes when the test ends, or earlier (close).
 func startCluster(t testing.TB, ids ...string) *cluster {
 	t.Helper()
 	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	m, closeManager := newManager(t)
+	c := &cluster{t: t, m: m, key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), nodes: make(map[string]*node)}
+	c.stops = append(c.stops, func(context.Context) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-	})
-	c := &cluster{t: t, m: newManager(t), key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), ids: ids,
-		nodes: make(map[string]*node)}
+	}, closeManager)
+	testwait.Cleanup(t, c.close)
 	rand.Read(c.key)
 	for _, id := range ids {
-		c.nodes[id] = c.start(id)
-	}
-	for _, id := range ids {
-		mediatest.WaitUntil(t, id+" seeing every node", func() bool { return slices.Equal(c.nodes[id].hub.Nodes(), ids) })
+		c.add(id)
 	}
 	return c
+}
+
+// close stops the nodes that run, the manager and the NATS server.
+func (c *cluster) close(ctx context.Context) {
+	for i := len(c.stops) - 1; i >= 0; i-- {
+		c.stops[i](ctx)
+	}
+	c.stops = nil
 }
 
 // add starts node id and waits until every node sees it.
@@ -134,7 +141,7 @@ func (c *cluster) start(id string) *node {
 	}
 	n.http = httptest.NewServer(n.ws)
 	n.url = "ws" + strings.TrimPrefix(n.http.URL, "http") + "/"
-	testwait.Cleanup(t, func(ctx context.Context) { c.stop(ctx, n) })
+	c.stops = append(c.stops, func(ctx context.Context) { c.stop(ctx, n) })
 	return n
 }
 
