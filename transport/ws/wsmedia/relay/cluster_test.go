@@ -41,6 +41,7 @@ const ttl = time.Second
 // NATS connection and a websocket server, on one embedded NATS server.
 type cluster struct {
 	t     testing.TB
+	opts  []relay.Option // of every node's relay hub
 	m     *session.Manager
 	key   []byte
 	url   string // NATS
@@ -78,12 +79,18 @@ func newManager(t testing.TB) (*session.Manager, func(context.Context)) {
 // The cluster closes when the test ends, or earlier (close).
 func startCluster(t testing.TB, ids ...string) *cluster {
 	t.Helper()
+	return startClusterWith(t, nil, ids...)
+}
+
+// startClusterWith is startCluster with more options for the relay hubs.
+func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster {
+	t.Helper()
 	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, closeManager := newManager(t)
-	c := &cluster{t: t, m: m, key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), nodes: make(map[string]*node)}
+	c := &cluster{t: t, opts: opts, m: m, key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), nodes: make(map[string]*node)}
 	c.stops = append(c.stops, func(context.Context) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -132,8 +139,8 @@ func (c *cluster) start(id string) *node {
 		wsmedia.WithErrorHandler(report)); err != nil {
 		t.Fatal(err)
 	}
-	if n.hub, err = relay.New(testwait.Context(t), n.nc, id, n.local, relay.WithTTL(ttl),
-		relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })); err != nil {
+	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts...)
+	if n.hub, err = relay.New(testwait.Context(t), n.nc, id, n.local, opts...); err != nil {
 		t.Fatal(err)
 	}
 	if n.ws, err = ws.NewServer(c.m, c.key, ws.WithMedia(n.hub)); err != nil {
@@ -471,4 +478,33 @@ func TestNodeJoinTakesItsSessions(t *testing.T) {
 	if got := c.routers(); !slices.Equal(got, []string{"node-b"}) {
 		t.Errorf("routers at %v, want at node-b", got)
 	}
+}
+
+// TestUnansweredConnectCloses: a connection the home served for a node
+// that then says nothing (it never had the home's answer) closes after
+// the request timeout, and with it the session's router.
+func TestUnansweredConnectCloses(t *testing.T) {
+	leakcheck.Check(t)
+	c := startClusterWith(t, []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}, "node-a", "node-b") // room-1's home: node-b
+	ctx := testwait.Context(t)
+	if _, err := c.m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
+		t.Fatal(err)
+	}
+	// node-a as a relay that asks and then goes quiet.
+	nc, err := nats.Connect(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	m, err := nc.RequestWithContext(ctx, "gavel.media.node-b.connect", []byte(`{"session":"room-1","participant":"ann","via":"node-a","id":"quiet"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(m.Data), `{"peer":`) {
+		t.Fatalf("connect: %s", m.Data)
+	}
+	if got := c.routers(); !slices.Equal(got, []string{"node-b"}) {
+		t.Fatalf("routers at %v, want node-b", got)
+	}
+	mediatest.WaitUntil(t, "the room at node-b to close", func() bool { return len(c.routers()) == 0 })
 }

@@ -27,7 +27,8 @@
 // joins takes only its share.
 //
 // The live nodes are the keys of a JetStream key-value bucket (GAVEL_NODES,
-// in memory, WithReplicas in a cluster). Each node puts its key every third
+// on file so that it outlives a restart of the NATS server, WithReplicas in
+// a cluster). Each node puts its key every third
 // of the TTL (WithTTL, 3 s by default) and watches the bucket; the bucket's
 // TTL removes the key of a node that stopped beating (a crash, a network
 // partition), and its limit markers tell every watcher when it does. A
@@ -71,7 +72,10 @@
 // signals and the close are one-way messages on the connection's subject,
 // so a home that dies never holds up a socket: a signal the home refuses
 // ends the connection with invalid_command, which reaches the client in
-// the final media_closed.
+// the final media_closed. A connection the home serves closes when the
+// relaying node is gone, and when it hears nothing from it within the
+// request timeout (a participant answers the offer at once; silence means
+// the relaying node never had the answer to its connect).
 //
 // # Trust
 //

@@ -42,7 +42,7 @@ func joinRegistry(ctx context.Context, js jetstream.JetStream, cfg config, self 
 		History:        1,
 		TTL:            cfg.ttl,
 		LimitMarkerTTL: max(cfg.ttl, time.Second), // the server counts in seconds
-		Storage:        jetstream.MemoryStorage,
+		Storage:        jetstream.FileStorage,
 		Replicas:       cfg.replicas,
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
@@ -26,6 +28,7 @@ type servedPeer struct {
 	via     string
 	out     string // subjects.out(via, the via node's id)
 	sub     *nats.Subscription
+	heard   atomic.Bool // via has sent something
 	ending
 }
 
@@ -123,6 +126,15 @@ func (p *servedPeer) run() {
 	ctx, cancel := context.WithCancel(p.h.life)
 	defer cancel()
 	defer context.AfterFunc(p.ended, cancel)()
+	// A participant answers the offer at once. Silence means that via
+	// never had the answer to its connect (it timed out): nobody would
+	// close this connection, which holds the session's router.
+	silent := time.AfterFunc(p.h.cfg.requestTimeout, func() {
+		if !p.heard.Load() {
+			p.finish(errUnanswered)
+		}
+	})
+	defer silent.Stop()
 	var seq uint64
 	for {
 		s, err := p.inner.Next(ctx)
@@ -156,6 +168,10 @@ func (p *servedPeer) run() {
 // close the connection.
 var errClosedByVia = fmt.Errorf("%w: closed by its relay", ws.ErrMediaClosed)
 
+// errUnanswered: the relaying node sent nothing within the request
+// timeout.
+var errUnanswered = fmt.Errorf("%w: no word from its relay", ws.ErrMediaClosed)
+
 func (p *servedPeer) send(seq uint64, frame []byte) error {
 	m := nats.NewMsg(p.out)
 	m.Header.Set(seqHeader, formatSeq(seq))
@@ -167,6 +183,7 @@ func (p *servedPeer) send(seq uint64, frame []byte) error {
 // participant, or via's close. A signal the local peer refuses ends the
 // connection with invalid_command, which via tells the participant.
 func (p *servedPeer) handle(m *nats.Msg) {
+	p.heard.Store(true)
 	switch {
 	case p.ended.Err() != nil:
 	case strings.HasSuffix(m.Subject, ".signal"):
