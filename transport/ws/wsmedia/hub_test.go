@@ -111,18 +111,8 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	srv, hub := startServer(t)
 	alice := dial(t, srv, "alice", "attendee", framesOnly)
 
-	// Not joined: refused at once.
-	alice.Send(wire.AppendMediaConnect(nil))
-	if f := alice.Next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
-		t.Fatalf("media_connect before joining: %+v, want media_closed not_joined", f)
-	}
-
-	alice.Join()
-	alice.Send(wire.AppendMediaConnect(nil))
-	offer := alice.Next()
-	if offer.Type != wire.TypeSignal || offer.Signal.Description == nil || offer.Signal.Description.Type != wire.SDPOffer {
-		t.Fatalf("after media_connect: %+v, want an offer", offer)
-	}
+	// Not joined: refused at once; joined: an offer.
+	offer := alice.JoinForMedia()
 	if _, ok := hub.Router(room); !ok {
 		t.Fatal("no router for the room")
 	}
@@ -186,11 +176,10 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 }
 
-func isOffer(f wire.Frame) bool {
-	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
-}
-
-func isMediaClosed(f wire.Frame) bool { return f.Type == wire.TypeMediaClosed }
+var (
+	isOffer       = wsmediatest.IsOffer
+	isMediaClosed = wsmediatest.IsMediaClosed
+)
 
 // holdAt is a stage that holds the router in Apply when it updates to seq,
 // until released: the router's subscription falls behind meanwhile.

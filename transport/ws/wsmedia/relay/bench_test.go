@@ -94,19 +94,11 @@ func failoverOnce(b *testing.B, crash bool) (first, back time.Duration) {
 	} else {
 		c.stop(testwait.Context(b), c.nodes["node-b"])
 	}
-	for _, p := range []*wsmediatest.Participant{hana, bob} {
-		if f, _ := p.Until("media_closed", isMediaClosed); f.Media.Reason != wire.MediaMoved {
-			b.Fatalf("%s: %+v, want media_closed moved", p.ID, f.Media)
-		}
-		p.Renew()
-		p.Send(wire.AppendMediaConnect(nil))
-	}
+	moved(b, hana, bob)
 	bob.Publish(mediatest.PacketInterval)
 	mediatest.WaitUntil(b, "hana receiving bob's audio again", func() bool { return hana.Received(bobAudio, 0) })
 	back = time.Since(start)
-	if got := c.routers(); !slices.Equal(got, []string{"node-c"}) {
-		b.Fatalf("routers at %v, want node-c", got)
-	}
+	c.wantRouters("node-c")
 	return first, back
 }
 

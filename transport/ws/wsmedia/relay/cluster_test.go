@@ -227,7 +227,39 @@ var (
 	video = webrtc.RTPCodecTypeVideo
 )
 
-func isMediaClosed(f wire.Frame) bool { return f.Type == wire.TypeMediaClosed }
+var (
+	isOffer       = wsmediatest.IsOffer
+	isMediaClosed = wsmediatest.IsMediaClosed
+)
+
+// connect joins each participant and connects its media.
+func connect(ps ...*wsmediatest.Participant) {
+	for _, p := range ps {
+		p.Join()
+		p.ConnectMedia()
+	}
+}
+
+// moved checks that each participant is told its media moved, and
+// connects it again as gavel.js does: a new PeerConnection, media_connect.
+func moved(t testing.TB, ps ...*wsmediatest.Participant) {
+	t.Helper()
+	for _, p := range ps {
+		if f, _ := p.Until("media_closed", isMediaClosed); f.Media != (wire.MediaClosed{Reason: wire.MediaMoved}) {
+			t.Errorf("%s: %+v, want media_closed moved", p.ID, f.Media)
+		}
+		p.Renew()
+		p.Send(wire.AppendMediaConnect(nil))
+	}
+}
+
+// wantRouters fails the test unless the session's routers run at nodes.
+func (c *cluster) wantRouters(nodes ...string) {
+	c.t.Helper()
+	if got := c.routers(); !slices.Equal(got, nodes) {
+		c.t.Fatalf("routers at %v, want at %v", got, nodes)
+	}
+}
 
 // silenced checks that, after the router at home closed the gate on
 // publisher's audio and read mediatest.Window more of its packets, no
@@ -265,10 +297,7 @@ func TestMediaThroughTheHome(t *testing.T) {
 	hana := c.dial("node-a", "hana", "host", wsmediatest.WithPC)
 	bob := c.dial("node-c", "bob", "attendee", wsmediatest.Publishing)
 	carol := c.dial("node-b", "carol", "attendee", wsmediatest.Publishing)
-	for _, p := range []*wsmediatest.Participant{hana, bob, carol} {
-		p.Join()
-		p.ConnectMedia()
-	}
+	connect(hana, bob, carol)
 	bob.Publish(mediatest.PacketInterval)
 	carol.Publish(mediatest.PacketInterval)
 	for _, w := range []struct {
@@ -279,9 +308,7 @@ func TestMediaThroughTheHome(t *testing.T) {
 			mediatest.WaitUntil(t, w.viewer.ID+" receiving "+w.of+"'s "+k.String(), func() bool { return w.viewer.Received(from(w.of, k), 2) })
 		}
 	}
-	if got := c.routers(); !slices.Equal(got, []string{home}) {
-		t.Errorf("routers at %v, want at the home only (%s)", got, home)
-	}
+	c.wantRouters(home)
 
 	if res := hana.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("disable_audio: %+v", res)
@@ -335,10 +362,7 @@ func failover(t *testing.T, crash bool) {
 	bob := c.dial("node-c", "bob", "attendee", wsmediatest.Publishing)
 	carol := c.dial("node-a", "carol", "attendee", wsmediatest.Publishing)
 	all := []*wsmediatest.Participant{hana, bob, carol}
-	for _, p := range all {
-		p.Join()
-		p.ConnectMedia()
-	}
+	connect(all...)
 	bob.Publish(mediatest.PacketInterval)
 	carol.Publish(mediatest.PacketInterval)
 	mediatest.WaitUntil(t, "hana receiving bob's audio", func() bool { return hana.Received(from("bob", audio), 2) })
@@ -358,22 +382,14 @@ func failover(t *testing.T, crash bool) {
 	} else {
 		c.stop(ctx, c.nodes[home])
 	}
-	for _, p := range all {
-		if f, _ := p.Until("media_closed", isMediaClosed); f.Media != (wire.MediaClosed{Reason: wire.MediaMoved}) {
-			t.Errorf("%s: %+v, want media_closed moved", p.ID, f.Media)
-		}
-		p.Renew()
-		p.Send(wire.AppendMediaConnect(nil))
-	}
+	moved(t, all...)
 	bob.Publish(mediatest.PacketInterval)
 	carol.Publish(mediatest.PacketInterval)
 	for _, k := range []webrtc.RTPCodecType{audio, video} {
 		mediatest.WaitUntil(t, "hana receiving bob's "+k.String()+" again", func() bool { return hana.Received(from("bob", k), 0) })
 	}
 	t.Logf("media back %v after the home stopped (crash: %v, TTL %v)", time.Since(start).Round(time.Millisecond), crash, ttl)
-	if got := c.routers(); !slices.Equal(got, []string{next}) {
-		t.Errorf("routers at %v, want at the new home only (%s)", got, next)
-	}
+	c.wantRouters(next)
 
 	// Carol stayed muted: before the home stopped, meanwhile and at the
 	// new home, where she publishes anew.
@@ -391,10 +407,6 @@ func failover(t *testing.T, crash bool) {
 	}
 }
 
-func isOffer(f wire.Frame) bool {
-	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
-}
-
 // TestRelayedMediaLifecycle follows a relayed media connection through the
 // frames alone (the home's PeerConnections are real; the client answers
 // nothing): refusals come back through the relay as the home's hub makes
@@ -407,17 +419,7 @@ func TestRelayedMediaLifecycle(t *testing.T) {
 	hasRoom := func() bool { _, ok := home.local.Router(room); return ok }
 	alice := c.dial("node-a", "alice", "attendee", wsmediatest.FramesOnly)
 
-	alice.Send(wire.AppendMediaConnect(nil))
-	if f := alice.Next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
-		t.Fatalf("media_connect before joining: %+v, want media_closed not_joined", f)
-	}
-
-	alice.Join()
-	alice.Send(wire.AppendMediaConnect(nil))
-	offer := alice.Next()
-	if !isOffer(offer) {
-		t.Fatalf("after media_connect: %+v, want an offer", offer)
-	}
+	offer := alice.JoinForMedia()
 	if !hasRoom() {
 		t.Fatal("no router at the home")
 	}
@@ -455,29 +457,16 @@ func TestNodeJoinTakesItsSessions(t *testing.T) {
 	c := startCluster(t, "node-a", "node-c") // room-1's home: node-c, then node-b
 	hana := c.dial("node-a", "hana", "host", wsmediatest.WithPC)
 	bob := c.dial("node-c", "bob", "attendee", wsmediatest.Publishing)
-	for _, p := range []*wsmediatest.Participant{hana, bob} {
-		p.Join()
-		p.ConnectMedia()
-	}
+	connect(hana, bob)
 	bob.Publish(mediatest.PacketInterval)
 	mediatest.WaitUntil(t, "hana receiving bob's audio", func() bool { return hana.Received(from("bob", audio), 2) })
-	if got := c.routers(); !slices.Equal(got, []string{"node-c"}) {
-		t.Fatalf("routers at %v, want at node-c", got)
-	}
+	c.wantRouters("node-c")
 
 	c.add("node-b")
-	for _, p := range []*wsmediatest.Participant{hana, bob} {
-		if f, _ := p.Until("media_closed", isMediaClosed); f.Media != (wire.MediaClosed{Reason: wire.MediaMoved}) {
-			t.Errorf("%s: %+v, want media_closed moved", p.ID, f.Media)
-		}
-		p.Renew()
-		p.ConnectMedia()
-	}
+	moved(t, hana, bob)
 	bob.Publish(mediatest.PacketInterval)
 	mediatest.WaitUntil(t, "hana receiving bob's audio from node-b", func() bool { return hana.Received(from("bob", audio), 2) })
-	if got := c.routers(); !slices.Equal(got, []string{"node-b"}) {
-		t.Errorf("routers at %v, want at node-b", got)
-	}
+	c.wantRouters("node-b")
 }
 
 // TestUnansweredConnectCloses: a connection the home served for a node
@@ -503,8 +492,6 @@ func TestUnansweredConnectCloses(t *testing.T) {
 	if !strings.HasPrefix(string(m.Data), `{"peer":`) {
 		t.Fatalf("connect: %s", m.Data)
 	}
-	if got := c.routers(); !slices.Equal(got, []string{"node-b"}) {
-		t.Fatalf("routers at %v, want node-b", got)
-	}
+	c.wantRouters("node-b")
 	mediatest.WaitUntil(t, "the room at node-b to close", func() bool { return len(c.routers()) == 0 })
 }

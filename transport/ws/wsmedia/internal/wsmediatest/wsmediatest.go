@@ -252,3 +252,28 @@ func ServerRead(t testing.TB, r *media.Router, participant string, kind webrtc.R
 		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
 	})
 }
+
+// IsOffer reports whether f is a signal with an offer.
+func IsOffer(f wire.Frame) bool {
+	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
+}
+
+// IsMediaClosed reports whether f is a media_closed.
+func IsMediaClosed(f wire.Frame) bool { return f.Type == wire.TypeMediaClosed }
+
+// JoinForMedia checks that media_connect before joining is refused with
+// not_joined, joins, and returns the offer the next media_connect gets.
+func (p *Participant) JoinForMedia() wire.Frame {
+	p.t.Helper()
+	p.Send(wire.AppendMediaConnect(nil))
+	if f := p.Next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
+		p.t.Fatalf("%s: media_connect before joining: %+v, want media_closed not_joined", p.ID, f)
+	}
+	p.Join()
+	p.Send(wire.AppendMediaConnect(nil))
+	offer := p.Next()
+	if !IsOffer(offer) {
+		p.t.Fatalf("%s: after media_connect: %+v, want an offer", p.ID, offer)
+	}
+	return offer
+}
