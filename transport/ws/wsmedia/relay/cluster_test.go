@@ -495,3 +495,39 @@ func TestUnansweredConnectCloses(t *testing.T) {
 	c.wantRouters("node-b")
 	mediatest.WaitUntil(t, "the room at node-b to close", func() bool { return len(c.routers()) == 0 })
 }
+
+// TestNewOptions: New takes a context without a deadline (it bounds its
+// own wait), and refuses bad arguments.
+func TestNewOptions(t *testing.T) {
+	leakcheck.Check(t)
+	c := startCluster(t, "node-a")
+	nc, err := nats.Connect(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	local := c.nodes["node-a"].local
+	h, err := relay.New(context.Background(), nc, "node-b", local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(testwait.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		node string
+		opt  relay.Option
+	}{
+		"node id with a dot": {"node.b", nil},
+		"empty node id":      {"", nil},
+		"short TTL":          {"node-b", relay.WithTTL(time.Millisecond)},
+		"prefix":             {"node-b", relay.WithPrefix("a.b")},
+		"bucket":             {"node-b", relay.WithBucket("")},
+		"replicas":           {"node-b", relay.WithReplicas(0)},
+		"request timeout":    {"node-b", relay.WithRequestTimeout(0)},
+	} {
+		if _, err := relay.New(testwait.Context(t), nc, tc.node, local, tc.opt); !errors.Is(err, relay.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+}

@@ -69,7 +69,8 @@ type tracked interface {
 
 // New starts the hub of node on nc: it registers node in the bucket of
 // live nodes (creating the bucket if need be), waits until it has read the
-// bucket, and serves the connections other nodes relay to this one. local
+// bucket (until ctx ends, and WithRequestTimeout at most), and serves the
+// connections other nodes relay to this one. local
 // opens the connections of the sessions homed here; the Hub does not close
 // it. node is this node's id among the nodes sharing NATS: [A-Za-z0-9_-],
 // 1 to 64 bytes, unique. Close the Hub before local.
@@ -95,6 +96,8 @@ func New(ctx context.Context, nc *nats.Conn, node string, local ws.MediaHub, opt
 	if err != nil {
 		return nil, fmt.Errorf("relay: jetstream: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.requestTimeout)
+	defer cancel()
 	h := &Hub{node: node, local: local, nc: nc, subj: newSubjects(cfg.prefix), cfg: cfg,
 		slots: make(chan struct{}, cfg.maxConnects), changed: make(chan struct{}), peers: make(map[tracked]struct{})}
 	h.life, h.cancel = context.WithCancel(context.Background())
