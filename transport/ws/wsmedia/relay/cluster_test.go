@@ -64,7 +64,7 @@ type node struct {
 // newManager is the session manager the nodes share.
 func newManager(t testing.TB) (*session.Manager, func(context.Context)) {
 	t.Helper()
-	m, err := session.NewManager(session.WithStore(session.NewMemStore()), session.WithPresets(wstest.Presets))
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(wstest.Presets))
 	if err != nil {
 		t.Fatal(err)
 	}
