@@ -266,7 +266,7 @@ func TestReconnectTokenRefresh(t *testing.T) {
 			opts := []client.Option{client.WithHTTPClient(g.client()), client.WithReconnectWait(0), client.WithMaxReconnects(1)}
 			if refresh {
 				opts = append(opts, client.WithTokenRefresh(func(context.Context) (string, error) {
-					return srv.TokenUntil(t, room, "alice", "attendee", time.Now().Add(3*time.Hour)), nil
+					return srv.TokenUntil(room, "alice", "attendee", time.Now().Add(3*time.Hour)), nil
 				}))
 			}
 			alice, r := join(t, srv, "alice", "attendee", opts...)

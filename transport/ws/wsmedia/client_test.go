@@ -81,7 +81,7 @@ func dial(t testing.TB, srv *wstest.Server, id, preset string, mode int) *partic
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, srv.URL+"?token="+srv.Token(t, room, id, preset), nil)
+	c, _, err := websocket.Dial(ctx, srv.URL+"?token="+srv.Token(room, id, preset), nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", id, err)
 	}
