@@ -160,6 +160,10 @@ func RunLog(t testing.TB, path string) Session {
 // A command that JSON cannot hold as a core.Command (a script's
 // "enabled": "yes" is one) is checked, as invalid_command, and left out
 // of the session.
+//
+// The Checker's cost grows with the square of the log's length: CheckLog
+// is for a test's logs, of hundreds of commands; sessionlog.Verify checks
+// a log of any length, without the invariants, in constant memory.
 func CheckLog(r io.Reader) (Session, error) {
 	p, err := sessionlog.NewReplayer(r)
 	if err != nil {
