@@ -157,8 +157,9 @@
 //
 // # What it depends on
 //
-// Package gaveltest imports core, events, reducer, view, sessionlog, rapid
-// and go-cmp (for readable diffs), and neither a runtime nor a transport:
+// Package gaveltest imports core, events, reducer, view, sessionlog, rapid,
+// go-cmp (for readable diffs) and the standard library (testing among it),
+// and neither a runtime nor a transport:
 // it runs in any test, the transports' own too, and no gavel package that
 // is not a test imports it. Its fakes, which need the runtime and the
 // websocket transport, are package gaveltest/fake.

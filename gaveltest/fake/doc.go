@@ -41,6 +41,6 @@
 //
 // Package fake imports core, session, sessionlog and transport/ws (which is
 // why it is not part of gaveltest, which the transports' own tests import),
-// and the standard library's net/http/httptest. No gavel package that is
-// not a test imports it.
+// and the standard library's net/http/httptest. Only tests and test
+// support (transport/ws/wstest) import it, never gavel's production code.
 package fake
