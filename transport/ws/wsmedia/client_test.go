@@ -58,5 +58,5 @@ const (
 // the welcome.
 func dial(t testing.TB, srv *wstest.Server, id, preset string, mode wsmediatest.Mode) *wsmediatest.Participant {
 	t.Helper()
-	return wsmediatest.Dial(t, srv.URL+"?token="+srv.Token(t, room, id, preset), id, mode)
+	return wsmediatest.Dial(t, srv.URL+"?token="+srv.Token(room, id, preset), id, mode)
 }
