@@ -41,6 +41,7 @@ const (
 
 var faultNames = []string{"none", "fail", "lose reply", "conflict", "too large"}
 
+// String names the fault, as in test failures.
 func (f Fault) String() string {
 	if f < 0 || int(f) >= len(faultNames) {
 		return fmt.Sprintf("Fault(%d)", int(f))
