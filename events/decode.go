@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
-// The decoders split one JSON value into raw fields in one pass (scanObject,
-// scanArray), then convert the fields the value's type needs. Member names
-// match exactly; absent and null fields read as zero.
+// The decoders split one JSON value into raw fields in one pass
+// (jsonscan.Object, jsonscan.Array), then convert the fields the value's
+// type needs (jsonscan.Fields). Member names match exactly; absent and null
+// fields read as zero.
+
+// ErrRepeatedMember is matched (errors.Is) by the error of every decoder for
+// JSON with an object that names the same member twice: a reader that keeps
+// the first and one that keeps the last would disagree about what it says.
+var ErrRepeatedMember = jsonscan.ErrRepeatedMember
 
 // ErrUnknownType is matched (errors.Is) by the error DecodeEvent returns for
 // an event type gavel does not define.
@@ -49,49 +55,46 @@ func (w *wireEvent) set(name, value []byte) {
 // DecodeEvent decodes one event. An unknown type is an error naming it that
 // matches ErrUnknownType.
 func DecodeEvent(b []byte) (Event, error) {
-	if err := expectObject(b); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
 	var w wireEvent
-	if err := scanObject(b, w.set); err != nil {
+	if err := jsonscan.Object(b, w.set); err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
-	f := fields{}
-	typ := f.str(w.Type, "type")
-	seq := f.uint(w.Seq, "seq")
-	if f.err != nil {
-		return nil, fmt.Errorf("event: %w", f.err)
+	var f jsonscan.Fields
+	typ := f.Str(w.Type, "type")
+	seq := f.Uint(w.Seq, "seq")
+	if f.Err != nil {
+		return nil, fmt.Errorf("event: %w", f.Err)
 	}
 	var e Event
 	switch Type(typ) {
 	case TypeParticipantJoined:
-		e = &ParticipantJoined{Seq: seq, Participant: f.str(w.Participant, "participant"), Name: f.str(w.Name, "name"),
-			Preset: f.str(w.Preset, "preset"), AudioEnabled: f.bool(w.AudioEnabled, "audio_enabled"),
-			VideoEnabled: f.bool(w.VideoEnabled, "video_enabled")}
+		e = &ParticipantJoined{Seq: seq, Participant: f.Str(w.Participant, "participant"), Name: f.Str(w.Name, "name"),
+			Preset: f.Str(w.Preset, "preset"), AudioEnabled: f.Bool(w.AudioEnabled, "audio_enabled"),
+			VideoEnabled: f.Bool(w.VideoEnabled, "video_enabled")}
 	case TypeParticipantLeft:
-		e = &ParticipantLeft{Seq: seq, Participant: f.str(w.Participant, "participant"),
-			Reason: LeaveReason(f.str(w.Reason, "reason")), By: f.str(w.By, "by")}
+		e = &ParticipantLeft{Seq: seq, Participant: f.Str(w.Participant, "participant"),
+			Reason: LeaveReason(f.Str(w.Reason, "reason")), By: f.Str(w.By, "by")}
 	case TypeAudioUpdate:
-		e = &AudioUpdate{Seq: seq, Participant: f.str(w.Participant, "participant"),
-			AudioEnabled: f.bool(w.AudioEnabled, "audio_enabled"), By: f.str(w.By, "by")}
+		e = &AudioUpdate{Seq: seq, Participant: f.Str(w.Participant, "participant"),
+			AudioEnabled: f.Bool(w.AudioEnabled, "audio_enabled"), By: f.Str(w.By, "by")}
 	case TypeVideoUpdate:
-		e = &VideoUpdate{Seq: seq, Participant: f.str(w.Participant, "participant"),
-			VideoEnabled: f.bool(w.VideoEnabled, "video_enabled"), By: f.str(w.By, "by")}
+		e = &VideoUpdate{Seq: seq, Participant: f.Str(w.Participant, "participant"),
+			VideoEnabled: f.Bool(w.VideoEnabled, "video_enabled"), By: f.Str(w.By, "by")}
 	case TypePinned:
-		e = &Pinned{Seq: seq, Participant: f.str(w.Participant, "participant"), By: f.str(w.By, "by")}
+		e = &Pinned{Seq: seq, Participant: f.Str(w.Participant, "participant"), By: f.Str(w.By, "by")}
 	case TypeUnpinned:
-		e = &Unpinned{Seq: seq, Participant: f.str(w.Participant, "participant"), By: f.str(w.By, "by")}
+		e = &Unpinned{Seq: seq, Participant: f.Str(w.Participant, "participant"), By: f.Str(w.By, "by")}
 	case TypeAllAudioDisabled:
-		e = &AllAudioDisabled{Seq: seq, Count: f.uint(w.Count, "count"), By: f.str(w.By, "by")}
+		e = &AllAudioDisabled{Seq: seq, Count: f.Uint(w.Count, "count"), By: f.Str(w.By, "by")}
 	case TypeAllVideoDisabled:
-		e = &AllVideoDisabled{Seq: seq, Count: f.uint(w.Count, "count"), By: f.str(w.By, "by")}
+		e = &AllVideoDisabled{Seq: seq, Count: f.Uint(w.Count, "count"), By: f.Str(w.By, "by")}
 	case TypeSessionEnded:
-		e = &SessionEnded{Seq: seq, By: f.str(w.By, "by")}
+		e = &SessionEnded{Seq: seq, By: f.Str(w.By, "by")}
 	default:
 		return nil, fmt.Errorf("event: %w %q", ErrUnknownType, typ)
 	}
-	if f.err != nil {
-		return nil, fmt.Errorf("event %s: %w", typ, f.err)
+	if f.Err != nil {
+		return nil, fmt.Errorf("event %s: %w", typ, f.Err)
 	}
 	return e, nil
 }
@@ -104,7 +107,7 @@ func DecodeEvents(b []byte) ([]Event, error) {
 		return evs, nil
 	}
 	var evErr error // the first element's error: a syntax error anywhere comes first
-	err := scanArray(b, func(raw []byte) {
+	err := jsonscan.Array(b, func(raw []byte) {
 		if evErr != nil {
 			return
 		}
@@ -162,31 +165,28 @@ func (w *wireCommand) set(name, value []byte) {
 // check 1 (known type, non-empty id and actor, target present) is the
 // reducer's, so that it holds for commands built in Go as well.
 func DecodeCommand(b []byte) (core.Command, error) {
-	if err := expectObject(b); err != nil {
-		return core.Command{}, core.Errorf(core.CodeInvalidCommand, "command: %v", err)
-	}
 	var w wireCommand
-	if err := scanObject(b, w.set); err != nil {
+	if err := jsonscan.Object(b, w.set); err != nil {
 		return core.Command{}, core.Errorf(core.CodeInvalidCommand, "command: %v", err)
 	}
-	f := fields{}
-	c := core.Command{ID: f.text(w.ID, "id"), Type: core.CommandType(f.text(w.Type, "type")), Actor: f.text(w.Actor, "actor")}
+	var f jsonscan.Fields
+	c := core.Command{ID: f.Text(w.ID, "id"), Type: core.CommandType(f.Text(w.Type, "type")), Actor: f.Text(w.Actor, "actor")}
 	switch {
 	case c.Type == core.Join:
-		c.Name = f.text(w.Name, "name")
-		c.Preset = f.text(w.Preset, "preset")
-		c.Audio = f.bool(w.Audio, "audio")
-		c.Video = f.bool(w.Video, "video")
+		c.Name = f.Text(w.Name, "name")
+		c.Preset = f.Text(w.Preset, "preset")
+		c.Audio = f.Bool(w.Audio, "audio")
+		c.Video = f.Bool(w.Video, "video")
 	case c.Type == core.SetAudio || c.Type == core.SetVideo:
-		if isAbsent(w.Enabled) && f.err == nil {
-			f.err = errors.New(`"enabled" is missing`)
+		if jsonscan.Absent(w.Enabled) && f.Err == nil {
+			f.Err = errors.New(`"enabled" is missing`)
 		}
-		c.Enabled = f.bool(w.Enabled, "enabled")
+		c.Enabled = f.Bool(w.Enabled, "enabled")
 	case c.Type.Targeted() || !c.Type.Known():
-		c.Target = f.text(w.Target, "target")
+		c.Target = f.Text(w.Target, "target")
 	}
-	if f.err != nil {
-		return c, core.Errorf(core.CodeInvalidCommand, "command: %v", f.err)
+	if f.Err != nil {
+		return c, core.Errorf(core.CodeInvalidCommand, "command: %v", f.Err)
 	}
 	if err := c.CheckStrings(); err != nil {
 		return c, err
@@ -210,20 +210,17 @@ func (w *wireError) set(name, value []byte) {
 // DecodeError decodes {"code":…,"name":…,"message":…}. The code decides; the
 // name is not read, so a log stays valid if a name is ever respelled.
 func DecodeError(b []byte) (*core.Error, error) {
-	if err := expectObject(b); err != nil {
-		return nil, fmt.Errorf("error: %w", err)
-	}
 	var w wireError
-	if err := scanObject(b, w.set); err != nil {
+	if err := jsonscan.Object(b, w.set); err != nil {
 		return nil, fmt.Errorf("error: %w", err)
 	}
-	f := fields{}
-	if isAbsent(w.Code) {
+	var f jsonscan.Fields
+	if jsonscan.Absent(w.Code) {
 		return nil, errors.New(`error: "code" is missing`)
 	}
-	e := &core.Error{Code: core.Code(f.uint(w.Code, "code")), Message: f.str(w.Message, "message")}
-	if f.err != nil {
-		return nil, fmt.Errorf("error: %w", f.err)
+	e := &core.Error{Code: core.Code(f.Uint(w.Code, "code")), Message: f.Str(w.Message, "message")}
+	if f.Err != nil {
+		return nil, fmt.Errorf("error: %w", f.Err)
 	}
 	return e, nil
 }
@@ -239,11 +236,8 @@ func DecodeSnapshot(b []byte) (core.Snapshot, error) {
 }
 
 func decodeSnapshot(b []byte) (core.Snapshot, error) {
-	if err := expectObject(b); err != nil {
-		return core.Snapshot{}, err
-	}
 	var session, seq, ended, pinned, participants []byte
-	err := scanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "session":
 			session = value
@@ -260,21 +254,21 @@ func decodeSnapshot(b []byte) (core.Snapshot, error) {
 	if err != nil {
 		return core.Snapshot{}, err
 	}
-	f := fields{}
-	s := core.Snapshot{Session: f.str(session, "session"), Seq: f.uint(seq, "seq"), Ended: f.bool(ended, "ended"),
-		Pinned: f.str(pinned, "pinned"), Participants: []core.Participant{}}
-	if f.err != nil {
-		return core.Snapshot{}, f.err
+	var f jsonscan.Fields
+	s := core.Snapshot{Session: f.Str(session, "session"), Seq: f.Uint(seq, "seq"), Ended: f.Bool(ended, "ended"),
+		Pinned: f.Str(pinned, "pinned"), Participants: []core.Participant{}}
+	if f.Err != nil {
+		return core.Snapshot{}, f.Err
 	}
-	if isAbsent(participants) {
+	if jsonscan.Absent(participants) {
 		return s, nil
 	}
 	if participants[0] != '[' {
-		f.fail("participants", "an array", participants)
-		return core.Snapshot{}, f.err
+		f.Fail("participants", "an array", participants)
+		return core.Snapshot{}, f.Err
 	}
 	var perr error
-	err = scanArray(participants, func(raw []byte) {
+	err = jsonscan.Array(participants, func(raw []byte) {
 		if perr != nil {
 			return
 		}
@@ -295,14 +289,11 @@ func decodeSnapshot(b []byte) (core.Snapshot, error) {
 }
 
 func decodeParticipant(b []byte) (core.Participant, error) {
-	if isAbsent(b) {
+	if jsonscan.Absent(b) {
 		return core.Participant{}, nil // as encoding/json leaves a null element
 	}
-	if err := expectObject(b); err != nil {
-		return core.Participant{}, err
-	}
 	var id, name, preset, audio, video []byte
-	err := scanObject(b, func(n, value []byte) {
+	err := jsonscan.Object(b, func(n, value []byte) {
 		switch string(n) {
 		case "id":
 			id = value
@@ -319,20 +310,17 @@ func decodeParticipant(b []byte) (core.Participant, error) {
 	if err != nil {
 		return core.Participant{}, err
 	}
-	f := fields{}
-	p := core.Participant{ID: f.str(id, "id"), Name: f.str(name, "name"), Preset: f.str(preset, "preset"),
-		AudioEnabled: f.bool(audio, "audio_enabled"), VideoEnabled: f.bool(video, "video_enabled")}
-	return p, f.err
+	var f jsonscan.Fields
+	p := core.Participant{ID: f.Str(id, "id"), Name: f.Str(name, "name"), Preset: f.Str(preset, "preset"),
+		AudioEnabled: f.Bool(audio, "audio_enabled"), VideoEnabled: f.Bool(video, "video_enabled")}
+	return p, f.Err
 }
 
 // DecodePresets decodes a JSON object of presets.
 func DecodePresets(b []byte) (core.Presets, error) {
-	if err := expectObject(b); err != nil {
-		return nil, fmt.Errorf("presets: %w", err)
-	}
 	ps := core.Presets{}
 	var perr error
-	err := scanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		if perr != nil {
 			return
 		}
@@ -355,14 +343,16 @@ func DecodePresets(b []byte) (core.Presets, error) {
 // decodePermissions decodes one preset's permissions; null is none, as
 // encoding/json reads it.
 func decodePermissions(b []byte) (core.Permissions, error) {
-	if isAbsent(b) {
+	if jsonscan.Absent(b) {
 		return core.Permissions{}, nil
 	}
-	if err := expectObject(b); err != nil {
-		return core.Permissions{}, err
-	}
+	return permissionsObject(b)
+}
+
+// permissionsObject decodes one preset's permissions object.
+func permissionsObject(b []byte) (core.Permissions, error) {
 	var audio, video, pin, kick []byte
-	err := scanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "disable_participant_audio":
 			audio = value
@@ -377,105 +367,9 @@ func decodePermissions(b []byte) (core.Permissions, error) {
 	if err != nil {
 		return core.Permissions{}, err
 	}
-	f := fields{}
-	p := core.Permissions{DisableParticipantAudio: f.bool(audio, "disable_participant_audio"),
-		DisableParticipantVideo: f.bool(video, "disable_participant_video"),
-		PinParticipant:          f.bool(pin, "pin_participant"), KickParticipant: f.bool(kick, "kick_participant")}
-	return p, f.err
-}
-
-// expectObject rejects anything but a JSON object, before a decoder would
-// quietly read null as an empty one.
-func expectObject(b []byte) error {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 {
-		return errors.New("empty input")
-	}
-	if b[0] != '{' {
-		return fmt.Errorf("not a JSON object (starts with %s)", quoteByte(b[0]))
-	}
-	return nil
-}
-
-func quoteByte(b byte) string {
-	if b < utf8.RuneSelf && b >= 0x20 {
-		return fmt.Sprintf("%q", string(b))
-	}
-	return fmt.Sprintf("byte 0x%02x", b)
-}
-
-func isAbsent(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
-
-// fields converts raw fields (each one JSON value the scanner accepted),
-// keeping the first error: decoders read every field and check once.
-type fields struct{ err error }
-
-func (f *fields) fail(name, want string, raw []byte) {
-	if f.err == nil {
-		if len(raw) > 32 {
-			raw = append(raw[:29:29], "..."...)
-		}
-		f.err = fmt.Errorf("%q must be %s, not %s", name, want, raw)
-	}
-}
-
-// str converts a string field; invalid UTF-8 decodes to U+FFFD, as in
-// encoding/json.
-func (f *fields) str(raw []byte, name string) string {
-	if isAbsent(raw) {
-		return ""
-	}
-	if raw[0] != '"' {
-		f.fail(name, "a string", raw)
-		return ""
-	}
-	s, _ := unquote(raw)
-	return s
-}
-
-// text converts a string field of a command, which must be valid Unicode
-// (SPEC check 1): else it fails, and the field reads as "".
-func (f *fields) text(raw []byte, name string) string {
-	if isAbsent(raw) {
-		return ""
-	}
-	if raw[0] != '"' {
-		f.fail(name, "a string", raw)
-		return ""
-	}
-	s, ok := unquote(raw)
-	if !ok {
-		f.fail(name, "valid UTF-8", raw)
-		return ""
-	}
-	return s
-}
-
-func (f *fields) bool(raw []byte, name string) bool {
-	switch string(raw) {
-	case "", "null", "false":
-		return false
-	case "true":
-		return true
-	}
-	f.fail(name, "true or false", raw)
-	return false
-}
-
-// uint converts a non-negative integer field: digits only, as encoding/json
-// reads a number into a uint64.
-func (f *fields) uint(raw []byte, name string) uint64 {
-	if isAbsent(raw) {
-		return 0
-	}
-	var n uint64
-	for _, c := range raw {
-		d := uint64(c - '0')
-		if c < '0' || c > '9' || n > (1<<64-1-d)/10 {
-			f.fail(name, "a non-negative integer", raw)
-			return 0
-		}
-		n = n*10 + d
-	}
-	return n
+	var f jsonscan.Fields
+	p := core.Permissions{DisableParticipantAudio: f.Bool(audio, "disable_participant_audio"),
+		DisableParticipantVideo: f.Bool(video, "disable_participant_video"),
+		PinParticipant:          f.Bool(pin, "pin_participant"), KickParticipant: f.Bool(kick, "kick_participant")}
+	return p, f.Err
 }

@@ -3,7 +3,8 @@
 // errors, session state and presets. Envelopes around them have their own
 // package: the session log's lines (header, command record, checkpoint) are
 // package sessionlog's, the websocket frames package wire's; they build on
-// this codec (ScanObject, DecodeString, the Append functions).
+// this codec (the Append functions) and on the scanner it decodes with
+// (internal/jsonscan).
 //
 // Events are facts about a change: a command that changes nothing produces
 // none. Each event carries the seq the reducer gave it (1, 2, 3 … per
@@ -26,7 +27,8 @@
 // their limits (core.Command.CheckStrings). Everything else encoding/json
 // accepts is read as encoding/json reads it.
 //
-// Package events imports core and the standard library only.
+// Package events imports core, internal/jsonscan and the standard library
+// only.
 package events
 
 // Type names an event, as on the wire.

@@ -29,10 +29,7 @@ func AppendPermissions(dst []byte, p core.Permissions) []byte {
 // DecodePermissions decodes one preset's permissions; a permission the object
 // does not name is false.
 func DecodePermissions(b []byte) (core.Permissions, error) {
-	if err := expectObject(b); err != nil {
-		return core.Permissions{}, fmt.Errorf("permissions: %w", err)
-	}
-	p, err := decodePermissions(b)
+	p, err := permissionsObject(b)
 	if err != nil {
 		return core.Permissions{}, fmt.Errorf("permissions: %w", err)
 	}

@@ -1,4 +1,20 @@
-package events
+// Package jsonscan is the strict JSON scanner behind every gavel decoder:
+// the events codec and the envelopes around its values (the session log's
+// lines, the websocket frames, the NATS replies, the relay's messages) split
+// an object into raw members, or an array into raw elements, with Object and
+// Array, and convert the members with Fields.
+//
+// It accepts what encoding/json accepts as one JSON value, except for one
+// thing, which gavel's JSON rules forbid: an object, at any depth, that
+// names a member twice (compared after unescaping; ErrRepeatedMember).
+// Member names are given to the caller unescaped and are to be matched
+// exactly, so "Type" is an unknown field, not "type". It validates and
+// splits in one pass without reflection: replaying a log spends most of its
+// time here.
+//
+// Package jsonscan imports only the standard library; it is internal, for
+// gavel's codecs.
+package jsonscan
 
 import (
 	"bytes"
@@ -8,31 +24,26 @@ import (
 	"unicode/utf8"
 )
 
-// A hand-written scanner for the objects the decoders split into raw fields
-// and the arrays they split into raw elements. It accepts what encoding/json
-// accepts as one JSON value, except for one thing, which gavel's JSON rules
-// forbid: an object, at any depth, that names a member twice (compared after
-// unescaping). Member names are given to the caller unescaped and the
-// decoders match them exactly, so "Type" is an unknown field, not "type". It
-// validates and splits in one pass without reflection: replaying a log spends
-// most of its time here.
-
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 
-// ErrRepeatedMember is matched (errors.Is) by the error of every decoder for
-// JSON with an object that names the same member twice: a reader that keeps
-// the first and one that keeps the last would disagree about what it says.
+// ErrRepeatedMember is matched (errors.Is) by the error for JSON with an
+// object that names the same member twice: a reader that keeps the first
+// and one that keeps the last would disagree about what it says.
 var ErrRepeatedMember = errors.New("an object names a member twice")
 
-// scanObject checks that b is one JSON object, with nothing but whitespace
+// Object checks that b is one JSON object, with nothing but whitespace
 // around it, and calls member with each member's name (unescaped) and raw
-// value, in order. Both alias b or memory the caller may keep.
-func scanObject(b []byte, member func(name, value []byte)) error {
+// value, in order; both alias b or memory the caller may keep. Input that is
+// not an object is an error that says so ("not a JSON object").
+func Object(b []byte, member func(name, value []byte)) error {
 	var s scanner
 	i := skipSpace(b, 0)
-	if i == len(b) || b[i] != '{' {
-		return syntaxError(b, i, "looking for beginning of object")
+	switch {
+	case i == len(b):
+		return errors.New("empty input")
+	case b[i] != '{':
+		return fmt.Errorf("not a JSON object (starts with %s)", quoteByte(b[i]))
 	}
 	s.open()
 	i = skipSpace(b, i+1)
@@ -63,10 +74,10 @@ func scanObject(b []byte, member func(name, value []byte)) error {
 	}
 }
 
-// scanArray checks that b is one JSON array, with nothing but whitespace
-// around it, and calls elem with each element's raw value, in order. The
-// value aliases b.
-func scanArray(b []byte, elem func(value []byte)) error {
+// Array checks that b is one JSON array, with nothing but whitespace around
+// it, and calls elem with each element's raw value, in order. The value
+// aliases b.
+func Array(b []byte, elem func(value []byte)) error {
 	var s scanner
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '[' {

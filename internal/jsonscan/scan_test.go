@@ -1,4 +1,4 @@
-package events
+package jsonscan
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// scanObject must accept exactly what a strict reader built on encoding/json
+// Object must accept exactly what a strict reader built on encoding/json
 // accepts as one object: what encoding/json accepts, less any JSON in which
 // an object (at any depth) names a member twice, compared after unescaping
 // as encoding/json unescapes. It must split it into the members
 // encoding/json puts in a map[string]json.RawMessage: names exact, not
-// folded. scanArray likewise for arrays, split into the elements of a
+// folded. Array likewise for arrays, split into the elements of a
 // []json.RawMessage. These tests compare the two.
 
 func isObject(b []byte) bool {
@@ -72,7 +72,7 @@ func repeatsName(b []byte) bool {
 	}
 }
 
-// checkScanArray fails t if scanArray and the strict reader disagree on b.
+// checkScanArray fails t if Array and the strict reader disagree on b.
 func checkScanArray(t *testing.T, b []byte) {
 	t.Helper()
 	in := b
@@ -80,14 +80,14 @@ func checkScanArray(t *testing.T, b []byte) {
 		in = append(in[:77:77], "..."...)
 	}
 	var got []json.RawMessage
-	err := scanArray(b, func(v []byte) { got = append(got, v) })
+	err := Array(b, func(v []byte) { got = append(got, v) })
 	want := isArray(b) && !repeatsName(b)
 	if (err == nil) != want {
-		t.Fatalf("scanArray(%q) = %v; the strict reader accepts it as an array: %v", in, err, want)
+		t.Fatalf("Array(%q) = %v; the strict reader accepts it as an array: %v", in, err, want)
 	}
 	if err != nil {
 		if isArray(b) && !errors.Is(err, ErrRepeatedMember) {
-			t.Fatalf("scanArray(%q) = %v, want ErrRepeatedMember", in, err)
+			t.Fatalf("Array(%q) = %v, want ErrRepeatedMember", in, err)
 		}
 		return
 	}
@@ -96,11 +96,11 @@ func checkScanArray(t *testing.T, b []byte) {
 		t.Fatalf("json.Unmarshal(%q): %v", in, err)
 	}
 	if diff := cmp.Diff(ref, got, cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("elements of %q (-encoding/json +scanArray):\n%s", in, diff)
+		t.Errorf("elements of %q (-encoding/json +Array):\n%s", in, diff)
 	}
 }
 
-// checkScan fails t if scanObject and the strict reader disagree on b.
+// checkScan fails t if Object and the strict reader disagree on b.
 func checkScan(t *testing.T, b []byte) {
 	t.Helper()
 	in := b
@@ -109,17 +109,17 @@ func checkScan(t *testing.T, b []byte) {
 	}
 	got := map[string]json.RawMessage{}
 	seen := 0
-	err := scanObject(b, func(name, value []byte) {
+	err := Object(b, func(name, value []byte) {
 		got[string(name)] = value
 		seen++
 	})
 	want := isObject(b) && !repeatsName(b)
 	if (err == nil) != want {
-		t.Fatalf("scanObject(%q) = %v; the strict reader accepts it as an object: %v", in, err, want)
+		t.Fatalf("Object(%q) = %v; the strict reader accepts it as an object: %v", in, err, want)
 	}
 	if err != nil {
 		if isObject(b) && !errors.Is(err, ErrRepeatedMember) {
-			t.Fatalf("scanObject(%q) = %v, want ErrRepeatedMember", in, err)
+			t.Fatalf("Object(%q) = %v, want ErrRepeatedMember", in, err)
 		}
 		return
 	}
@@ -128,7 +128,7 @@ func checkScan(t *testing.T, b []byte) {
 		t.Fatalf("json.Unmarshal(%q): %v", in, err)
 	}
 	if diff := cmp.Diff(ref, got, cmpopts.EquateEmpty()); diff != "" || seen != len(ref) {
-		t.Errorf("members of %q (-encoding/json +scanObject, %d seen):\n%s", in, seen, diff)
+		t.Errorf("members of %q (-encoding/json +Object, %d seen):\n%s", in, seen, diff)
 	}
 }
 
@@ -216,11 +216,11 @@ func TestScanManyNames(t *testing.T) {
 		fmt.Fprintf(&b, `"m%d":%d,`, i, i)
 	}
 	b.WriteString(`"m0":0}}`)
-	if err := scanObject([]byte(b.String()), func(_, _ []byte) {}); !errors.Is(err, ErrRepeatedMember) {
-		t.Errorf("scanObject of 100,000 names and a repeat = %v, want ErrRepeatedMember", err)
+	if err := Object([]byte(b.String()), func(_, _ []byte) {}); !errors.Is(err, ErrRepeatedMember) {
+		t.Errorf("Object of 100,000 names and a repeat = %v, want ErrRepeatedMember", err)
 	}
 	ok := strings.Replace(b.String(), `"m0":0}}`, `"last":0}}`, 1)
-	if err := scanObject([]byte(ok), func(_, _ []byte) {}); err != nil {
-		t.Errorf("scanObject of 100,001 names: %v", err)
+	if err := Object([]byte(ok), func(_, _ []byte) {}); err != nil {
+		t.Errorf("Object of 100,001 names: %v", err)
 	}
 }
