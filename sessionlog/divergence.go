@@ -10,6 +10,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
 // Divergence is the first entry of a log whose recorded outcome or
@@ -203,7 +204,7 @@ func (ms memberList) get(name string) []byte {
 // members splits a JSON object the codec wrote into its members, in order.
 func members(b []byte) memberList {
 	var ms memberList
-	_ = events.ScanObject(b, func(name, value []byte) { ms = append(ms, member{string(name), value}) })
+	_ = jsonscan.Object(b, func(name, value []byte) { ms = append(ms, member{string(name), value}) })
 	return ms
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
 // Format is the value of the "format" field in a session log header.
@@ -38,7 +39,7 @@ func AppendHeader(dst []byte, h Header) []byte {
 // gavel-log/1 among them, is an error that names it and matches ErrFormat.
 func DecodeHeader(b []byte) (Header, error) {
 	var format, session, presets []byte
-	err := events.ScanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "format":
 			format = value
@@ -51,15 +52,13 @@ func DecodeHeader(b []byte) (Header, error) {
 	if err != nil {
 		return Header{}, fmt.Errorf("header: %w", err)
 	}
-	h := Header{Presets: core.Presets{}}
-	name, err := str(format, "format")
-	if err == nil {
-		h.Session, err = str(session, "session")
-	}
+	var f jsonscan.Fields
+	name := f.Str(format, "format")
+	h := Header{Session: f.Str(session, "session"), Presets: core.Presets{}}
 	switch {
-	case err != nil:
-		return Header{}, fmt.Errorf("header: %w", err)
-	case absent(format):
+	case f.Err != nil:
+		return Header{}, fmt.Errorf("header: %w", f.Err)
+	case jsonscan.Absent(format):
 		return Header{}, errors.New(`header: no "format" field: not a gavel log header`)
 	case name == "gavel-log/1":
 		return Header{}, fmt.Errorf("header: format %q: %w (it recorded a bulk command as one update per "+
@@ -67,7 +66,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	case name != Format:
 		return Header{}, fmt.Errorf("header: format %q: %w", name, ErrFormat)
 	}
-	if !absent(presets) {
+	if !jsonscan.Absent(presets) {
 		if h.Presets, err = events.DecodePresets(presets); err != nil {
 			return Header{}, fmt.Errorf("header: %w", err)
 		}
@@ -234,21 +233,22 @@ func (w *wireEntry) set(name, value []byte) {
 // with b, so a reader may reuse b for the next line.
 func DecodeEntry(b []byte) (Entry, error) {
 	var w wireEntry
-	if err := events.ScanObject(b, w.set); err != nil {
+	if err := jsonscan.Object(b, w.set); err != nil {
 		return Entry{}, err
 	}
-	var e Entry
-	var err error
-	if e.At, err = str(w.At, "at"); err != nil {
-		return Entry{}, err
+	var f jsonscan.Fields
+	e := Entry{At: f.Str(w.At, "at")}
+	if f.Err != nil {
+		return Entry{}, f.Err
 	}
-	if !absent(w.Cmd) {
+	if !jsonscan.Absent(w.Cmd) {
 		if w.Cmd[0] != '{' {
-			return Entry{}, fmt.Errorf(`"cmd" must be an object, not %s`, clip(w.Cmd))
+			f.Fail("cmd", "an object", w.Cmd)
+			return Entry{}, f.Err
 		}
 		e.HasCommand = true
 		e.Command, e.CommandErr = events.DecodeCommand(w.Cmd)
-		e.Recorded = !absent(w.Events) || !absent(w.Error)
+		e.Recorded = !jsonscan.Absent(w.Events) || !jsonscan.Absent(w.Error)
 		// The raw fields alias b: copy them, in one allocation.
 		raw := make([]byte, 0, len(w.Cmd)+len(w.Events)+len(w.Error))
 		raw = append(raw, w.Cmd...)
@@ -262,7 +262,7 @@ func DecodeEntry(b []byte) (Entry, error) {
 			e.RawError = raw[len(w.Cmd)+len(w.Events):]
 		}
 	}
-	if !absent(w.State) {
+	if !jsonscan.Absent(w.State) {
 		snap, err := events.DecodeSnapshot(w.State)
 		if err != nil {
 			return Entry{}, fmt.Errorf(`"state": %w`, err)
@@ -281,12 +281,12 @@ func (e Entry) Outcome() ([]events.Event, *core.Error, error) {
 	var evs []events.Event
 	var cerr *core.Error
 	var err error
-	if !absent(e.RawEvents) {
+	if !jsonscan.Absent(e.RawEvents) {
 		if evs, err = events.DecodeEvents(e.RawEvents); err != nil {
 			return nil, nil, err
 		}
 	}
-	if !absent(e.RawError) {
+	if !jsonscan.Absent(e.RawError) {
 		if cerr, err = events.DecodeError(e.RawError); err != nil {
 			return nil, nil, err
 		}
@@ -321,27 +321,4 @@ func (e Entry) Record() (Record, error) {
 		}
 	}
 	return r, nil
-}
-
-// absent reports whether a raw field is missing or null: both read as zero.
-func absent(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
-
-// str converts a string field that may be absent.
-func str(raw []byte, name string) (string, error) {
-	if absent(raw) {
-		return "", nil
-	}
-	s, err := events.DecodeString(raw)
-	if err != nil {
-		return "", fmt.Errorf("%q must be a string, not %s", name, clip(raw))
-	}
-	return s, nil
-}
-
-// clip shortens a raw value for an error message.
-func clip(raw []byte) []byte {
-	if len(raw) > 32 {
-		return append(raw[:29:29], "..."...)
-	}
-	return raw
 }

@@ -44,8 +44,8 @@
 // folds to, and Writer.WriteStep writes a log as the reducer produces it
 // now (replay -json).
 //
-// Package sessionlog imports core, events, reducer and the standard
-// library.
+// Package sessionlog imports core, events, internal/jsonscan, reducer and
+// the standard library.
 package sessionlog
 
 import (

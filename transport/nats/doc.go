@@ -186,6 +186,6 @@
 // 127.0.0.1 only and has no users: every process on the machine can reach
 // it, so run it where those are trusted.
 //
-// Package nats imports core, events, reducer, sessionlog and session, and
-// github.com/nats-io/nats.go; not nats-server (TestClientLinksNoServer).
+// Package nats imports core, events, internal/jsonscan, reducer, sessionlog
+// and session, and github.com/nats-io/nats.go; not nats-server (TestClientLinksNoServer).
 package nats

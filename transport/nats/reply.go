@@ -9,6 +9,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 	"github.com/gavelrtc/gavel/session"
 )
 
@@ -88,7 +89,7 @@ func decodeReply(b []byte) (session.Result, error) {
 // decodeReplyJSON is decodeReply for any reply in any field order.
 func decodeReplyJSON(b []byte) (session.Result, error) {
 	var seq, at, evs, rerr, dup, failure, permanent []byte
-	err := events.ScanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "seq":
 			seq = value
@@ -109,24 +110,21 @@ func decodeReplyJSON(b []byte) (session.Result, error) {
 	if err != nil {
 		return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 	}
-	var res session.Result
-	switch string(dup) {
-	case "", "null", "false":
-	case "true":
-		res.Duplicate = true
-	default:
-		return session.Result{}, fmt.Errorf("%w: duplicate %s", ErrBadReply, dup)
+	var f jsonscan.Fields
+	res := session.Result{Duplicate: f.Bool(dup, "duplicate")}
+	if f.Err != nil {
+		return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, f.Err)
 	}
 	switch {
-	case present(failure):
-		msg, err := events.DecodeString(failure)
+	case !jsonscan.Absent(failure):
+		msg, err := jsonscan.String(failure)
 		if err != nil {
 			return session.Result{}, fmt.Errorf("%w: failure: %v", ErrBadReply, err)
 		}
-		if !present(permanent) {
+		if jsonscan.Absent(permanent) {
 			return session.Result{}, fmt.Errorf("%w: %s", ErrUnavailable, msg)
 		}
-		cause, err := events.DecodeString(permanent)
+		cause, err := jsonscan.String(permanent)
 		if err != nil {
 			return session.Result{}, fmt.Errorf("%w: permanent: %v", ErrBadReply, err)
 		}
@@ -134,19 +132,19 @@ func decodeReplyJSON(b []byte) (session.Result, error) {
 			return session.Result{}, fmt.Errorf("%w: %s", session.ErrTooLarge, msg)
 		}
 		return session.Result{}, fmt.Errorf("%w (%s): %s", session.ErrPermanent, cause, msg)
-	case present(rerr):
+	case !jsonscan.Absent(rerr):
 		cerr, err := events.DecodeError(rerr)
 		if err != nil {
 			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
 		return res, cerr
-	case !present(seq):
+	case jsonscan.Absent(seq):
 		return session.Result{}, fmt.Errorf("%w: no seq, error or failure", ErrBadReply)
 	}
-	if res.Seq, err = strconv.ParseUint(string(seq), 10, 64); err != nil {
-		return session.Result{}, fmt.Errorf("%w: seq %s", ErrBadReply, seq)
+	if res.Seq = f.Uint(seq, "seq"); f.Err != nil {
+		return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, f.Err)
 	}
-	if present(evs) {
+	if !jsonscan.Absent(evs) {
 		if res.Events, err = events.DecodeEvents(evs); err != nil {
 			return session.Result{}, fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
@@ -154,8 +152,8 @@ func decodeReplyJSON(b []byte) (session.Result, error) {
 			res.Events = nil
 		}
 	}
-	if present(at) {
-		s, err := events.DecodeString(at)
+	if !jsonscan.Absent(at) {
+		s, err := jsonscan.String(at)
 		if err == nil {
 			res.At, err = time.Parse(time.RFC3339Nano, s)
 		}
@@ -165,8 +163,6 @@ func decodeReplyJSON(b []byte) (session.Result, error) {
 	}
 	return res, nil
 }
-
-func present(raw []byte) bool { return len(raw) > 0 && string(raw) != "null" }
 
 // decodeApplied decodes the reply to an applied command exactly as
 // appendReply writes it, {"seq":…[,"at":"…"][,"duplicate":true],"events":[…]},

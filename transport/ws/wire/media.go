@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
 // SDPType is a session description's type, as in RTCSessionDescriptionInit.
@@ -139,10 +140,10 @@ func DecodeClientFrame(b []byte) (ClientFrame, error) {
 	if err != nil {
 		return ClientFrame{}, err
 	}
-	var c fields
-	out := ClientFrame{Type: Type(c.str(f.Type, "type"))}
+	var c jsonscan.Fields
+	out := ClientFrame{Type: Type(c.Str(f.Type, "type"))}
 	switch {
-	case c.err != nil:
+	case c.Err != nil:
 	case out.Type == TypeCommand:
 		out.Command, err = events.DecodeCommand(f.Cmd)
 		return out, err
@@ -156,17 +157,17 @@ func DecodeClientFrame(b []byte) (ClientFrame, error) {
 		return ClientFrame{}, fmt.Errorf("%w: type %q is not a client frame", ErrBadFrame, out.Type)
 	}
 	if err == nil {
-		err = c.err
+		err = c.Err
 	}
 	return ClientFrame{}, fmt.Errorf("%w: %s: %v", ErrBadFrame, out.Type, err)
 }
 
 func decodeSignal(desc, cand []byte) (Signal, error) {
 	switch {
-	case !absent(desc) && absent(cand):
+	case !jsonscan.Absent(desc) && jsonscan.Absent(cand):
 		d, err := decodeDescription(desc)
 		return Signal{Description: d}, err
-	case !absent(cand) && absent(desc):
+	case !jsonscan.Absent(cand) && jsonscan.Absent(desc):
 		ca, err := decodeCandidate(cand)
 		return Signal{Candidate: ca}, err
 	}
@@ -175,7 +176,7 @@ func decodeSignal(desc, cand []byte) (Signal, error) {
 
 func decodeDescription(b []byte) (*SessionDescription, error) {
 	var typ, sdp []byte
-	if err := events.ScanObject(b, func(name, value []byte) {
+	if err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "type":
 			typ = value
@@ -185,17 +186,17 @@ func decodeDescription(b []byte) (*SessionDescription, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("description: %v", err)
 	}
-	var c fields
-	d := &SessionDescription{Type: SDPType(c.str(typ, "type")), SDP: c.str(sdp, "sdp")}
-	if c.err == nil && d.Type == "" {
-		c.err = errors.New("description without a type")
+	var c jsonscan.Fields
+	d := &SessionDescription{Type: SDPType(c.Str(typ, "type")), SDP: c.Str(sdp, "sdp")}
+	if c.Err == nil && d.Type == "" {
+		c.Err = errors.New("description without a type")
 	}
-	return d, c.err
+	return d, c.Err
 }
 
 func decodeCandidate(b []byte) (*ICECandidate, error) {
 	var cand, mid, index, ufrag []byte
-	if err := events.ScanObject(b, func(name, value []byte) {
+	if err := jsonscan.Object(b, func(name, value []byte) {
 		for _, m := range [...]struct {
 			name string
 			dst  *[]byte
@@ -208,25 +209,16 @@ func decodeCandidate(b []byte) (*ICECandidate, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("candidate: %v", err)
 	}
-	var c fields
-	ca := &ICECandidate{Candidate: c.str(cand, "candidate"), SDPMid: c.optStr(mid, "sdpMid"),
-		UsernameFragment: c.optStr(ufrag, "usernameFragment")}
-	if !absent(index) {
-		n := c.uint(index, "sdpMLineIndex")
+	var c jsonscan.Fields
+	ca := &ICECandidate{Candidate: c.Str(cand, "candidate"), SDPMid: c.OptStr(mid, "sdpMid"),
+		UsernameFragment: c.OptStr(ufrag, "usernameFragment")}
+	if !jsonscan.Absent(index) {
+		n := c.Uint(index, "sdpMLineIndex")
 		if n > 1<<16-1 {
-			c.fail("sdpMLineIndex", index)
+			c.Fail("sdpMLineIndex", "at most 65535", index)
 		}
 		i := uint16(n)
 		ca.SDPMLineIndex = &i
 	}
-	return ca, c.err
-}
-
-// optStr is str for a field that may be absent or null (nil).
-func (c *fields) optStr(raw []byte, name string) *string {
-	if absent(raw) {
-		return nil
-	}
-	s := c.str(raw, name)
-	return &s
+	return ca, c.Err
 }

@@ -22,7 +22,8 @@
 // exactly, and a frame in which an object names a member twice is not a
 // frame (ErrBadFrame).
 //
-// Package wire imports core, events and the websocket library.
+// Package wire imports core, events, internal/jsonscan and the websocket
+// library.
 package wire
 
 import (
@@ -32,6 +33,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
 // Type is a frame's type.
@@ -209,7 +211,7 @@ func AppendGoodbye(dst []byte, r Reason) []byte {
 }
 
 // frame is the union of the envelopes' fields, raw: the SPEC values go to
-// the events codec, the envelope's own are converted by fields.
+// the events codec, the envelope's own are converted by jsonscan.Fields.
 type frame struct {
 	Type, Cmd, Session, Self, Preset, Permissions, Presets, Seq, Resumed, State,
 	Event, ID, Duplicate, Events, Error, Refused, Reason, Description, Candidate []byte
@@ -235,58 +237,10 @@ func (f *frame) set(name, value []byte) {
 
 func decodeEnvelope(b []byte) (frame, error) {
 	var f frame
-	if err := events.ScanObject(b, f.set); err != nil {
+	if err := jsonscan.Object(b, f.set); err != nil {
 		return f, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	return f, nil
-}
-
-// fields converts the envelope's own fields, keeping the first error.
-type fields struct{ err error }
-
-func (c *fields) fail(name string, raw []byte) {
-	if c.err == nil {
-		c.err = fmt.Errorf("%q: unexpected %.32s", name, raw)
-	}
-}
-
-func absent(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
-
-func (c *fields) str(raw []byte, name string) string {
-	switch {
-	case absent(raw):
-		return ""
-	case raw[0] != '"':
-		c.fail(name, raw)
-		return ""
-	}
-	s, err := events.DecodeString(raw)
-	if err != nil {
-		c.fail(name, raw)
-	}
-	return s
-}
-
-func (c *fields) bool(raw []byte, name string) bool {
-	switch string(raw) {
-	case "", "null", "false":
-		return false
-	case "true":
-		return true
-	}
-	c.fail(name, raw)
-	return false
-}
-
-func (c *fields) uint(raw []byte, name string) uint64 {
-	if absent(raw) {
-		return 0
-	}
-	n, err := strconv.ParseUint(string(raw), 10, 64)
-	if err != nil {
-		c.fail(name, raw)
-	}
-	return n
 }
 
 // DecodeCommand decodes a client's command frame. An envelope that is not a
@@ -307,12 +261,12 @@ func DecodeFrame(b []byte) (Frame, error) {
 	if err != nil {
 		return Frame{}, err
 	}
-	var c fields
-	out := Frame{Type: Type(c.str(f.Type, "type"))}
+	var c jsonscan.Fields
+	out := Frame{Type: Type(c.Str(f.Type, "type"))}
 	switch out.Type {
 	case TypeWelcome:
-		w := Welcome{Session: c.str(f.Session, "session"), Self: c.str(f.Self, "self"), Preset: c.str(f.Preset, "preset"),
-			Seq: c.uint(f.Seq, "seq"), Resumed: c.bool(f.Resumed, "resumed")}
+		w := Welcome{Session: c.Str(f.Session, "session"), Self: c.Str(f.Self, "self"), Preset: c.Str(f.Preset, "preset"),
+			Seq: c.Uint(f.Seq, "seq"), Resumed: c.Bool(f.Resumed, "resumed")}
 		if w.Permissions, err = events.DecodePermissions(f.Permissions); err != nil {
 			break
 		}
@@ -326,37 +280,37 @@ func DecodeFrame(b []byte) (Frame, error) {
 	case TypeEvent:
 		out.Event, err = events.DecodeEvent(f.Event)
 	case TypeResult:
-		r := Result{ID: c.str(f.ID, "id"), Seq: c.uint(f.Seq, "seq"), Duplicate: c.bool(f.Duplicate, "duplicate"),
-			Refused: Refusal(c.str(f.Refused, "refused"))}
+		r := Result{ID: c.Str(f.ID, "id"), Seq: c.Uint(f.Seq, "seq"), Duplicate: c.Bool(f.Duplicate, "duplicate"),
+			Refused: Refusal(c.Str(f.Refused, "refused"))}
 		switch {
-		case !absent(f.Error):
+		case !jsonscan.Absent(f.Error):
 			r.Err, err = events.DecodeError(f.Error)
-		case !absent(f.Events):
+		case !jsonscan.Absent(f.Events):
 			if r.Events, err = events.DecodeEvents(f.Events); len(r.Events) == 0 {
 				r.Events = nil
 			}
 		}
 		out.Result = r
 	case TypeGoodbye:
-		out.Reason = Reason(c.str(f.Reason, "reason"))
+		out.Reason = Reason(c.Str(f.Reason, "reason"))
 	case TypeSignal:
 		out.Signal, err = decodeSignal(f.Description, f.Candidate)
 	case TypeMediaClosed:
 		switch {
-		case !absent(f.Error):
+		case !jsonscan.Absent(f.Error):
 			out.Media.Err, err = events.DecodeError(f.Error)
-		case !absent(f.Refused):
-			out.Media.Refused = Refusal(c.str(f.Refused, "refused"))
+		case !jsonscan.Absent(f.Refused):
+			out.Media.Refused = Refusal(c.Str(f.Refused, "refused"))
 		default:
-			out.Media.Reason = MediaReason(c.str(f.Reason, "reason"))
+			out.Media.Reason = MediaReason(c.Str(f.Reason, "reason"))
 		}
 	default:
-		if c.err == nil {
+		if c.Err == nil {
 			return Frame{}, fmt.Errorf("%w: unknown type %q", ErrBadFrame, out.Type)
 		}
 	}
 	if err == nil {
-		err = c.err
+		err = c.Err
 	}
 	if err != nil {
 		return Frame{}, fmt.Errorf("%w: %s: %v", ErrBadFrame, out.Type, err)

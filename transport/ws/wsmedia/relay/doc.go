@@ -100,7 +100,8 @@
 // stops them all. A relayed connection of its own has no goroutine: the
 // websocket transport reads it.
 //
-// Package relay imports core, events, transport/ws and transport/ws/wire
-// (the interfaces it implements, the frames it carries), and nats.go; not
+// Package relay imports core, events, internal/jsonscan, transport/ws and
+// transport/ws/wire (the interfaces it implements, the frames it carries),
+// and nats.go; not
 // media or pion (the local hub brings them).
 package relay

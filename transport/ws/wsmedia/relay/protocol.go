@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/jsonscan"
 )
 
 // ErrBadMessage is matched by the error for a relay message that is not
@@ -67,7 +68,7 @@ func appendConnect(dst []byte, r connectRequest) []byte {
 func decodeConnect(b []byte) (connectRequest, error) {
 	var raw [4][]byte
 	names := [4]string{"session", "participant", "via", "id"}
-	err := events.ScanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		for i, n := range names {
 			if string(name) == n {
 				raw[i] = value
@@ -79,7 +80,7 @@ func decodeConnect(b []byte) (connectRequest, error) {
 	}
 	var vals [4]string
 	for i, v := range raw {
-		if vals[i], err = events.DecodeString(v); err != nil || vals[i] == "" {
+		if vals[i], err = jsonscan.String(v); err != nil || vals[i] == "" {
 			return connectRequest{}, fmt.Errorf("%w: connect: %q: want a non-empty string", ErrBadMessage, names[i])
 		}
 	}
@@ -113,7 +114,7 @@ func appendAnswer(dst []byte, a answer) []byte {
 // is: the caller treats it as unavailable.
 func decodeAnswer(b []byte) (answer, error) {
 	var peer, rerr, fail, msg []byte
-	err := events.ScanObject(b, func(name, value []byte) {
+	err := jsonscan.Object(b, func(name, value []byte) {
 		switch string(name) {
 		case "peer":
 			peer = value
@@ -131,7 +132,7 @@ func decodeAnswer(b []byte) (answer, error) {
 	var a answer
 	switch {
 	case peer != nil:
-		if a.peer, err = events.DecodeString(peer); err != nil || !validToken(a.peer) {
+		if a.peer, err = jsonscan.String(peer); err != nil || !validToken(a.peer) {
 			return answer{}, fmt.Errorf("%w: answer: peer %.40s: want a subject token", ErrBadMessage, peer)
 		}
 	case rerr != nil:
@@ -139,9 +140,9 @@ func decodeAnswer(b []byte) (answer, error) {
 			return answer{}, fmt.Errorf("%w: answer: %v", ErrBadMessage, err)
 		}
 	case fail != nil:
-		f, err := events.DecodeString(fail)
+		f, err := jsonscan.String(fail)
 		if err == nil && msg != nil {
-			a.message, err = events.DecodeString(msg)
+			a.message, err = jsonscan.String(msg)
 		}
 		if err != nil || f == "" {
 			return answer{}, fmt.Errorf("%w: answer: failure %.40s, message %.40s", ErrBadMessage, fail, msg)
