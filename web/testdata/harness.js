@@ -55,9 +55,10 @@ export function record(m) {
 }
 
 /** Connects and joins; resolves to self's id. */
-export async function start(token, { name = "", audio = false, video = false, media = true } = {}) {
+export async function start(token, { name = "", audio = false, video = false, media = true, urls = undefined } = {}) {
+  const url = urls ? new URL("/gavel", location.href).toString().replace(/^http/, "ws") : undefined;
   meeting = await GavelClient.init({ authToken: token, name: name || undefined, defaults: { audio, video }, media,
-    reconnect: { wait: 50, maxWait: 200 } });
+    url, urls, reconnect: { wait: 50, maxWait: 200 } });
   record(meeting);
   await meeting.join();
   return meeting.self.id;
