@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,4 +219,91 @@ func dialClient(t testing.TB, ctx context.Context, secret []byte, url, room, id 
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// TestReconnectFigure measures the figure of BENCHMARKS.md "Reconnect after
+// a node stop" on a three-node cluster: clients of node 2 (Go clients
+// given node 3's URL too), node 2 stopped; the time from the stop until
+// every one of them has resumed on node 3. Baseline in the same run: the
+// same clients dialing node 3 from scratch, all at once, until every one
+// is welcomed. It only reports: a timing never fails a test. It runs when
+// GAVEL_FIGURES=1:
+//
+//	GAVEL_FIGURES=1 go test ./internal/gavelserver -run TestReconnectFigure -v -timeout 10m
+func TestReconnectFigure(t *testing.T) {
+	if os.Getenv("GAVEL_FIGURES") != "1" {
+		t.Skip("set GAVEL_FIGURES=1 to measure the reconnect figure")
+	}
+	const runs, clients = 10, 20
+	secret := bytes.Repeat([]byte("k"), ws.MinKeySize)
+	cfgs := clusterConfigs(t, secret)
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+	nodes := startCluster(t, cfgs, log)
+	n3 := nodes[2]
+	var moves, dials []time.Duration
+	for run := range runs {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*waitLimit)
+		n2 := nodes[1]
+		room := fmt.Sprintf("fig-%d", run)
+		resumed := make(chan time.Time, clients)
+		var failed atomic.Int64 // attempts that did not resume
+		var ms []*client.Meeting
+		for i := range clients {
+			m := dialClient(t, ctx, secret, wsURL(n2), room, fmt.Sprintf("p%d", i), client.WithURLs(wsURL(n3)),
+				client.WithSetup(func(m *client.Meeting) {
+					m.OnConnectionUpdate(func(u client.ConnectionUpdate) {
+						switch {
+						case u.State == client.Reconnected && u.Resumed:
+							resumed <- time.Now()
+						case u.State == client.Reconnecting && u.Attempt > 1:
+							failed.Add(1)
+						}
+					})
+				}))
+			ms = append(ms, m)
+		}
+		start := time.Now()
+		closed := make(chan error, 1)
+		go func() { closed <- n2.Close(ctx) }()
+		var last time.Time
+		for range clients {
+			select {
+			case at := <-resumed:
+				last = at
+			case <-ctx.Done():
+				t.Fatalf("run %d: not every client resumed on node 3", run)
+			}
+		}
+		moves = append(moves, last.Sub(start))
+		t.Logf("run %d: %v, %d failed attempts", run, last.Sub(start), failed.Load())
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			m.Close()
+		}
+
+		// Baseline: the same participants dial node 3 afresh.
+		start = time.Now()
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() { dialClient(t, ctx, secret, wsURL(n3), room, fmt.Sprintf("p%d", i)) })
+		}
+		wg.Wait()
+		dials = append(dials, time.Since(start))
+
+		// Node 2 again, on its directory and route port.
+		restarted, err := gavelserver.Start(ctx, cfgs[1], log)
+		if err != nil {
+			t.Fatalf("restarting node 2: %v", err)
+		}
+		nodes[1] = restarted
+		t.Cleanup(func() { restarted.Close(context.Background()) })
+		cancel()
+	}
+	p50 := func(ds []time.Duration) time.Duration { s := slices.Clone(ds); slices.Sort(s); return s[len(s)/2] }
+	t.Logf("%d clients of a stopped node resumed on another: p50 %v (min %v, max %v) over %d runs; "+
+		"baseline, %d clients dialing that node afresh: p50 %v; ratio %.2f",
+		clients, p50(moves), slices.Min(moves), slices.Max(moves), runs, clients, p50(dials),
+		float64(p50(moves))/float64(p50(dials)))
 }
