@@ -267,7 +267,7 @@ func (c Config) checkCluster() error {
 		return configErr("-routes needs -cluster-listen: the address this node takes the others' routes on")
 	case c.ClusterListen != "" && c.Node == "":
 		return configErr("-cluster-listen needs -name: each node of a cluster has its own, the same across restarts")
-	case c.Node != "" && !validName(c.Node):
+	case c.Node != "" && !relay.ValidNode(c.Node):
 		return configErr("-name %q: want [A-Za-z0-9_-], 1 to 64 bytes", c.Node)
 	case c.Replicas < 0 || c.Replicas > 5:
 		return configErr("-replicas %d: want 1 to 5", c.Replicas)
@@ -290,18 +290,6 @@ func (c Config) checkCluster() error {
 		}
 	}
 	return nil
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // devFlag is -dev: a boolean flag (-dev alone is true) that may also be

@@ -6,6 +6,15 @@
 // (transport/nats: an embedded server under a data directory,
 // transport/nats/natsserver, or a server of your own). Tests start one with Start and drive its Handler.
 //
+// Nodes form a cluster in two ways: each with an embedded NATS server
+// routed to the others (Config.ClusterListen and Routes: a JetStream
+// cluster keeping Replicas copies of the logs, the snapshots and the media
+// relay's registry; Start waits up to ClusterWait for it to take the
+// logs), or joining a running cluster by URL (NATSURL). Either way each
+// node has a name (Config.Node) and the media relay is on; clients move
+// between the nodes with their tokens when every node has the same
+// GAVEL_SECRET.
+//
 // Routes:
 //
 //	/             the meeting page (index.html, app.js, app.css)
