@@ -162,7 +162,7 @@ export interface SocketConnectionUpdate {
   readonly resumed?: boolean;
   /** The server's goodbye, or why the meeting ended (closed, failed …). */
   readonly reason?: string;
-  /** Once connected: the websocket endpoint the meeting is connected to. */
+  /** With state "connected": the websocket endpoint the meeting is connected to (after a reconnection, the node it moved to). */
   readonly url?: string;
 }
 

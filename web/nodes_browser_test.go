@@ -17,6 +17,7 @@ import (
 // TestMovesToAnotherNode: a page given two nodes' URLs (init's urls) is on
 // node a when node a stops; it reconnects to node b and resumes there by
 // seq: it gets what happened meanwhile through node b, once, and goes on.
+// A page whose first URL is node a, gone, joins through node b.
 func TestMovesToAnotherNode(t *testing.T) {
 	startBrowser(t) // skips first, before NATS starts
 	ctx, cancel := context.WithTimeout(context.Background(), 3*waitLimit)
@@ -40,7 +41,8 @@ func TestMovesToAnotherNode(t *testing.T) {
 	bURL := "ws" + b.URL()[len("http"):] + "gavel"
 
 	vic := e.harness("vic")
-	if got := eval[string](vic, `h.start(`+js(e.token("vic", "attendee"))+`, {audio: true, media: false, urls: [`+js(bURL)+`]})`); got != "vic" {
+	aURL := "ws" + e.http.URL[len("http"):] + "/gavel"
+	if got := eval[string](vic, `h.start(`+js(e.token("vic", "attendee"))+`, {audio: true, media: false, url: `+js(aURL)+`, urls: [`+js(bURL)+`]})`); got != "vic" {
 		t.Fatalf("joined as %q", got)
 	}
 	from := vic.count()
@@ -69,5 +71,10 @@ func TestMovesToAnotherNode(t *testing.T) {
 	}
 	if d := cmp.Diff(want, vic.notes(from)); d != "" {
 		t.Errorf("vic's notifications across the move (-want +got):\n%s", d)
+	}
+	// init skips a node that is gone.
+	wen := e.harness("wen")
+	if got := eval[string](wen, `h.start(`+js(e.token("wen", "attendee"))+`, {media: false, url: `+js(aURL)+`, urls: [`+js(bURL)+`]})`); got != "wen" {
+		t.Fatalf("joined as %q", got) // node a is closed: only node b can have welcomed wen
 	}
 }
