@@ -129,7 +129,8 @@ func readLog(t *testing.T, s *gavelserver.Server, id string) ([]core.Command, co
 }
 
 // TestCluster: three nodes form a JetStream cluster with three copies of
-// everything (the logs, the snapshots, the media nodes); a command made on
+// everything (the logs, the snapshots, the media nodes), which a fourth
+// node joining by URL keeps; a command made on
 // node 1 is in the log read through node 3, and a client on node 3 sees
 // it; with node 2 stopped, nodes 1 and 3 go on serving the session, and
 // the relay counts two nodes.
@@ -162,9 +163,19 @@ func TestCluster(t *testing.T) {
 			t.Errorf("stream %s has %d replicas, want 3", name, r)
 		}
 	}
-	mediatest.WaitUntil(t, "node 1 seeing three media nodes", func() bool {
-		return slices.Equal(n1.Relay().Nodes(), []string{"n1", "n2", "n3"})
+	// A fourth node joins by URL, without a NATS server of its own: it
+	// keeps the logs' three copies (it does not make them one).
+	n4 := startServer(t, gavelserver.Config{NATSURL: n1.NATSURL() + "," + n3.NATSURL(), Node: "n4", Secret: secret,
+		RelayOptions: []relay.Option{relay.WithTTL(time.Second)}})
+	if st, err := js.Stream(ctx, gnats.DefaultStream); err != nil || st.CachedInfo().Config.Replicas != 3 {
+		t.Errorf("after node 4 joined by URL: %v, want 3 replicas", err)
+	}
+	mediatest.WaitUntil(t, "node 1 seeing four media nodes", func() bool {
+		return slices.Equal(n1.Relay().Nodes(), []string{"n1", "n2", "n3", "n4"})
 	})
+	if err := n4.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := n1.Manager().Submit(ctx, "r1", core.Command{ID: "a", Type: core.Join, Actor: "ada", Name: "Ada", Preset: "host"}); err != nil {
 		t.Fatal(err)
