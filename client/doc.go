@@ -53,7 +53,9 @@
 // sends a fresh snapshot if too many were missed (the view then fires what
 // differs). Commands waiting for a result are sent again with the same id,
 // and the server answers them with their first outcome, so none is applied
-// twice. OnConnectionUpdate reports each step (reconnecting, reconnected,
+// twice. With WithURLs the meeting knows several nodes of one deployment
+// and moves to the next when its node goes away, resuming there by seq as
+// above. OnConnectionUpdate reports each step (reconnecting, reconnected,
 // disconnected). The meeting ends, without reconnecting, when self leaves
 // the room (left, kicked, ended: roomLeft fires), when another connection
 // of the same participant replaces it, after WithMaxReconnects failed

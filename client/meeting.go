@@ -30,7 +30,7 @@ type Meeting struct {
 	// Participants holds the remote participants.
 	Participants *Participants
 
-	url  string
+	urls []string // Dial's and WithURLs's
 	self string
 	opts options
 
@@ -50,6 +50,7 @@ type Meeting struct {
 	perms    core.Permissions // the welcome's: self's before it joins
 	parts    map[string]*Participant
 	ws       *websocket.Conn // nil while reconnecting
+	at       int             // the index in urls of ws's URL (or the last one's)
 	pending  map[string]*call
 	idPrefix string
 	nextID   uint64
@@ -87,6 +88,8 @@ type ConnectionUpdate struct {
 	State   ConnectionState
 	Attempt int
 	Resumed bool
+	// URL is the URL the meeting is connected to, once Reconnected.
+	URL string
 	// Reason is the server's goodbye that caused the change, if any.
 	Reason wire.Reason
 	Err    error
@@ -95,7 +98,8 @@ type ConnectionUpdate struct {
 // Dial connects to a gavel websocket server at url (ws:// or wss://) with a
 // token the service minted, and joins the room unless self is joined
 // already (a reconnection from another process). It returns once self is
-// in the room. The meeting then runs until self leaves the room, another
+// in the room. With WithURLs, it tries url and then each of those in turn,
+// until one welcomes it; a refused token ends the tries. The meeting then runs until self leaves the room, another
 // connection replaces it, it cannot reconnect, or Close.
 func Dial(ctx context.Context, url, token string, opts ...Option) (*Meeting, error) {
 	o := defaultOptions()
@@ -111,14 +115,22 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Meeting, err
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, fmt.Errorf("client: command ids: %w", err)
 	}
-	m := &Meeting{url: url, opts: o, token: token, idPrefix: hex.EncodeToString(rnd[:]) + "-",
+	m := &Meeting{urls: append([]string{url}, o.urls...), opts: o, token: token, idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		parts: make(map[string]*Participant), pending: make(map[string]*call),
 		runDone: make(chan struct{}), done: make(chan struct{})}
 	m.Self = &Self{m: m}
 	m.Participants = &Participants{m: m, Joined: &ParticipantMap{m: m}, Pinned: &ParticipantMap{m: m, pinned: true}}
 
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	wc, w, err := m.connect(ctx, false, 0)
+	var wc *websocket.Conn
+	var w wire.Welcome
+	var err error
+	for m.at = range m.urls {
+		wc, w, err = m.connect(ctx, m.urls[m.at], false, 0)
+		if err == nil || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		m.cancel()
 		return nil, err
@@ -171,9 +183,9 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Meeting, err
 	return m, nil
 }
 
-// connect opens a connection and reads its welcome.
-func (m *Meeting) connect(ctx context.Context, resume bool, after uint64) (*websocket.Conn, wire.Welcome, error) {
-	u, err := url.Parse(m.url)
+// connect opens a connection to rawURL and reads its welcome.
+func (m *Meeting) connect(ctx context.Context, rawURL string, resume bool, after uint64) (*websocket.Conn, wire.Welcome, error) {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, wire.Welcome{}, fmt.Errorf("client: url: %w", err)
 	}
@@ -339,22 +351,30 @@ func (m *Meeting) roomLeftLocked() bool {
 	return false
 }
 
-// reconnect dials again until it resumes or gives up.
+// reconnect dials again until it resumes or gives up: the next URL first
+// (a node that said goodbye, or went silent, is likely gone), each URL in
+// turn, waiting only between whole rounds.
 func (m *Meeting) reconnect(lost error, bye wire.Reason) (*websocket.Conn, error) {
 	wait, last := time.Duration(0), lost
+	m.mu.Lock()
+	at := m.at
+	m.mu.Unlock()
 	for attempt := 1; m.opts.maxReconnects < 0 || attempt <= m.opts.maxReconnects; attempt++ {
 		m.disp.push(m.connUpdate(ConnectionUpdate{State: Reconnecting, Attempt: attempt, Reason: bye, Err: last}))
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-m.ctx.Done():
-				t.Stop()
-				return nil, nil
+		if (attempt-1)%len(m.urls) == 0 { // a new round
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-m.ctx.Done():
+					t.Stop()
+					return nil, nil
+				}
 			}
+			wait = min(max(2*wait, m.opts.reconnectWait), MaxReconnectWait)
 		}
-		wait = min(max(2*wait, m.opts.reconnectWait), MaxReconnectWait)
-		wc, err := m.redial()
+		at = (at + 1) % len(m.urls)
+		wc, err := m.redial(at)
 		switch {
 		case err == nil:
 			return wc, nil
@@ -372,7 +392,7 @@ func (m *Meeting) reconnect(lost error, bye wire.Reason) (*websocket.Conn, error
 // up to date with its welcome, and sends again the commands still waiting
 // for a result: the server answers a command it has seen with its first
 // outcome, so none is applied twice.
-func (m *Meeting) redial() (*websocket.Conn, error) {
+func (m *Meeting) redial(at int) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, defaultConnectTimeout)
 	defer cancel()
 	if m.opts.refresh != nil {
@@ -384,7 +404,7 @@ func (m *Meeting) redial() (*websocket.Conn, error) {
 		m.token = tok
 		m.mu.Unlock()
 	}
-	wc, w, err := m.connect(ctx, true, m.Seq())
+	wc, w, err := m.connect(ctx, m.urls[at], true, m.Seq())
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +429,7 @@ func (m *Meeting) redial() (*websocket.Conn, error) {
 		wc.CloseNow()
 		return nil, fmt.Errorf("%w: resumed at %d, asked %d", ErrProtocol, w.Seq, m.v.Seq())
 	}
-	calls := []func(){m.connUpdate(ConnectionUpdate{State: Reconnected, Resumed: w.Resumed})}
+	calls := []func(){m.connUpdate(ConnectionUpdate{State: Reconnected, Resumed: w.Resumed, URL: m.urls[at]})}
 	switch {
 	case w.Resumed:
 	case st.Seq() >= m.v.Seq():
@@ -420,7 +440,7 @@ func (m *Meeting) redial() (*websocket.Conn, error) {
 		m.v = view.New(m.self, st)
 		clear(m.parts)
 	}
-	m.preset, m.perms, m.ws = w.Preset, w.Permissions, wc
+	m.preset, m.perms, m.ws, m.at = w.Preset, w.Permissions, wc, at
 	resend := make([]*call, 0, len(m.pending))
 	for _, c := range m.pending {
 		resend = append(resend, c)
@@ -538,6 +558,14 @@ func (m *Meeting) Seq() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.v.Seq()
+}
+
+// URL is the URL of the meeting's connection (while it reconnects, of the
+// last one).
+func (m *Meeting) URL() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.urls[m.at]
 }
 
 // OnConnectionUpdate calls h when the connection is lost, comes back, or

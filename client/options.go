@@ -23,6 +23,7 @@ type Option func(*options) error
 
 type options struct {
 	name          string
+	urls          []string
 	audio, video  bool
 	httpClient    *http.Client
 	header        http.Header
@@ -54,6 +55,25 @@ func invalid(msg string) error { return errors.Join(ErrInvalidOption, errors.New
 func WithName(name string) Option {
 	return func(o *options) error {
 		o.name = name
+		return nil
+	}
+}
+
+// WithURLs gives more URLs of the same deployment (other gavel nodes,
+// which share the sessions and the token key) after Dial's own. Dial tries
+// them in order until one welcomes the meeting; when the connection is
+// lost, the meeting reconnects to the next URL (after the last, the
+// first), and resumes there from the last event it applied. It waits
+// between attempts (WithReconnectWait) only once a whole round of URLs
+// has failed; each URL tried is one attempt (WithMaxReconnects).
+func WithURLs(urls ...string) Option {
+	return func(o *options) error {
+		for _, u := range urls {
+			if u == "" {
+				return invalid("empty URL")
+			}
+		}
+		o.urls = append(o.urls, urls...)
 		return nil
 	}
 }

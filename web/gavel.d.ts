@@ -162,6 +162,8 @@ export interface SocketConnectionUpdate {
   readonly resumed?: boolean;
   /** The server's goodbye, or why the meeting ended (closed, failed …). */
   readonly reason?: string;
+  /** With state "connected": the websocket endpoint the meeting is connected to (after a reconnection, the node it moved to). */
+  readonly url?: string;
 }
 
 export interface MetaEvents {
@@ -180,8 +182,13 @@ export interface Meta extends Events<MetaEvents> {
 export interface InitOptions {
   /** A token the service minted (ws.MintToken): one participant, preset and session. */
   authToken: string;
-  /** The websocket endpoint; default: /gavel on the page's host. */
+  /** The websocket endpoint; default: /gavel on the page's host (unless urls are given). */
   url?: string;
+  /** More websocket endpoints of the same deployment (other gavel nodes, sharing the sessions and the
+   * token key), tried after url: init tries each in turn until one welcomes it; a lost connection
+   * reconnects to the next (after the last, the first) and resumes there. reconnect.wait applies
+   * between whole rounds; each URL tried is one attempt. */
+  urls?: string[];
   /** The name self joins with; default: the participant id. */
   name?: string;
   /** Whether join() takes the microphone and camera. Default both false. */

@@ -386,7 +386,8 @@ export class GavelClient {
   meta;
 
   #opts;
-  #url;
+  #urls; // init's url, then its urls: nodes of one deployment
+  #at = 0; // the index in #urls of the connection's URL (or the last one's)
   #token;
   #selfId = "";
   #preset = "";
@@ -433,7 +434,11 @@ export class GavelClient {
       defaults: { audio: false, video: false, ...options.defaults },
       reconnect: { ...DEFAULT_RECONNECT, ...options.reconnect },
     };
-    this.#url = options.url ?? defaultURL();
+    const more = Array.isArray(options.urls) ? options.urls : [];
+    if (more.some((u) => typeof u !== "string" || u === "")) {
+      throw new ClientError(0, "GavelClient.init: urls must be non-empty strings", { reason: "invalid_option" });
+    }
+    this.#urls = options.url !== undefined || more.length === 0 ? [options.url ?? defaultURL(), ...more] : more;
     this.#token = options.authToken;
     this.#media = options.media !== false && typeof globalThis.RTCPeerConnection === "function";
     const rnd = crypto.getRandomValues(new Uint8Array(8));
@@ -521,8 +526,8 @@ export class GavelClient {
 
   // --- connection -----------------------------------------------------------
 
-  #open(after) {
-    const u = new URL(this.#url);
+  #open(url, after) {
+    const u = new URL(url);
     u.searchParams.set("token", this.#token);
     if (after !== undefined) u.searchParams.set("after", String(after));
     return new Promise((resolve, reject) => {
@@ -575,8 +580,17 @@ export class GavelClient {
     if (conn.closed && this.#ws === conn.ws) this.#lost(conn.closed);
   }
 
+  // #connectFirst tries each URL in turn until one welcomes the meeting.
   async #connectFirst() {
-    const conn = await this.#open();
+    let conn;
+    for (this.#at = 0; ; this.#at++) {
+      try {
+        conn = await this.#open(this.#urls[this.#at]);
+        break;
+      } catch (err) {
+        if (this.#at === this.#urls.length - 1) throw err;
+      }
+    }
     const { ws, welcome } = conn;
     if (welcome.state?.ended) {
       ws.close(1000);
@@ -587,7 +601,7 @@ export class GavelClient {
     this.#perms = welcome.permissions ?? {};
     this.#view = new SessionView(welcome.self, welcome.state, welcome.presets);
     this.meta._set(welcome.session);
-    this.meta._emit("socketConnectionUpdate", { state: "connected", reconnectionAttempt: 0, reconnected: false });
+    this.meta._emit("socketConnectionUpdate", { state: "connected", reconnectionAttempt: 0, reconnected: false, url: this.#urls[this.#at] });
     this.#adopt(conn);
   }
 
@@ -756,22 +770,30 @@ export class GavelClient {
     this.#reconnect(bye);
   }
 
+  // #reconnect dials again until it resumes or gives up: the next URL
+  // first (a node that said goodbye, or went silent, is likely gone), each
+  // URL in turn, waiting only between whole rounds.
   async #reconnect(bye) {
     if (this.#reconnecting) return;
     this.#reconnecting = true;
     const { maxAttempts, wait: first, maxWait } = this.#opts.reconnect;
     let wait = 0;
+    let at = this.#at;
     for (let attempt = 1; maxAttempts < 0 || attempt <= maxAttempts; attempt++) {
       this.meta._emit("socketConnectionUpdate", { state: "reconnecting", reconnectionAttempt: attempt, reconnected: false, reason: bye });
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(Math.max(2 * wait, first), maxWait);
+      if ((attempt - 1) % this.#urls.length === 0) {
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(Math.max(2 * wait, first), maxWait);
+      }
       if (this.#closing || this.#over) break;
+      at = (at + 1) % this.#urls.length;
       let conn;
       try {
-        conn = await this.#open(this.#view.seq);
+        conn = await this.#open(this.#urls[at], this.#view.seq);
       } catch {
         continue;
       }
+      this.#at = at;
       if (this.#closing || this.#over) {
         conn.ws.close(1000);
         break;
@@ -805,7 +827,7 @@ export class GavelClient {
         this.#parts.clear();
       }
     }
-    this.meta._emit("socketConnectionUpdate", { state: "connected", reconnected: true, resumed: !!w.resumed });
+    this.meta._emit("socketConnectionUpdate", { state: "connected", reconnected: true, resumed: !!w.resumed, url: this.#urls[this.#at] });
     this.#adopt(conn);
     for (const call of [...this.#pending.values()].sort((a, b) => a.n - b.n)) {
       if (ws.readyState === WebSocket.OPEN) ws.send(call.frame);

@@ -46,6 +46,7 @@ type options struct {
 	ws      []ws.Option
 	media   func(*session.Manager) ws.MediaHub
 	now     func() time.Time
+	key     []byte
 }
 
 // WithStore keeps the server's sessions in st (wrapped in a Store) rather
@@ -84,6 +85,20 @@ func WithTransportOptions(opts ...ws.Option) Option {
 func WithMedia(hub func(*session.Manager) ws.MediaHub) Option {
 	return func(o *options) error {
 		o.media = hub
+		return nil
+	}
+}
+
+// WithKey signs and checks the server's tokens with key (at least
+// ws.MinKeySize bytes) rather than a random one: servers given one key and
+// one store (WithStore) are nodes of one deployment, and a client moves
+// between them with its token.
+func WithKey(key []byte) Option {
+	return func(o *options) error {
+		if len(key) < ws.MinKeySize {
+			return fmt.Errorf("fake: WithKey: %d bytes, want at least %d", len(key), ws.MinKeySize)
+		}
+		o.key = key
 		return nil
 	}
 }
@@ -143,8 +158,11 @@ func Start(presets core.Presets, opts ...Option) (*Server, error) {
 	if o.media != nil {
 		wsOpts = append(wsOpts, ws.WithMedia(o.media(m)))
 	}
-	key := make([]byte, ws.MinKeySize)
-	rand.Read(key)
+	key := o.key
+	if key == nil {
+		key = make([]byte, ws.MinKeySize)
+		rand.Read(key)
+	}
 	srv, err := ws.NewServer(m, key, wsOpts...)
 	if err != nil {
 		m.Close(context.Background())

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
@@ -28,8 +31,28 @@ type Config struct {
 	// log); unused with NATSURL.
 	DataDir string
 	// NATSURL, if set, is a NATS server or cluster to keep the logs in
-	// instead of the embedded server.
+	// instead of the embedded server (URLs comma separated).
 	NATSURL string
+	// NATSListen is the address the embedded NATS server takes clients of
+	// other processes on (gavel nodes joining it with NATSURL); empty is
+	// 127.0.0.1 and any free port.
+	NATSListen string
+	// ClusterListen, if set, makes the embedded NATS server one of a
+	// cluster: it takes the other servers' routes on this address and
+	// connects to Routes. It needs Node, which names the server.
+	ClusterListen string
+	// Routes are the other cluster servers' route URLs
+	// (nats://host:port; this node's own may be among them).
+	Routes []string
+	// Replicas is how many copies the cluster keeps of the logs, the
+	// snapshots and the media relay's registry; 0 is
+	// DefaultClusterReplicas with ClusterListen, as many as the stream
+	// has with NATSURL (so that a node joining never changes it), else 1.
+	Replicas int
+	// ClusterWait bounds how long Start waits for a clustered JetStream
+	// (ClusterListen, or Replicas above 1) to take the logs: for the other
+	// nodes to start, a leader to be elected. 0 is DefaultClusterWait.
+	ClusterWait time.Duration
 	// Secret is the token key, at least ws.MinKeySize bytes; empty makes a
 	// random one at start (tokens then die with the process).
 	Secret []byte
@@ -51,12 +74,12 @@ type Config struct {
 	// and tests (ws.WithCommandRate, say); no flag sets them.
 	WSOptions []ws.Option
 	// Node, if set, names this server among several gavel nodes that share
-	// one NATS server or cluster: each session's media then has one home
-	// node among the live ones, and the media of a participant whose
-	// socket is on another node is relayed to it
-	// (transport/ws/wsmedia/relay). Empty (a single node), this server is
-	// every session's home. No flag sets it yet: nodes must share their
-	// sessions' events first (issue 13), which a cluster mode will add.
+	// one NATS server or cluster ([A-Za-z0-9_-], 1 to 64 bytes, unique and
+	// the same across restarts): the embedded NATS server's name, and the
+	// media relay's node. Each session's media then has one home node
+	// among the live ones, and the media of a participant whose socket is
+	// on another node is relayed to it (transport/ws/wsmedia/relay).
+	// Empty (a single node), this server is every session's home.
 	Node string
 	// RelayOptions are more options of the media relay, with Node
 	// (relay.WithTTL, relay.WithReplicas).
@@ -64,6 +87,14 @@ type Config struct {
 	// SecretGenerated is set when Secret was made at start.
 	SecretGenerated bool
 }
+
+// DefaultClusterWait is how long Start waits for a clustered JetStream by
+// default: long enough to start the other nodes by hand.
+const DefaultClusterWait = time.Minute
+
+// DefaultClusterReplicas is Config.Replicas with ClusterListen: a log
+// that survives the loss of any one of three servers.
+const DefaultClusterReplicas = 3
 
 // DefaultPresets are host, with every host control, and attendee, with none.
 func DefaultPresets() core.Presets {
@@ -95,7 +126,13 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	}
 	listen := fs.String("listen", env("GAVEL_LISTEN", "127.0.0.1:8080"), "HTTP `address` to serve the page, the websocket and /healthz on (GAVEL_LISTEN)")
 	data := fs.String("data", env("GAVEL_DATA", "gavel-data"), "`directory` of the embedded NATS JetStream that keeps the session logs (GAVEL_DATA)")
-	natsURL := fs.String("nats", env("GAVEL_NATS", ""), "use the NATS server or cluster at `URL` instead of the embedded one (GAVEL_NATS)")
+	natsURL := fs.String("nats", env("GAVEL_NATS", ""), "use the NATS server or cluster at `URL`s (comma separated) instead of the embedded server; the media relay is then on (GAVEL_NATS)")
+	name := fs.String("name", env("GAVEL_NAME", ""), "this node's `name` among gavel nodes, unique and the same across restarts: the embedded NATS server's and the media relay's; with -nats, default the host name and a random suffix (GAVEL_NAME)")
+	natsListen := fs.String("nats-listen", env("GAVEL_NATS_LISTEN", ""), "`address` the embedded NATS server takes clients on, for gavel nodes that join with -nats (GAVEL_NATS_LISTEN; default 127.0.0.1, any port)")
+	clusterListen := fs.String("cluster-listen", env("GAVEL_CLUSTER_LISTEN", ""), "`address` the embedded NATS server takes routes from the other cluster nodes on: makes this node one of a cluster, with -name, and -data defaults to gavel-data/NAME (GAVEL_CLUSTER_LISTEN)")
+	routes := fs.String("routes", env("GAVEL_ROUTES", ""), "the other cluster nodes' route `URL`s, comma separated, as nats://127.0.0.1:6223 (GAVEL_ROUTES)")
+	replicas := fs.Int("replicas", envInt(getenv, "GAVEL_REPLICAS"), "copies of each log the cluster keeps (GAVEL_REPLICAS; default 3 with -cluster-listen, with -nats as many as the logs have, else 1)")
+	clusterWait := fs.Duration("cluster-wait", DefaultClusterWait, "how long start waits for the cluster's JetStream: the other nodes to start (GAVEL_CLUSTER_WAIT)")
 	presets := fs.String("presets", env("GAVEL_PRESETS", ""), "JSON `file` of presets (GAVEL_PRESETS; default host with every host control, attendee with none)")
 	dev := &devFlag{v: env("GAVEL_DEV", "auto")}
 	fs.Var(dev, "dev", "serve /dev/token, which mints tokens for the page, to loopback clients: true, false, or auto: on when listening on loopback (GAVEL_DEV)")
@@ -118,8 +155,33 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	if fs.NArg() > 0 {
 		return Config{}, configErr("unexpected argument %q", fs.Arg(0))
 	}
+	if *replicas < 0 {
+		return Config{}, configErr("GAVEL_REPLICAS %q: want a number from 1 to 5", getenv("GAVEL_REPLICAS"))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["cluster-wait"] {
+		if v := getenv("GAVEL_CLUSTER_WAIT"); v != "" {
+			if *clusterWait, err = time.ParseDuration(v); err != nil {
+				return Config{}, configErr("GAVEL_CLUSTER_WAIT %q: want a duration, as 1m", v)
+			}
+		}
+	}
 
-	c := Config{Listen: *listen, DataDir: *data, NATSURL: *natsURL, MediaIP: *mediaIP, LogJSON: *logJSON}
+	c := Config{Listen: *listen, DataDir: *data, NATSURL: *natsURL, MediaIP: *mediaIP, LogJSON: *logJSON,
+		Node: *name, NATSListen: *natsListen, ClusterListen: *clusterListen, Replicas: *replicas, ClusterWait: *clusterWait}
+	if *routes != "" {
+		c.Routes = strings.Split(*routes, ",")
+	}
+	if c.ClusterListen != "" && !set["data"] && getenv("GAVEL_DATA") == "" {
+		c.DataDir = filepath.Join(c.DataDir, c.Node) // three nodes on one machine, one directory each
+	}
+	if c.NATSURL != "" && c.Node == "" {
+		c.Node = defaultNodeName()
+	}
+	if err := c.checkCluster(); err != nil {
+		return Config{}, err
+	}
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return Config{}, configErr("-listen %q: %v", c.Listen, err)
@@ -156,6 +218,78 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		c.Secret = []byte(s)
 	}
 	return c, nil
+}
+
+// envInt reads a number from the environment; a variable that is not one
+// is -1, which ParseConfig refuses.
+func envInt(getenv func(string) string, name string) int {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// defaultNodeName is a node name for a gavel joining NATS by URL without
+// -name: the host's name and a random suffix, unique among the nodes.
+func defaultNodeName() string {
+	host, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range host {
+		if b.Len() == 48 {
+			break
+		}
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("gavel")
+	}
+	rnd := make([]byte, 4)
+	_, _ = rand.Read(rnd)
+	return fmt.Sprintf("%s-%x", b.String(), rnd)
+}
+
+// checkCluster checks the cluster settings together; Start calls it for
+// a Config filled by hand.
+func (c Config) checkCluster() error {
+	switch {
+	case c.NATSURL != "" && c.ClusterListen != "":
+		return configErr("-cluster-listen is for the embedded NATS server; -nats joins a running one")
+	case c.NATSURL != "" && c.NATSListen != "":
+		return configErr("-nats-listen is for the embedded NATS server; -nats joins a running one")
+	case len(c.Routes) > 0 && c.ClusterListen == "":
+		return configErr("-routes needs -cluster-listen: the address this node takes the others' routes on")
+	case c.ClusterListen != "" && c.Node == "":
+		return configErr("-cluster-listen needs -name: each node of a cluster has its own, the same across restarts")
+	case c.Node != "" && !relay.ValidNode(c.Node):
+		return configErr("-name %q: want [A-Za-z0-9_-], 1 to 64 bytes", c.Node)
+	case c.Replicas < 0 || c.Replicas > 5:
+		return configErr("-replicas %d: want 1 to 5", c.Replicas)
+	case c.Replicas > 1 && c.NATSURL == "" && c.ClusterListen == "":
+		return configErr("-replicas %d needs a cluster: -cluster-listen and -routes, or -nats", c.Replicas)
+	case c.ClusterWait < 0:
+		return configErr("-cluster-wait %v: want a positive duration", c.ClusterWait)
+	}
+	for _, a := range []struct{ flag, addr string }{{"-nats-listen", c.NATSListen}, {"-cluster-listen", c.ClusterListen}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return configErr("%s %q: %v", a.flag, a.addr, err)
+		}
+	}
+	for _, r := range c.Routes {
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "nats" && u.Scheme != "nats-route") || u.Port() == "" {
+			return configErr("-routes: %q: want nats://host:port", r)
+		}
+	}
+	return nil
 }
 
 // devFlag is -dev: a boolean flag (-dev alone is true) that may also be

@@ -6,6 +6,15 @@
 // (transport/nats: an embedded server under a data directory,
 // transport/nats/natsserver, or a server of your own). Tests start one with Start and drive its Handler.
 //
+// Nodes form a cluster in two ways: each with an embedded NATS server
+// routed to the others (Config.ClusterListen and Routes: a JetStream
+// cluster keeping Replicas copies of the logs, the snapshots and the media
+// relay's registry; Start waits up to ClusterWait for it to take the
+// logs), or joining a running cluster by URL (NATSURL). Either way each
+// node has a name (Config.Node) and the media relay is on; clients move
+// between the nodes with their tokens when every node has the same
+// GAVEL_SECRET.
+//
 // Routes:
 //
 //	/             the meeting page (index.html, app.js, app.css)
@@ -23,6 +32,7 @@
 package gavelserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +47,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/media"
@@ -104,21 +117,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, configErr("listen: %v", err)
 	}
 
-	opts := []gnats.NodeOption{gnats.WithSessionOptions(session.WithPresets(cfg.Presets))}
-	if cfg.NATSURL != "" {
-		opts = append(opts, gnats.WithURL(cfg.NATSURL))
-	} else {
-		srv, err := natsserver.Start(ctx, natsserver.WithDataDir(cfg.DataDir))
-		if err != nil {
-			return nil, configErr("embedded NATS in %s: %v", cfg.DataDir, err)
-		}
-		opts = append(opts, gnats.WithEmbeddedServer(srv)) // the node shuts it down
+	if err := cfg.checkCluster(); err != nil {
+		return nil, err
 	}
-	if s.node, err = gnats.Start(ctx, opts...); err != nil {
-		if cfg.NATSURL != "" {
-			return nil, configErr("NATS at %s: %v", cfg.NATSURL, err)
-		}
-		return nil, configErr("embedded NATS in %s: %v", cfg.DataDir, err)
+	replicas, err := s.startNATS(ctx)
+	if err != nil {
+		return nil, err
 	}
 
 	network := media.DefaultNetwork()
@@ -141,7 +145,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	var mediaHub ws.MediaHub = s.hub
 	if cfg.Node != "" {
-		opts := append([]relay.Option{relay.WithErrorHandler(mediaErr)}, cfg.RelayOptions...)
+		opts := append([]relay.Option{relay.WithErrorHandler(mediaErr), relay.WithReplicas(replicas)}, cfg.RelayOptions...)
 		if s.relay, err = relay.New(ctx, s.node.Conn(), cfg.Node, s.hub, opts...); err != nil {
 			return nil, configErr("media relay of node %q: %v", cfg.Node, err)
 		}
@@ -174,13 +178,152 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() { s.serveDone <- s.http.Serve(s.ln) }()
 
-	if cfg.SecretGenerated {
+	switch {
+	case cfg.SecretGenerated && (cfg.Node != "" || cfg.ClusterListen != ""):
+		log.Warn("no GAVEL_SECRET: tokens are signed with a random key made at start, which the other nodes refuse: " +
+			"give every node the same GAVEL_SECRET, so that a client can move between them")
+	case cfg.SecretGenerated:
 		log.Info("no GAVEL_SECRET: tokens are signed with a random key made at start, valid until the server stops")
 	}
 	if cfg.Dev {
 		log.Info("dev token endpoint on: /dev/token mints tokens for loopback clients")
 	}
 	return s, nil
+}
+
+// startNATS starts the node on NATS: the embedded server (in a cluster
+// with ClusterListen) or a connection to NATSURL; in a cluster, it first
+// waits for JetStream to take the logs. It returns the replicas of the
+// logs.
+func (s *Server) startNATS(ctx context.Context) (int, error) {
+	cfg := s.cfg
+	replicas := cfg.Replicas
+	if replicas == 0 && cfg.ClusterListen != "" {
+		replicas = DefaultClusterReplicas
+	}
+	where := "NATS at " + cfg.NATSURL
+	opts := []gnats.NodeOption{gnats.WithSessionOptions(session.WithPresets(cfg.Presets))}
+	var setup func() (*nats.Conn, error) // a connection to look at JetStream before the node starts
+	stop := func() {}                    // the embedded server, until the node owns it
+	if cfg.NATSURL != "" {
+		opts = append(opts, gnats.WithURL(cfg.NATSURL))
+		setup = func() (*nats.Conn, error) { return nats.Connect(cfg.NATSURL, nats.Name("gavel setup")) }
+	} else {
+		where = "embedded NATS in " + cfg.DataDir
+		sopts := []natsserver.Option{natsserver.WithDataDir(cfg.DataDir)}
+		if cfg.Node != "" {
+			sopts = append(sopts, natsserver.WithName(cfg.Node))
+		}
+		if cfg.NATSListen != "" {
+			sopts = append(sopts, natsserver.WithListen(cfg.NATSListen))
+		}
+		if cfg.ClusterListen != "" {
+			sopts = append(sopts, natsserver.WithCluster(cfg.ClusterListen, cfg.Routes...))
+		}
+		srv, err := natsserver.Start(ctx, sopts...)
+		if err != nil {
+			return 0, configErr("%s: %v", where, err)
+		}
+		opts = append(opts, gnats.WithEmbeddedServer(srv)) // the node shuts it down, even if it fails to start
+		stop = func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}
+		setup = func() (*nats.Conn, error) {
+			return nats.Connect(srv.ClientURL(), nats.InProcessServer(srv), nats.Name("gavel setup"))
+		}
+	}
+	if replicas == 0 || replicas > 1 || cfg.ClusterListen != "" {
+		nc, err := setup()
+		if err == nil {
+			if replicas == 0 {
+				replicas, err = streamReplicas(ctx, nc)
+			}
+			if err == nil {
+				err = waitJetStream(ctx, nc, replicas, cmp.Or(cfg.ClusterWait, DefaultClusterWait))
+			}
+			nc.Close()
+		}
+		if err != nil {
+			stop()
+			return 0, configErr("%s: %v", where, err)
+		}
+	}
+	var err error
+	if s.node, err = gnats.Start(ctx, append(opts, gnats.WithReplicas(replicas))...); err != nil {
+		return 0, configErr("%s: %v", where, err)
+	}
+	return replicas, nil
+}
+
+// streamReplicas is the replicas of the logs' stream, 1 if there is none
+// yet.
+func streamReplicas(ctx context.Context, nc *nats.Conn) (int, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, gnats.DefaultStream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return 1, nil
+	case err != nil:
+		return 0, fmt.Errorf("stream %s: %w", gnats.DefaultStream, err)
+	}
+	return max(st.CachedInfo().Config.Replicas, 1), nil
+}
+
+// waitJetStream waits until JetStream keeps the logs with replicas
+// copies: while a cluster forms, it has no leader, or too few servers for
+// the copies. It makes the store (which the node makes again, at no cost)
+// until that succeeds, fails for a reason that is not the cluster
+// forming, or wait passes.
+func waitJetStream(ctx context.Context, nc *nats.Conn, replicas int, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		actx, cancel := context.WithTimeout(ctx, min(2*time.Second, max(time.Until(deadline), time.Millisecond)))
+		_, err := gnats.NewStore(actx, nc, gnats.WithReplicas(replicas))
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !clusterForming(err):
+			return err
+		case time.Now().After(deadline):
+			return fmt.Errorf("JetStream cannot keep %d copies of the logs after %v (start the other nodes, with -routes to this one): %w",
+				replicas, wait, err)
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// clusterForming reports whether err is what JetStream answers while its
+// cluster forms: no answer, no leader, too few servers for the replicas.
+func clusterForming(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode {
+		case 10005, // no suitable peers for placement
+			10006, // JetStream not in clustered mode yet
+			10008, // JetStream system temporarily unavailable
+			10009, // not the leader
+			10023: // insufficient resources
+			return true
+		}
+		return api.Code == 503
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 }
 
 // URL is where the page is served.
@@ -201,6 +344,10 @@ func (s *Server) Relay() *relay.Hub { return s.relay }
 // one's, for other processes on this machine), for tests that start more
 // nodes on it.
 func (s *Server) NATSURL() string { return s.node.URL() }
+
+// Store is the JetStream store of the logs, for tests that read a
+// session's log through this node.
+func (s *Server) Store() *gnats.Store { return s.node.Store() }
 
 // Manager is the session manager.
 func (s *Server) Manager() *session.Manager { return s.node.Manager() }

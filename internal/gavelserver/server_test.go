@@ -41,7 +41,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := gavelserver.Config{Listen: "127.0.0.1:8080", DataDir: "gavel-data", Dev: true}
+	want := gavelserver.Config{Listen: "127.0.0.1:8080", DataDir: "gavel-data", Dev: true, ClusterWait: gavelserver.DefaultClusterWait}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -54,9 +54,47 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = gavelserver.Config{Listen: "0.0.0.0:9000", DataDir: "/var/lib/gavel", Secret: []byte(secret),
-		MediaIP: "203.0.113.7", MediaPortMin: 50000, MediaPortMax: 50100, LogJSON: true}
+		MediaIP: "203.0.113.7", MediaPortMin: 50000, MediaPortMax: 50100, LogJSON: true, ClusterWait: gavelserver.DefaultClusterWait}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("flags over variables (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseClusterConfig: the README's cluster commands, and the same
+// through variables; a node joining by URL gets a name of its own.
+func TestParseClusterConfig(t *testing.T) {
+	routes := []string{"nats://127.0.0.1:6223", "nats://127.0.0.1:6224", "nats://127.0.0.1:6225"}
+	c, err := gavelserver.ParseConfig([]string{"-name", "n1", "-listen", "127.0.0.1:8081", "-nats-listen", "127.0.0.1:4223",
+		"-cluster-listen", "127.0.0.1:6223", "-routes", strings.Join(routes, ",")}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gavelserver.Config{Listen: "127.0.0.1:8081", DataDir: filepath.Join("gavel-data", "n1"), Dev: true, Node: "n1",
+		NATSListen: "127.0.0.1:4223", ClusterListen: "127.0.0.1:6223", Routes: routes, ClusterWait: gavelserver.DefaultClusterWait}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("flags (-want +got):\n%s", diff)
+	}
+	c, err = gavelserver.ParseConfig(nil, env(map[string]string{"GAVEL_NAME": "n1", "GAVEL_LISTEN": "127.0.0.1:8081",
+		"GAVEL_NATS_LISTEN": "127.0.0.1:4223", "GAVEL_CLUSTER_LISTEN": "127.0.0.1:6223", "GAVEL_ROUTES": strings.Join(routes, ","),
+		"GAVEL_DATA": "/var/lib/gavel", "GAVEL_REPLICAS": "3", "GAVEL_CLUSTER_WAIT": "5m"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.DataDir, want.Replicas, want.ClusterWait = "/var/lib/gavel", 3, 5*time.Minute
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+
+	c, err = gavelserver.ParseConfig([]string{"-nats", "nats://127.0.0.1:4223,nats://127.0.0.1:4224"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := gavelserver.ParseConfig([]string{"-nats", "nats://127.0.0.1:4223"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node == "" || c.Node == other.Node || c.DataDir != "gavel-data" {
+		t.Errorf("joining by URL: node %q and %q, data %q; want two names and the default data", c.Node, other.Node, c.DataDir)
 	}
 }
 
@@ -128,6 +166,19 @@ func TestBadConfigurationExits2(t *testing.T) {
 		{"bad dev", []string{"-dev=maybe"}, nil, "-dev"},
 		{"bad GAVEL_DEV", nil, map[string]string{"GAVEL_DEV": "maybe"}, "-dev"},
 		{"unknown flag", []string{"-colour"}, nil, "colour"},
+		{"routes alone", []string{"-name", "n1", "-routes", "nats://127.0.0.1:6223"}, nil, "-routes needs -cluster-listen"},
+		{"cluster without a name", []string{"-cluster-listen", "127.0.0.1:0"}, nil, "-cluster-listen needs -name"},
+		{"bad name", []string{"-name", "n 1"}, nil, `-name "n 1"`},
+		{"bad route", []string{"-name", "n1", "-cluster-listen", "127.0.0.1:0", "-routes", "127.0.0.1:6223"}, nil, "want nats://host:port"},
+		{"replicas without a cluster", []string{"-replicas", "3"}, nil, "-replicas 3 needs a cluster"},
+		{"too many replicas", []string{"-name", "n1", "-cluster-listen", "127.0.0.1:0", "-replicas", "7"}, nil, "-replicas 7"},
+		{"bad GAVEL_REPLICAS", nil, map[string]string{"GAVEL_REPLICAS": "three"}, "GAVEL_REPLICAS"},
+		{"bad GAVEL_CLUSTER_WAIT", nil, map[string]string{"GAVEL_CLUSTER_WAIT": "soon"}, "GAVEL_CLUSTER_WAIT"},
+		{"a cluster and a URL", []string{"-nats", nowhere, "-name", "n1", "-cluster-listen", "127.0.0.1:0"}, nil, "-nats joins a running one"},
+		{"bad cluster address", []string{"-name", "n1", "-cluster-listen", "6223"}, nil, "-cluster-listen"},
+		// Routes to servers that never start: no leader, ever.
+		{"a cluster that does not form", []string{"-name", "n1", "-cluster-listen", "127.0.0.1:0", "-routes", nowhere,
+			"-cluster-wait", "1s"}, nil, "JetStream cannot keep 3 copies of the logs after 1s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append([]string(nil), base...), c.args...)

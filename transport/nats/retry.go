@@ -69,3 +69,15 @@ func unknownOutcome(err error) bool {
 		errors.Is(err, gonats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, ErrUnavailable)
 }
+
+// createAttempt bounds one attempt to create or update a stream: far
+// above its usual time on a cluster (~100 ms).
+const createAttempt = 2 * time.Second
+
+// create creates or updates a stream (or bucket) with f, again while the
+// outcome is unknown, for up to wait: nodes of a JetStream cluster that
+// create one stream at once may get no answer (seen with three starting
+// together), and creating is idempotent.
+func create[C, T any](ctx context.Context, wait time.Duration, f func(context.Context, C) (T, error), c C) (T, error) {
+	return retry(ctx, wait, createAttempt, func(ctx context.Context) (T, error) { return f(ctx, c) }, nil)
+}

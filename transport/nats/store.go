@@ -122,11 +122,11 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	if cfg.memory {
 		sc.Storage = jetstream.MemoryStorage
 	}
-	stream, err := createStream(ctx, js, sc)
+	stream, err := createStream(ctx, js, sc, cfg.shared)
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	snaps, err := create(ctx, cfg.storeWait, js.CreateOrUpdateObjectStore, jetstream.ObjectStoreConfig{
 		Bucket:      cfg.stream + "_SNAP",
 		Description: "gavel session snapshots, the latest of each session",
 		Storage:     sc.Storage,
@@ -140,11 +140,11 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps, chunk: chunk}, nil
 }
 
-func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
-	stream, err := js.CreateOrUpdateStream(ctx, sc)
+func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, c shared) (jetstream.Stream, error) {
+	stream, err := create(ctx, c.storeWait, js.CreateOrUpdateStream, sc)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		// Another instance created it between our lookup and our create.
-		stream, err = js.CreateOrUpdateStream(ctx, sc)
+		stream, err = create(ctx, c.storeWait, js.CreateOrUpdateStream, sc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: stream %s: %w", sc.Name, err)

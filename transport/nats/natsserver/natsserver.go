@@ -17,8 +17,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,9 +36,22 @@ type Option func(*config) error
 
 type config struct {
 	dataDir    string
+	name       string
+	host       string
 	port       int
 	syncAlways bool
+	cluster    *clusterConfig
 }
+
+type clusterConfig struct {
+	host   string
+	port   int
+	routes []string
+}
+
+// ClusterName is the name of the NATS cluster that WithCluster's servers
+// form.
+const ClusterName = "gavel"
 
 // WithDataDir sets the JetStream directory. Default: gavel/jetstream under
 // os.TempDir(), which survives a restart of the process but maybe not of the
@@ -50,9 +66,78 @@ func WithDataDir(dir string) Option {
 	}
 }
 
+// WithName sets the server's name (default gavel). Every server of a
+// cluster needs its own, the same across its restarts: JetStream knows its
+// peers by name.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" || strings.ContainsAny(name, " \t\r\n.*>") {
+			return fmt.Errorf("%w: server name %q", ErrInvalidOption, name)
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// WithListen sets the address (host:port) the server listens on for
+// clients in other processes, other gavel nodes joining it say (default
+// 127.0.0.1 and a free port, see Server.ClientURL). The server has no
+// authentication: listen beyond loopback on a private network only.
+func WithListen(addr string) Option {
+	return func(c *config) error {
+		host, port, err := splitAddr(addr)
+		if err != nil {
+			return fmt.Errorf("%w: listen address %q: %v", ErrInvalidOption, addr, err)
+		}
+		c.host, c.port = host, port
+		return nil
+	}
+}
+
+// WithCluster makes the server one of a NATS cluster, named ClusterName,
+// with JetStream clustered: it takes routes from the other servers on
+// listen (host:port) and connects to routes (nats://host:port URLs; this
+// server's own may be among them, so every server can be given the same
+// list). A server with no routes waits for the others to connect to it.
+// Start returns once the server accepts clients; JetStream is usable once
+// a majority of the cluster is up (see nats.Start, which waits for it).
+func WithCluster(listen string, routes ...string) Option {
+	return func(c *config) error {
+		host, port, err := splitAddr(listen)
+		if err != nil {
+			return fmt.Errorf("%w: cluster address %q: %v", ErrInvalidOption, listen, err)
+		}
+		for _, r := range routes {
+			if r == "" || len(server.RoutesFromStr(r)) != 1 {
+				return fmt.Errorf("%w: route %q: want nats://host:port", ErrInvalidOption, r)
+			}
+		}
+		c.cluster = &clusterConfig{host: host, port: port, routes: routes}
+		return nil
+	}
+}
+
+func splitAddr(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q", p)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if port == 0 {
+		port = -1 // nats-server's "any free port"
+	}
+	return host, port, nil
+}
+
 // WithPort sets the loopback port the server listens on for other
-// processes (default -1: a free port, see Server.ClientURL). The server
-// never listens beyond 127.0.0.1.
+// processes (default -1: a free port, see Server.ClientURL). Without
+// WithListen, the server never listens beyond 127.0.0.1.
 func WithPort(port int) Option {
 	return func(c *config) error {
 		if port < -1 || port > 65535 {
@@ -76,11 +161,11 @@ func WithSyncAlways(always bool) Option {
 }
 
 // Start starts nats-server in this process, with JetStream, listening on
-// 127.0.0.1 only, and returns once it accepts connections (or ctx ends: 10
+// 127.0.0.1 only (unless WithListen), and returns once it accepts connections (or ctx ends: 10
 // s when ctx has no deadline). Stop it with Shutdown and WaitForShutdown,
 // or hand it to nats.WithEmbeddedServer, whose Node stops it.
 func Start(ctx context.Context, opts ...Option) (*server.Server, error) {
-	cfg := config{dataDir: filepath.Join(os.TempDir(), "gavel", "jetstream"), port: -1}
+	cfg := config{dataDir: filepath.Join(os.TempDir(), "gavel", "jetstream"), name: "gavel", host: "127.0.0.1", port: -1}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -89,16 +174,21 @@ func Start(ctx context.Context, opts ...Option) (*server.Server, error) {
 			return nil, err
 		}
 	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "gavel",
-		Host:       "127.0.0.1",
+	so := &server.Options{
+		ServerName: cfg.name,
+		Host:       cfg.host,
 		Port:       cfg.port,
 		JetStream:  true,
 		StoreDir:   cfg.dataDir,
 		SyncAlways: cfg.syncAlways,
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}
+	if cl := cfg.cluster; cl != nil {
+		so.Cluster = server.ClusterOpts{Name: ClusterName, Host: cl.host, Port: cl.port}
+		so.Routes = server.RoutesFromStr(strings.Join(cl.routes, ","))
+	}
+	srv, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("gavel/natsserver: %w", err)
 	}
@@ -154,9 +244,16 @@ func (l *errorLog) last() string {
 	return l.msg
 }
 
-func (l *errorLog) Noticef(string, ...any)         {}
-func (l *errorLog) Warnf(string, ...any)           {}
-func (l *errorLog) Debugf(string, ...any)          {}
-func (l *errorLog) Tracef(string, ...any)          {}
-func (l *errorLog) Errorf(format string, v ...any) { l.set(format, v...) }
+func (l *errorLog) Noticef(string, ...any) {}
+func (l *errorLog) Warnf(string, ...any)   {}
+func (l *errorLog) Debugf(string, ...any)  {}
+func (l *errorLog) Tracef(string, ...any)  {}
+func (l *errorLog) Errorf(format string, v ...any) {
+	// A route to a server not started yet is a cluster forming, not a
+	// failure to start: the server keeps trying.
+	if strings.HasPrefix(format, "Error trying to connect to route") {
+		return
+	}
+	l.set(format, v...)
+}
 func (l *errorLog) Fatalf(format string, v ...any) { l.set(format, v...) }

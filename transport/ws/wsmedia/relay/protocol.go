@@ -165,6 +165,10 @@ func parseSeq(s string) (uint64, bool) {
 
 // validToken reports whether s may be a node id or a connection id: one
 // NATS subject token and one KV key, in [A-Za-z0-9_-], 1 to 64 bytes.
+// ValidNode reports whether id may name a node (New's node): 1 to 64
+// bytes of [A-Za-z0-9_-].
+func ValidNode(id string) bool { return validToken(id) }
+
 func validToken(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false

@@ -29,6 +29,25 @@ type registry struct {
 	done   chan struct{}      // closed when it has ended
 }
 
+// createAttempt bounds one attempt to create the bucket: far above the
+// answer's usual time (a hundred milliseconds on a cluster).
+const createAttempt = time.Second
+
+// createBucket creates the bucket or updates its configuration. Nodes of a
+// JetStream cluster that create one stream at once may get no answer (the
+// server drops the replies of concurrent creates), so an attempt that has
+// none is made again, until ctx ends: creating is idempotent.
+func createBucket(ctx context.Context, js jetstream.JetStream, c jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, createAttempt)
+		kv, err := js.CreateOrUpdateKeyValue(actx, c)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return kv, err
+		}
+	}
+}
+
 // joinRegistry creates the bucket if need be (the bucket's TTL is what
 // makes a silent node's key expire, so every node must be given the same),
 // puts self's key, reads the bucket and tells onChange the live nodes,
@@ -36,7 +55,7 @@ type registry struct {
 // first view holds self.
 func joinRegistry(ctx context.Context, js jetstream.JetStream, cfg config, self string,
 	onChange func([]string), onError func(error)) (*registry, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := createBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         cfg.bucket,
 		Description:    "gavel: the live nodes, for the media homes of sessions",
 		History:        1,
