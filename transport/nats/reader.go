@@ -160,7 +160,11 @@ func (r logReader) records(ctx context.Context, subject string, from uint64, onL
 		}
 		next = m.Sequence + 1
 	}
-	msgs, err := r.follow(ctx, subject, next, 0)
+	// Creating the consumer is a request like the gets above: sent again
+	// when unanswered (a server going away, a meta leader election).
+	msgs, err := retry(ctx, r.wait, attemptTimeout, func(actx context.Context) (jetstream.MessagesContext, error) {
+		return r.follow(actx, subject, next, 0)
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -58,8 +58,13 @@ const (
 type Store struct {
 	js     jetstream.JetStream
 	reader logReader
-	snaps  jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
-	chunk  uint32                // the size of a snapshot's chunks: fits the connection's max payload
+	// follower reads the stream for Follow, through a JetStream context
+	// whose requests time out after attemptTimeout: an ordered consumer
+	// recreating itself after a server restart is not held for the
+	// default five seconds by a request the old server never answered.
+	follower logReader
+	snaps    jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
+	chunk    uint32                // the size of a snapshot's chunks: fits the connection's max payload
 
 	headers sync.Map // session id → sessionlog.Header; a header never changes
 	tails   sync.Map // session id → tail: the last append this store made
@@ -136,9 +141,23 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: object store %s_SNAP: %w", cfg.stream, err)
 	}
+	fjs, err := jetstream.New(nc, jetstream.WithDefaultTimeout(attemptTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)
+	}
+	fstream, err := fjs.Stream(ctx, cfg.stream)
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: stream %s: %w", cfg.stream, err)
+	}
 	// A chunk is a message of its own: leave room for its headers.
 	chunk := uint32(min(128<<10, max(nc.MaxPayload()-1024, 512)))
-	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps, chunk: chunk}, nil
+	return &Store{
+		js:       js,
+		reader:   logReader{stream: stream, subj: subj, wait: cfg.storeWait},
+		follower: logReader{stream: fstream, subj: subj, wait: cfg.storeWait},
+		snaps:    snaps,
+		chunk:    chunk,
+	}, nil
 }
 
 func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
@@ -518,7 +537,7 @@ func (s *Store) Follow(ctx context.Context, id string, after sessionlog.Position
 			yield(sessionlog.Record{}, err)
 			return
 		}
-		msgs, err := s.reader.follow(ctx, s.reader.subj.log+tok, uint64(after)+1, 1)
+		msgs, err := s.follower.follow(ctx, s.reader.subj.log+tok, uint64(after)+1, 1)
 		if err != nil {
 			if ctx.Err() == nil {
 				yield(sessionlog.Record{}, fmt.Errorf("session %q: follow: %w", id, err))
