@@ -357,7 +357,7 @@ func TestReplaced(t *testing.T) {
 
 func TestDialRefused(t *testing.T) {
 	srv := wstest.New(t)
-	_, err := client.Dial(ctxT(t), srv.URL, srv.TokenUntil(t, room, "alice", "host", time.Now().Add(-time.Second)))
+	_, err := client.Dial(ctxT(t), srv.URL, srv.TokenUntil(room, "alice", "host", time.Now().Add(-time.Second)))
 	if !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("expired token: %v, want ErrUnauthorized", err)
 	}
@@ -365,7 +365,7 @@ func TestDialRefused(t *testing.T) {
 	if err := hana.Participants.KickAll(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.Dial(ctxT(t), srv.URL, srv.Token(t, room, "alice", "host"))
+	_, err = client.Dial(ctxT(t), srv.URL, srv.Token(room, "alice", "host"))
 	if ce, ok := errors.AsType[*client.ClientError](err); !ok || ce.Code != core.CodeSessionEnded {
 		t.Errorf("ended session: %v, want session_ended", err)
 	}

@@ -28,7 +28,7 @@ func join(t testing.TB, srv *wstest.Server, id, preset string, opts ...client.Op
 	t.Helper()
 	var r *recorder
 	opts = append([]client.Option{client.WithName(id), client.WithSetup(func(m *client.Meeting) { r = record(t, m) })}, opts...)
-	m, err := client.Dial(ctxT(t), srv.URL, srv.Token(t, room, id, preset), opts...)
+	m, err := client.Dial(ctxT(t), srv.URL, srv.Token(room, id, preset), opts...)
 	if err != nil {
 		t.Fatalf("Dial %s: %v", id, err)
 	}

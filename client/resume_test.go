@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/gaveltest"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -184,9 +185,9 @@ func TestResumeAfterDrop(t *testing.T) {
 			}
 			got = append(got, ra.until(is(view.OnSelf, "unpinned"))...)
 
-			seq := srv.State(t, room).Seq()
-			if alice.Seq() != seq {
-				t.Errorf("alice at seq %d, the session at %d", alice.Seq(), seq)
+			st := srv.State(t, room)
+			if err := gaveltest.CheckView(client.ViewOf(alice), st); err != nil {
+				t.Errorf("alice's view and the session at seq %d: %v", st.Seq(), err)
 			}
 			// Applied once: alice's own video went off once.
 			if n := len(filter(expected(t, srv, "alice", 0), is(view.OnSelf, "videoUpdate"))); n != 1 {
@@ -260,17 +261,17 @@ func TestReconnectTokenRefresh(t *testing.T) {
 	for _, refresh := range []bool{false, true} {
 		t.Run(map[bool]string{false: "expired", true: "refreshed"}[refresh], func(t *testing.T) {
 			leakcheck.Check(t)
-			var skew atomic.Int64 // the server's clock runs ahead by this
-			srv := wstest.New(t, ws.WithClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }))
+			clock := fake.NewClock(time.Now())
+			srv := wstest.New(t, ws.WithClock(clock.Now))
 			g := newGate()
 			opts := []client.Option{client.WithHTTPClient(g.client()), client.WithReconnectWait(0), client.WithMaxReconnects(1)}
 			if refresh {
 				opts = append(opts, client.WithTokenRefresh(func(context.Context) (string, error) {
-					return srv.TokenUntil(t, room, "alice", "attendee", time.Now().Add(3*time.Hour)), nil
+					return srv.TokenUntil(room, "alice", "attendee", time.Now().Add(3*time.Hour)), nil
 				}))
 			}
 			alice, r := join(t, srv, "alice", "attendee", opts...)
-			skew.Store(int64(2 * time.Hour)) // alice's token (an hour) has expired
+			clock.Advance(2 * time.Hour) // alice's token (an hour) has expired
 			g.cut()
 			close(g.open)
 			got := r.until(func(n note) bool {

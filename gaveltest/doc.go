@@ -45,10 +45,13 @@
 //	}}
 //
 // It saves the failure under testdata/rapid/ and prints the flag that
-// replays it (-rapid.failfile=…); the printed session pasted into a test
-// keeps it as a regression. The examples Example (a roster, the test
-// above in full) and Example_permissions (a service's roles checked
-// against gavel's permission checks) are such tests, run by go test.
+// replays it (-rapid.failfile=…). To keep it as a regression, have [Record]
+// write the session as a session log when the property fails (rapid runs
+// the shrunk session last, so the file holds that one), and run the file
+// with [RunLog], which returns the session for the property to run on
+// again (see Transcripts). The examples Example (a roster, the test above
+// in full) and Example_permissions (a service's roles checked against
+// gavel's permission checks) are such tests, run by go test.
 //
 // # Generators
 //
@@ -85,6 +88,10 @@
 // An actor or a target is drawn as a place in that fixed pool, so the same
 // draw names the same participant while the session around it shrinks.
 //
+// [Clients] draws what several clients send at once, each its own commands
+// in order, for tests of concurrency (racing submitters, instances sharing
+// a log, retries), where the order is the runtime's to choose.
+//
 // [SessionFromBytes] makes the same choices from bytes, for a native fuzz
 // target:
 //
@@ -120,11 +127,40 @@
 //     events, and tells a participant removed why (see [CheckView], which
 //     also serves views built otherwise).
 //
+// # Transcripts
+//
+// A session log (gavel-log/2, SPEC §4) is a test of its own. [RunLog] runs
+// a log file, a script of commands or a recorded log, through the reducer
+// and the Checker, and fails at the first line that diverges, with the
+// file and line, the command as written, and a diff of what the log
+// recorded against what gavel does now:
+//
+//	testdata/roster.jsonl:5: {"id":"c4","type":"disable_all_audio","actor":"alice"}: the recorded outcome differs from the reducer's:
+//	  "events"[0]:
+//	-   "count": 1
+//	+   "count": 2
+//
+// [Session.WriteLog] writes a session as such a log, [Record] does it when
+// a test fails, and [CheckLog] is RunLog without a test.
+//
+// # Logs, answers and streams
+//
+// A service that runs gavel's runtime checks what it produced against the
+// reducer: [CheckRecords] checks a session's log as a store keeps it (every
+// record the reducer's decision at its place, no command id twice within
+// the idempotency window), [CheckAnswers] checks what callers were told
+// against it (one outcome per command id, retries included: an [Answer]
+// per attempt), and [CheckEvents] checks what a subscriber or a client
+// received after a state (each event once, in order, folding to the state
+// now). [CheckView] checks a client's view. Package gaveltest/fake runs the
+// runtime and the websocket transport in the test, with faults.
+//
 // # What it depends on
 //
-// Package gaveltest imports core, events, reducer, view, rapid and go-cmp
-// (for readable diffs), and neither a runtime nor a transport: it runs in
-// any test, and no gavel package that is not a test imports it. A fake
-// server, which needs the runtime and the websocket transport, belongs in
-// a package of its own beside it.
+// Package gaveltest imports core, events, reducer, view, sessionlog, rapid,
+// go-cmp (for readable diffs) and the standard library (testing among it),
+// and neither a runtime nor a transport:
+// it runs in any test, the transports' own too, and no gavel package that
+// is not a test imports it. Its fakes, which need the runtime and the
+// websocket transport, are package gaveltest/fake.
 package gaveltest

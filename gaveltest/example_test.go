@@ -3,6 +3,7 @@ package gaveltest_test
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,13 +17,32 @@ import (
 )
 
 // TestRoster is the property of Example as a test: rapid draws the
-// sessions, and shrinks one that fails.
+// sessions, and shrinks one that fails, which Record then keeps in
+// testdata, where TestRosterRegressions runs it from then on.
 func TestRoster(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		if err := checkRoster(gaveltest.Sessions(classroom).Draw(t, "session")); err != nil {
+		s := gaveltest.Sessions(classroom).Draw(t, "session")
+		gaveltest.Record(t, s, "testdata/roster-failure.jsonl")
+		if err := checkRoster(s); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRosterRegressions runs the property on every session kept in
+// testdata, each a log that RunLog checks first: gaveltest's part.
+func TestRosterRegressions(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.jsonl")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no session in testdata: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if err := checkRoster(gaveltest.RunLog(t, f)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 // TestButtons is the property of Example_permissions as a test.

@@ -2,44 +2,23 @@ package session_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-// genCommand draws a command of any type among a few participants, so that
-// some succeed with events, some change nothing and some are rejected;
-// ids repeat now and then.
-func genCommand(t *rapid.T, i int) core.Command {
-	actors := []string{"host", "ann", "bob", "cy"}
-	cmd := core.Command{
-		ID:     fmt.Sprintf("c%d", rapid.IntRange(0, i).Draw(t, "id")),
-		Type:   rapid.SampledFrom(core.CommandTypes).Draw(t, "type"),
-		Actor:  rapid.SampledFrom(actors).Draw(t, "actor"),
-		Target: rapid.SampledFrom(actors).Draw(t, "target"),
-	}
-	switch cmd.Type {
-	case core.Join:
-		cmd.Name = cmd.Actor
-		cmd.Preset = rapid.SampledFrom([]string{"host", "attendee", "nope"}).Draw(t, "preset")
-		cmd.Audio = rapid.Bool().Draw(t, "audio")
-		cmd.Video = rapid.Bool().Draw(t, "video")
-	case core.SetAudio, core.SetVideo:
-		cmd.Enabled = rapid.Bool().Draw(t, "enabled")
-	}
-	return cmd
-}
-
-// TestReopenProperty runs random commands, with random snapshot intervals
-// and windows, reopening the session at random points: the reopened state
-// equals the full fold of the log, and the reopened session answers every
-// id in its window as the original did.
+// TestReopenProperty runs drawn sessions, with commands sent again now and
+// then, random snapshot intervals and windows, reopening the session at
+// random points: the log checks (gaveltest.CheckRecords: no id twice within
+// the window), the reopened state equals the full fold of the log, and the
+// reopened session answers every id in its window as the original did.
 func TestReopenProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), testwait.Limit)
@@ -56,15 +35,21 @@ func TestReopenProperty(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { s.Close(ctx) }()
-		n := rapid.IntRange(1, 60).Draw(t, "commands")
-		for i := range n {
-			cmd := genCommand(t, i)
-			if _, err := s.Submit(ctx, cmd); err != nil {
-				if _, rejected := err.(*core.Error); !rejected {
-					t.Fatalf("Submit: %v", err)
+		header := sessionlog.Header{Session: "room-1", Presets: presets}
+		cmds := gaveltest.Sessions(presets).Draw(t, "session").Commands
+		for i, cmd := range cmds {
+			sent := []core.Command{cmd}
+			if i > 0 && rapid.IntRange(0, 4).Draw(t, "again") == 0 { // an earlier command first, sent again
+				sent = append([]core.Command{cmds[rapid.IntRange(0, i-1).Draw(t, "which")]}, sent...)
+			}
+			for _, cmd := range sent {
+				if _, err := s.Submit(ctx, cmd); err != nil {
+					if _, rejected := err.(*core.Error); !rejected {
+						t.Fatalf("Submit: %v", err)
+					}
 				}
 			}
-			if !rapid.Bool().Draw(t, "reopen") && i < n-1 {
+			if !rapid.Bool().Draw(t, "reopen") && i < len(cmds)-1 {
 				continue
 			}
 			before, _ := s.State(ctx)
@@ -73,13 +58,16 @@ func TestReopenProperty(t *testing.T) {
 				t.Fatal(err)
 			}
 			after, _ := s.State(ctx)
-			if full := fold("room-1", logOf(t, st, "room-1")); !after.Equal(full) || !before.Equal(full) {
+			full, err := gaveltest.CheckRecords(header, logOf(t, st, "room-1"), win)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !after.Equal(full) || !before.Equal(full) {
 				t.Fatalf("reopened %+v, before %+v, the log folds to %+v", after.Snapshot(), before.Snapshot(), full.Snapshot())
 			}
 		}
 		// Just reopened: the window holds the last commands of the log.
 		recs := logOf(t, st, "room-1")
-		checkSeqs(t, recs)
 		seqs := make([]uint64, len(recs))
 		seq := uint64(0)
 		for i, r := range recs {

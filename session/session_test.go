@@ -16,9 +16,10 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/gaveltest"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
 	"github.com/gavelrtc/gavel/sessionlog"
@@ -28,25 +29,7 @@ var presets = storetest.Presets
 
 var equateEmpty = cmpopts.EquateEmpty()
 
-// clock is a settable clock for WithClock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *fake.Clock { return fake.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)) }
 
 // open opens session id in st, closed when the test ends.
 func open(t testing.TB, id string, st session.Store, opts ...session.Option) *session.Session {
@@ -103,40 +86,16 @@ func logOf(t tb, st session.Store, id string) []sessionlog.Record {
 	return out
 }
 
-// fold folds a log from a new session.
-func fold(id string, recs []sessionlog.Record) core.State {
-	s := core.NewState(id, presets)
-	for _, r := range recs {
-		s = reducer.Fold(s, r.Events)
-	}
-	return s
-}
-
-// checkLog checks that a log has no gap in its seqs, and each command id
-// at most once.
-func checkLog(t tb, recs []sessionlog.Record) {
+// checkLog checks the log of session id, written by runtimes with the
+// default idempotency window (gaveltest.CheckRecords), and returns the
+// state it folds to.
+func checkLog(t tb, id string, recs []sessionlog.Record) core.State {
 	t.Helper()
-	checkSeqs(t, recs)
-	ids := map[string]bool{}
-	for _, r := range recs {
-		if ids[r.Command.ID] {
-			t.Fatalf("command %q is in the log twice", r.Command.ID)
-		}
-		ids[r.Command.ID] = true
+	st, err := gaveltest.CheckRecords(sessionlog.Header{Session: id, Presets: presets}, recs, session.DefaultIdempotencyWindow)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// checkSeqs checks that a log has no gap in its seqs.
-func checkSeqs(t tb, recs []sessionlog.Record) {
-	t.Helper()
-	seq := uint64(0)
-	for _, r := range recs {
-		for _, ev := range r.Events {
-			if seq++; ev.Sequence() != seq {
-				t.Fatalf("record %d (%q): event seq %d where %d was due", r.Pos, r.Command.ID, ev.Sequence(), seq)
-			}
-		}
-	}
+	return st
 }
 
 func TestSubmit(t *testing.T) {
@@ -170,8 +129,8 @@ func TestSubmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Equal(fold("room-1", recs)) {
-		t.Errorf("State is %+v, the log folds to %+v", got.Snapshot(), fold("room-1", recs).Snapshot())
+	if folded := checkLog(t, "room-1", recs); !got.Equal(folded) {
+		t.Errorf("State is %+v, the log folds to %+v", got.Snapshot(), folded.Snapshot())
 	}
 }
 
@@ -196,7 +155,7 @@ func TestRejection(t *testing.T) {
 		len(recs[2].Events) != 0 || recs[2].At.IsZero() {
 		t.Errorf("the log after a rejection: %+v, want the rejection last, with its error", recs)
 	}
-	if got, _ := s.State(testwait.Context(t)); !got.Equal(fold("room-1", recs)) || got.Seq() != 2 {
+	if got, _ := s.State(testwait.Context(t)); !got.Equal(checkLog(t, "room-1", recs)) || got.Seq() != 2 {
 		t.Errorf("a rejection changed the state: seq %d", got.Seq())
 	}
 	// A malformed command (check 1) is answered before the runtime decides
@@ -236,7 +195,7 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("resubmitted rejection: first %v, again %v (duplicate %v)", err1, err2, res.Duplicate)
 	}
 	recs := logOf(t, st, "room-1")
-	checkLog(t, recs)
+	checkLog(t, "room-1", recs)
 	if len(recs) != 4 || recs[2].Err == nil {
 		t.Errorf("the log has %d records (%q), want 4, the rejection third", len(recs), commandIDs(recs))
 	}
@@ -340,7 +299,7 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 			}
 			cmds = append(cmds, joinCmd("j-nobody", "nobody", "attendee"))
 			recs := logOf(t, st, "room-1")
-			checkLog(t, recs)
+			checkLog(t, "room-1", recs)
 			if len(recs) != len(cmds) {
 				t.Errorf("the log has %d records, want %d", len(recs), len(cmds))
 			}
@@ -429,8 +388,8 @@ func TestWatch(t *testing.T) {
 	final, _ := s.State(testwait.Context(t))
 	for _, w := range watches {
 		evs := next(t, w.sub, int(final.Seq()-w.st.Seq()))
-		if got := reducer.Fold(w.st, evs); !got.Equal(final) {
-			t.Errorf("watch at seq %d: state + events = %+v, want %+v", w.st.Seq(), got.Snapshot(), final.Snapshot())
+		if err := gaveltest.CheckEvents(w.st, evs, final); err != nil {
+			t.Errorf("watch at seq %d: %v", w.st.Seq(), err)
 		}
 	}
 }
@@ -577,18 +536,21 @@ func hammer(t *testing.T, st session.Store, ss []*session.Session, goroutines, c
 	}
 	for _, s := range distinct {
 		recs := logOf(t, st, s.ID())
-		checkLog(t, recs)
+		checkLog(t, s.ID(), recs)
+		var answered []gaveltest.Answer
 		seq := uint64(0)
 		for _, r := range recs {
 			seq = r.LastSeq(seq)
-			a, ok := byID[r.Command.ID]
-			if !ok || a.session != s.ID() {
-				t.Fatalf("record %q in session %s was not answered there", r.Command.ID, s.ID())
+			if a, ok := byID[r.Command.ID]; ok && a.session == s.ID() {
+				if a.res.Seq != seq {
+					t.Fatalf("answer %+v, log %+v", a.res, r)
+				}
+				answered = append(answered, gaveltest.Answer{Command: a.cmd, Events: a.res.Events})
+				delete(byID, r.Command.ID)
 			}
-			if a.res.Seq != seq || !cmp.Equal(a.res.Events, r.Events, equateEmpty) {
-				t.Fatalf("answer %+v, log %+v", a.res, r)
-			}
-			delete(byID, r.Command.ID)
+		}
+		if err := gaveltest.CheckAnswers(recs, answered); err != nil {
+			t.Fatalf("session %s: %v", s.ID(), err)
 		}
 		// A runtime knows the log up to its last command (another writer
 		// may have gone further).
@@ -597,7 +559,7 @@ func hammer(t *testing.T, st session.Store, ss []*session.Session, goroutines, c
 		if known < 0 {
 			known = len(recs)
 		}
-		if !final.Equal(fold(s.ID(), recs[:known])) {
+		if !final.Equal(checkLog(t, s.ID(), recs[:known])) {
 			t.Errorf("session %s: State differs from its log's fold", s.ID())
 		}
 	}
@@ -716,7 +678,7 @@ func TestOneOutcomeAcrossWriters(t *testing.T) {
 		t.Errorf("x through a: %+v, %v; want b's answer, %v, as a duplicate", got.res, got.err, err)
 	}
 	recs := logOf(t, mem, "room-1")
-	checkLog(t, recs)
+	checkLog(t, "room-1", recs)
 	if diff := cmp.Diff([]string{"j1", "x", "l1"}, commandIDs(recs)); diff != "" {
 		t.Errorf("the log (-want +got):\n%s", diff)
 	}
@@ -792,7 +754,7 @@ func TestAppendFailure(t *testing.T) {
 	if res := submit(t, s, audioCmd("c2", "host", true)); res.Duplicate || res.Seq != 3 {
 		t.Errorf("retry of a command that did not land: %+v, want applied at seq 3", res)
 	}
-	checkLog(t, logOf(t, fs, "room-1"))
+	checkLog(t, "room-1", logOf(t, fs, "room-1"))
 }
 
 // TestSnapshotEqualsFold reopens sessions from snapshots taken at every
@@ -816,7 +778,7 @@ func TestSnapshotEqualsFold(t *testing.T) {
 				without := open(t, "room-1", plainStore{st})
 				a, _ := withSnap.State(testwait.Context(t))
 				b, _ := without.State(testwait.Context(t))
-				full := fold("room-1", recs)
+				full := checkLog(t, "room-1", recs)
 				if !a.Equal(full) || !b.Equal(full) {
 					t.Fatalf("after %d commands: from the snapshot %+v, without %+v, fold %+v", i+1, a.Snapshot(), b.Snapshot(), full.Snapshot())
 				}
@@ -1116,7 +1078,7 @@ func TestTooLargeInABatch(t *testing.T) {
 			}
 		}
 		recs := logOf(t, st, "room-1")
-		checkLog(t, recs)
+		checkLog(t, "room-1", recs)
 		if ids := commandIDs(recs); len(ids) != 5 || slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "big") }) {
 			t.Errorf("the log holds %v", ids)
 		}

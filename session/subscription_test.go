@@ -16,7 +16,9 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/internal/testwait"
+	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
@@ -107,10 +109,10 @@ func TestStalledSubscriber(t *testing.T) {
 }
 
 // TestSubscriptionRule checks the queueing rule of WithSubscriberBuffer
-// against a model, on random commands of zero to two events, buffers and
-// reads: a subscriber is cut off exactly at the command the rule says,
-// never otherwise, and across cut-offs and resumes it gets the log's
-// events, each once, in order.
+// against a model, on drawn commands (gaveltest.Command: zero to two events
+// each), buffers and reads: a subscriber is cut off exactly at the command
+// the rule says, never otherwise, and across cut-offs and resumes it gets
+// the log's events, each once, in order.
 func TestSubscriptionRule(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ctx, cancelRun := context.WithTimeout(context.Background(), testwait.Limit)
@@ -135,7 +137,7 @@ func TestSubscriptionRule(t *testing.T) {
 		for i, a := range actors {
 			do(joinCmd("j-"+a, a, []string{"host", "attendee"}[min(i, 1)]))
 		}
-		_, sub, err := s.Watch(ctx)
+		state, sub, err := s.Watch(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,22 +158,11 @@ func TestSubscriptionRule(t *testing.T) {
 			return ev
 		}
 		for i := range rapid.IntRange(1, 60).Draw(t, "commands") {
-			// Anyone turns their audio or video on or off (an event or
-			// none), the host turns everyone's off (one or none), or the
-			// host pins someone (none, one, or two when the pin moves).
-			cmd := core.Command{
-				ID:      fmt.Sprint(i),
-				Type:    rapid.SampledFrom([]core.CommandType{core.SetAudio, core.SetVideo, core.DisableAllAudio, core.DisableAllVideo, core.Pin}).Draw(t, "type"),
-				Actor:   rapid.SampledFrom(actors).Draw(t, "actor"),
-				Enabled: rapid.Bool().Draw(t, "enabled"),
+			if state.Ended() {
+				break
 			}
-			switch cmd.Type {
-			case core.DisableAllAudio, core.DisableAllVideo:
-				cmd.Actor, cmd.Enabled = "host", false
-			case core.Pin:
-				cmd.Actor, cmd.Target, cmd.Enabled = "host", rapid.SampledFrom(actors).Draw(t, "target"), false
-			}
-			res := do(cmd)
+			res := do(gaveltest.Command(state, gaveltest.CommandID(i+1)).Draw(t, "command"))
+			state = reducer.Fold(state, res.Events)
 			if len(res.Events) == 0 {
 				continue
 			}

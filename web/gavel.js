@@ -908,9 +908,12 @@ export class GavelClient {
     // (invalid_command) would come again. Otherwise (a rate limit, no
     // router now, a failed connection) try again, later, while self is in
     // the room; a goodbye that follows (a media_closed precedes each)
-    // cancels the retry.
+    // cancels the retry. The session's media moved to another node
+    // (reason "moved"): at once; it counts as a retry, so a server that
+    // only ever says so is not asked forever.
     if (f.error || this.roomState !== "joined" || this.#mediaRetries >= MEDIA_RETRIES) return;
-    const wait = 250 * 2 ** this.#mediaRetries++;
+    const wait = f.reason === "moved" ? 0 : 250 * 2 ** this.#mediaRetries;
+    this.#mediaRetries++;
     const gen = this.#mediaGen;
     setTimeout(() => {
       if (gen === this.#mediaGen && this.roomState === "joined") this.#startMedia();

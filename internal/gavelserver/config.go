@@ -16,6 +16,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
 )
 
 // Config is what a gavel server is made of. ParseConfig fills it from flags
@@ -49,6 +50,17 @@ type Config struct {
 	// WSOptions are more options of the websocket server, for embedders
 	// and tests (ws.WithCommandRate, say); no flag sets them.
 	WSOptions []ws.Option
+	// Node, if set, names this server among several gavel nodes that share
+	// one NATS server or cluster: each session's media then has one home
+	// node among the live ones, and the media of a participant whose
+	// socket is on another node is relayed to it
+	// (transport/ws/wsmedia/relay). Empty (a single node), this server is
+	// every session's home. No flag sets it yet: nodes must share their
+	// sessions' events first (issue 13), which a cluster mode will add.
+	Node string
+	// RelayOptions are more options of the media relay, with Node
+	// (relay.WithTTL, relay.WithReplicas).
+	RelayOptions []relay.Option
 	// SecretGenerated is set when Secret was made at start.
 	SecretGenerated bool
 }

@@ -1,7 +1,8 @@
 // Package gavelserver is cmd/gavel: configuration (flags and GAVEL_*
 // variables) in, a running deployment out. A Server is the meeting page and
 // the SDK (package web), the websocket endpoint of transport/ws with media
-// (transport/ws/wsmedia), and every session's log in NATS JetStream
+// (transport/ws/wsmedia; relayed to each session's media home when it is
+// one node of several, Config.Node), and every session's log in NATS JetStream
 // (transport/nats: an embedded server under a data directory,
 // transport/nats/natsserver, or a server of your own). Tests start one with Start and drive its Handler.
 //
@@ -44,6 +45,7 @@ import (
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
 	"github.com/gavelrtc/gavel/web"
 )
 
@@ -61,14 +63,15 @@ const (
 
 // Server is a running gavel deployment.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	node *gnats.Node
-	hub  *wsmedia.Hub
-	ws   *ws.Server
-	ln   net.Listener
-	http *http.Server
-	mux  *http.ServeMux
+	cfg   Config
+	log   *slog.Logger
+	node  *gnats.Node
+	hub   *wsmedia.Hub
+	relay *relay.Hub // with Config.Node
+	ws    *ws.Server
+	ln    net.Listener
+	http  *http.Server
+	mux   *http.ServeMux
 
 	serveDone chan error
 	closeOnce sync.Once
@@ -76,8 +79,8 @@ type Server struct {
 }
 
 // Start starts a server for cfg: the store (embedded NATS or cfg.NATSURL),
-// the media hub, the websocket endpoint, and an HTTP listener on
-// cfg.Listen. Errors that come from the configuration match ErrConfig.
+// the media hub (and its relay, with cfg.Node), the websocket endpoint, and
+// an HTTP listener on cfg.Listen. Errors that come from the configuration match ErrConfig.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
 	if cfg.Presets == nil {
 		cfg.Presets = DefaultPresets()
@@ -136,7 +139,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		wsmedia.WithErrorHandler(mediaErr)); err != nil {
 		return nil, err
 	}
-	wsOpts := append([]ws.Option{ws.WithMedia(s.hub), ws.WithMaxFrameSize(maxFrame)}, cfg.WSOptions...)
+	var mediaHub ws.MediaHub = s.hub
+	if cfg.Node != "" {
+		opts := append([]relay.Option{relay.WithErrorHandler(mediaErr)}, cfg.RelayOptions...)
+		if s.relay, err = relay.New(ctx, s.node.Conn(), cfg.Node, s.hub, opts...); err != nil {
+			return nil, configErr("media relay of node %q: %v", cfg.Node, err)
+		}
+		mediaHub = s.relay
+	}
+	wsOpts := append([]ws.Option{ws.WithMedia(mediaHub), ws.WithMaxFrameSize(maxFrame)}, cfg.WSOptions...)
 	if s.ws, err = ws.NewServer(s.node.Manager(), cfg.Secret, wsOpts...); err != nil {
 		return nil, err
 	}
@@ -182,6 +193,15 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Hub is the media hub, for tests that look at a session's router.
 func (s *Server) Hub() *wsmedia.Hub { return s.hub }
 
+// Relay is the media relay (nil without Config.Node), for tests that look
+// at the live nodes and the sessions' homes.
+func (s *Server) Relay() *relay.Hub { return s.relay }
+
+// NATSURL is the URL of the NATS server the logs are in (the embedded
+// one's, for other processes on this machine), for tests that start more
+// nodes on it.
+func (s *Server) NATSURL() string { return s.node.URL() }
+
 // Manager is the session manager.
 func (s *Server) Manager() *session.Manager { return s.node.Manager() }
 
@@ -202,13 +222,17 @@ func (s *Server) Wait() error {
 	return err
 }
 
-// Close says goodbye (shutdown) to every websocket client, stops serving
-// HTTP, closes every media connection, drains the sessions and closes the
-// store. It waits until ctx ends at most; later calls return the first
+// Close leaves the nodes sharing NATS (with Config.Node: their media moves
+// to the others at once), says goodbye (shutdown) to every websocket
+// client, stops serving HTTP, closes every media connection, drains the
+// sessions and closes the store. It waits until ctx ends at most; later calls return the first
 // one's result.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		if s.relay != nil { // leave first: the other nodes take this one's sessions at once
+			errs = append(errs, s.relay.Close(ctx))
+		}
 		if s.ws != nil {
 			errs = append(errs, s.ws.Shutdown(ctx))
 		}

@@ -11,19 +11,23 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/gavelserver"
+	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
 )
 
 const waitLimit = 20 * time.Second
@@ -406,5 +410,69 @@ func TestExternalNATS(t *testing.T) {
 	}
 	if _, err := os.Stat(unused); !os.IsNotExist(err) {
 		t.Errorf("the data directory was used: %v", err)
+	}
+}
+
+// TestNodes: servers with Config.Node on one NATS server see each other
+// as the nodes of the media homes; a server that closes leaves them. A
+// node serves the media of the sessions homed at it.
+func TestNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	ns, err := natsserver.Start(ctx, natsserver.WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // after the servers' own
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	cfg := gavelserver.Config{NATSURL: ns.ClientURL(), Node: "node-1", RelayOptions: []relay.Option{relay.WithTTL(time.Second)}}
+	one := startServer(t, cfg)
+	if got := one.Relay().Nodes(); !slices.Equal(got, []string{"node-1"}) {
+		t.Fatalf("node-1 alone sees %v", got)
+	}
+	cfg.Node = "node-2"
+	two := startServer(t, cfg)
+	mediatest.WaitUntil(t, "node-1 seeing node-2", func() bool { return slices.Equal(one.Relay().Nodes(), []string{"node-1", "node-2"}) })
+	if err := two.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mediatest.WaitUntil(t, "node-1 seeing node-2 leave", func() bool { return slices.Equal(one.Relay().Nodes(), []string{"node-1"}) })
+
+	// node-1 is every session's home now: media_connect gets an offer.
+	tok, err := ws.MintToken(one.Secret(), ws.Token{Session: "r1", Participant: "ada", Preset: "host", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.Dial(ctx, wsURL(one)+"?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	for _, f := range [][]byte{wire.AppendCommand(nil, core.Command{ID: "j", Type: core.Join, Name: "Ada"}), wire.AppendMediaConnect(nil)} {
+		if err := c.Write(ctx, websocket.MessageText, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := wire.DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == wire.TypeMediaClosed {
+			t.Fatalf("media_connect: %+v", f.Media)
+		}
+		if f.Type == wire.TypeSignal && f.Signal.Description != nil {
+			break // the offer
+		}
+	}
+	if _, ok := one.Hub().Router("r1"); !ok {
+		t.Error("no router for r1 at node-1")
 	}
 }

@@ -125,6 +125,9 @@ type Client struct {
 	stop    chan struct{}    // closed by Close: stops publishing
 	wg      sync.WaitGroup
 
+	connected     chan struct{} // closed when the PeerConnection is first connected
+	connectedOnce sync.Once
+
 	mu       sync.Mutex
 	closing  bool
 	streams  map[From]*stream
@@ -141,7 +144,7 @@ func NewClient(t testing.TB, api *webrtc.API, id string, cfg Config) *Client {
 		t.Fatal(err)
 	}
 	c := &Client{ID: id, PC: pc, Out: make(map[webrtc.RTPCodecType]*webrtc.TrackLocalStaticRTP), t: t, cfg: cfg,
-		stop: make(chan struct{}), streams: make(map[From]*stream)}
+		stop: make(chan struct{}), connected: make(chan struct{}), streams: make(map[From]*stream)}
 	c.key.Store(true) // a video stream starts with a key frame
 	for _, codec := range cfg.Publish {
 		kind := webrtc.RTPCodecTypeVideo
@@ -177,6 +180,9 @@ func NewClient(t testing.TB, api *webrtc.API, id string, cfg Config) *Client {
 	// pion runs each state handler on a goroutine of its own, so handlers
 	// may run out of order: tests ask the PeerConnection for its state.
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			c.connectedOnce.Do(func() { close(c.connected) })
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if s == webrtc.PeerConnectionStateClosed && c.closedAt.IsZero() {
@@ -400,6 +406,11 @@ func (c *Client) Tracks(f From) int {
 	}
 	return 0
 }
+
+// Connected is closed once the PeerConnection has reported it is
+// connected (ICE and DTLS done), for benchmarks that time a set-up; tests
+// ask the PeerConnection for its state.
+func (c *Client) Connected() <-chan struct{} { return c.connected }
 
 // ClosedAt is when the PeerConnection reported it closed; zero until then.
 func (c *Client) ClosedAt() time.Time {

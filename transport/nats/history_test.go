@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
@@ -75,56 +75,21 @@ var sessionModel = porcupine.Model{
 
 const historyRoom = "room-1"
 
-// historyActors are the participants of the history test, each a client
-// issuing its commands one after the other.
-var historyActors = []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}
+// historyClients is the number of clients of the history test, each
+// sending its own commands one after the other.
+const historyClients = 8
 
-// randomCommand is a command of actor: joins (as host or attendee),
-// leaves, its own media, and host actions on random targets, which the
-// session applies or rejects depending on what came before. No kick_all:
-// it would end the session, and every later command with it.
-func randomCommand(rng *rand.Rand, id, actor string) core.Command {
-	target := historyActors[rng.IntN(len(historyActors))]
-	c := core.Command{ID: id, Actor: actor}
-	switch n := rng.IntN(20); {
-	case n < 4:
-		c.Type, c.Name, c.Preset = core.Join, actor, []string{"host", "attendee"}[rng.IntN(2)]
-		c.Audio, c.Video = rng.IntN(2) == 0, rng.IntN(2) == 0
-	case n < 5:
-		c.Type = core.Leave
-	case n < 8:
-		c.Type, c.Enabled = core.SetAudio, rng.IntN(2) == 0
-	case n < 10:
-		c.Type, c.Enabled = core.SetVideo, rng.IntN(2) == 0
-	case n < 12:
-		c.Type, c.Target = core.DisableAudio, target
-	case n < 13:
-		c.Type, c.Target = core.DisableVideo, target
-	case n < 14:
-		c.Type = core.DisableAllAudio
-	case n < 15:
-		c.Type = core.DisableAllVideo
-	case n < 17:
-		c.Type, c.Target = core.Pin, target
-	case n < 18:
-		c.Type, c.Target = core.Unpin, target
-	default:
-		c.Type, c.Target = core.Kick, target
-	}
-	return c
-}
-
-// TestHistoryLinearizable records a history of random commands, from
-// eight clients each sending its own one after the other, to one session
-// served by two gavel instances on one JetStream with fsync on. Every
-// attempt of a command reaches both instances, and a client sends it again
-// (same id) when an attempt is not answered within 1 to 3 ms. The test
-// checks with porcupine that the history is linearizable against the
-// reducer: every answer a client got is the outcome its command has at one
-// point of one sequential history. A command the client never saw answered
-// counts as decided, with any outcome, only if its id is in the log, and is
-// left out otherwise. Then the log itself must verify, and hold every
-// answered command once, with its answer.
+// TestHistoryLinearizable records a history of drawn commands
+// (gaveltest.Clients), from eight clients each sending its own one after
+// the other, to one session served by two gavel instances on one JetStream
+// with fsync on. Every attempt of a command reaches both instances, and a
+// client sends it again (same id) when an attempt is not answered within 1
+// to 3 ms. The test checks with porcupine that the history is linearizable
+// against the reducer: every answer a client got is the outcome its command
+// has at one point of one sequential history. A command the client never
+// saw answered counts as decided, with any outcome, only if its id is in
+// the log, and is left out otherwise. Then the log itself must verify, and
+// hold every answered command once, with its answer.
 //
 // A rejection that took no place in the log broke this in every run, even
 // under -short: one instance rejected a command, on a state without a
@@ -150,8 +115,8 @@ func TestHistoryLinearizable(t *testing.T) {
 		dups    int // answers marked Duplicate: a retry after the first attempt was decided
 		wg      sync.WaitGroup
 	)
-	each := ops / len(historyActors)
-	for i, actor := range historyActors {
+	var answers []gaveltest.Answer // every attempt's
+	for i, cmds := range gaveltest.Clients(presets, historyClients, ops/historyClients).Example(11) {
 		// Each client has its own connection: a retry goes out as a new
 		// request, which the queue group gives to either instance.
 		c, err := NewClient(connect(t, srv.ClientURL()), WithRequestTimeout(time.Duration(1+i%3)*time.Millisecond),
@@ -159,10 +124,8 @@ func TestHistoryLinearizable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rng := rand.New(rand.NewPCG(uint64(i), 11))
 		wg.Go(func() {
-			for n := range each {
-				cmd := randomCommand(rng, fmt.Sprintf("%s-%d", actor, n), actor)
+			for _, cmd := range cmds {
 				call := time.Since(start).Nanoseconds()
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				res, err := c.Submit(ctx, historyRoom, cmd)
@@ -176,6 +139,7 @@ func TestHistoryLinearizable(t *testing.T) {
 				}
 				mu.Lock()
 				history = append(history, porcupine.Operation{ClientId: i, Input: cmd, Call: call, Output: out, Return: ret})
+				answers = append(answers, gaveltest.Answer{Command: cmd, Events: res.Events, Err: err})
 				if res.Duplicate {
 					dups++
 				}
@@ -185,11 +149,9 @@ func TestHistoryLinearizable(t *testing.T) {
 	}
 	wg.Wait()
 
+	recs := readLog(t, nodes[0].Store(), historyRoom, 1)
 	logged := map[string]sessionlog.Record{}
-	for _, r := range readLog(t, nodes[0].Store(), historyRoom, 1) {
-		if _, dup := logged[r.Command.ID]; dup {
-			t.Fatalf("command %s is in the log twice", r.Command.ID)
-		}
+	for _, r := range recs {
 		logged[r.Command.ID] = r
 	}
 	// An unanswered command is in the history only if the log has it.
@@ -215,8 +177,8 @@ func TestHistoryLinearizable(t *testing.T) {
 		t.Fatalf("the history of %d commands is not linearizable (%s); porcupine's view: %s", len(history), res, path)
 	}
 
-	// The log agrees: it verifies, and holds each answered command once,
-	// with the answer its client got.
+	// The log agrees: it verifies, as read through a client too, and
+	// holds each answered command once, with the answer its client got.
 	log, err := nodes[1].Client().ReadLog(testwait.Context(t), historyRoom)
 	if err != nil {
 		t.Fatal(err)
@@ -226,16 +188,15 @@ func TestHistoryLinearizable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the log does not verify: %v", err)
 	}
-	for _, op := range history {
-		cmd, out := op.Input.(core.Command), op.Output.(outcome)
-		r, ok := logged[cmd.ID]
-		switch {
-		case !ok:
-			t.Errorf("%s was answered %s but is not in the log", cmd.ID, out)
-		case out.unknown:
-		case r.Err != nil && r.Err.Code != out.code, r.Err == nil && (out.code != 0 || out.events != jsonOf(r.Events)):
-			t.Errorf("%s was answered %s; the log says %s", cmd.ID, out, recordOutcome(r))
-		}
+	h, err := nodes[0].Store().Header(testwait.Context(t), historyRoom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gaveltest.CheckRecords(h, recs, session.DefaultIdempotencyWindow); err != nil {
+		t.Fatal(err)
+	}
+	if err := gaveltest.CheckAnswers(recs, answers); err != nil {
+		t.Error(err)
 	}
 	var rejected int
 	for _, r := range logged {
@@ -245,14 +206,4 @@ func TestHistoryLinearizable(t *testing.T) {
 	}
 	t.Logf("%d commands (%d unanswered, in the log), %d rejected, seq %d; the log has %d records; %d duplicates",
 		len(history), unknown, rejected, sum.Seq, sum.Commands, dups)
-	if len(logged) != len(history) {
-		t.Errorf("the log has %d commands, the history %d", len(logged), len(history))
-	}
-}
-
-func recordOutcome(r sessionlog.Record) outcome {
-	if r.Err != nil {
-		return outcome{code: r.Err.Code}
-	}
-	return outcome{events: jsonOf(r.Events)}
 }

@@ -139,7 +139,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	for _, name := range []string{"toggle", "no-op"} {
 		b.Run(name, func(b *testing.B) {
 			run := strconv.FormatInt(ids.Add(1), 10) + "-"
-			alice := dial(b, srv, srv.Token(b, room, run+name, "attendee"), nil)
+			alice := dial(b, srv, srv.Token(room, run+name, "attendee"), nil)
 			alice.join()
 			var buf []byte
 			i := 0
@@ -163,7 +163,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 	b.Run("sdk", func(b *testing.B) {
-		m, err := client.Dial(ctx, srv.URL, srv.Token(b, room, "sdk-"+strconv.FormatInt(ids.Add(1), 10), "attendee"))
+		m, err := client.Dial(ctx, srv.URL, srv.Token(room, "sdk-"+strconv.FormatInt(ids.Add(1), 10), "attendee"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	srv := wstest.New(b, ws.WithCommandRate(0, 0))
 	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
 	gavel := newFanout(b, n, func(i int) *websocket.Conn {
-		c := dial(b, srv, srv.Token(b, room, "p"+strconv.Itoa(i), "attendee"), nil)
+		c := dial(b, srv, srv.Token(room, "p"+strconv.Itoa(i), "attendee"), nil)
 		return c.c
 	})
 	raw := newEchoServer(b, false)

@@ -94,8 +94,10 @@
 //
 // A connection has at most one media connection: media_connect again
 // replaces it. It ends with media_closed when the PeerConnection closes
-// while the socket stays open (the connection failed, say), just before
-// the goodbye (but slow's), when the hub refuses (a
+// while the socket stays open (the connection failed, say; with reason
+// moved when the peer's error matches ErrMediaMoved: the session's media
+// moved to another node), just before the goodbye (but slow's), when the
+// hub refuses (a
 // *core.Error: not_joined, session_ended; anything else is unavailable),
 // when the peer refuses a signal (invalid_command), and when media_connect
 // or a signal goes over the command rate (rate_limited). A signal with no

@@ -60,7 +60,7 @@ func TestProtocolDocSession(t *testing.T) {
 		3: {ID: "h3", Type: core.DisableAudio, Actor: "hana", Target: "alice"},
 		4: {ID: "h4", Type: core.Kick, Actor: "hana", Target: "alice"},
 	}
-	alice := dialPlain(t, srv.URL+"?token="+srv.Token(t, room, "alice", "attendee"))
+	alice := dialPlain(t, srv.URL+"?token="+srv.Token(room, "alice", "attendee"))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for i, line := range docSession(t) {
@@ -133,7 +133,7 @@ func TestResumeFromZero(t *testing.T) {
 		srv.Submit(t, room, core.Command{ID: id, Type: core.Join, Actor: id, Name: id, Preset: "attendee"})
 	}
 	zero := uint64(0)
-	c := dial(t, srv, srv.Token(t, room, "dan", "attendee"), &zero)
+	c := dial(t, srv, srv.Token(room, "dan", "attendee"), &zero)
 	if !c.welcome.Resumed || c.welcome.Seq != 0 {
 		t.Fatalf("welcome %+v, want resumed at 0", c.welcome)
 	}

@@ -42,7 +42,7 @@ func flood(tb testing.TB, queue int, writeTimeout, until time.Duration, fail int
 	gone := make(chan ws.Disconnect, 1)
 	srv := wstest.New(tb, ws.WithOutboundQueue(queue), ws.WithWriteTimeout(writeTimeout),
 		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
-	c := dial(tb, srv, srv.Token(tb, room, "flood", "attendee"), nil)
+	c := dial(tb, srv, srv.Token(room, "flood", "attendee"), nil)
 	base := liveHeap()
 
 	var sent atomic.Int64

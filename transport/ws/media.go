@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -28,7 +29,11 @@ type MediaPeer interface {
 	// Next returns the next signal for the participant, in the order they
 	// are to be sent (an offer before its candidates), waiting until ctx
 	// ends. It returns an error matching ErrMediaClosed once the peer has
-	// closed.
+	// closed, and one matching ErrMediaMoved too when it closed because
+	// the session's media moved to another node (the client is told to
+	// connect again at once). An error that also holds a *core.Error is
+	// told to the client as that error (a signal the peer refused after
+	// Signal had returned: invalid_command).
 	Next(ctx context.Context) (wire.Signal, error)
 	// Signal takes a signal from the participant: an answer to the latest
 	// offer, or an ICE candidate. It returns an error matching
@@ -42,6 +47,11 @@ type MediaPeer interface {
 
 // ErrMediaClosed is matched by a MediaPeer's errors once it has closed.
 var ErrMediaClosed = errors.New("ws: media connection closed")
+
+// ErrMediaMoved is matched by a MediaPeer's errors once it has closed
+// because the session's media moved to another node; it matches
+// ErrMediaClosed too. The client gets media_closed with reason moved.
+var ErrMediaMoved = fmt.Errorf("%w: moved to another node", ErrMediaClosed)
 
 // mediaLink is one media connection of a conn: from media_connect until its
 // peer closes, the client asks for another, a signal is refused, or the
@@ -121,7 +131,13 @@ func (c *conn) runMedia(hub MediaHub, l, old *mediaLink) {
 		s, err := p.Next(l.ctx)
 		if err != nil {
 			if l.ctx.Err() == nil { // the peer closed by itself
-				c.endMedia(l, wire.MediaClosed{})
+				var mc wire.MediaClosed
+				if e, ok := errors.AsType[*core.Error](err); ok {
+					mc.Err = e
+				} else if errors.Is(err, ErrMediaMoved) {
+					mc.Reason = wire.MediaMoved
+				}
+				c.endMedia(l, mc)
 			}
 			return
 		}

@@ -22,7 +22,7 @@ import (
 func TestMediaWithoutHub(t *testing.T) {
 	leakcheck.Check(t)
 	srv := wstest.New(t, ws.WithCommandRate(0.001, 2))
-	c := dial(t, srv, srv.Token(t, room, "alice", "attendee"), nil)
+	c := dial(t, srv, srv.Token(room, "alice", "attendee"), nil)
 
 	c.sendRaw(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}))
 	id := c.send(core.Command{Type: core.Join, Name: "Alice"})

@@ -1,48 +1,29 @@
 package ws_test
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/gavelrtc/gavel/core"
-	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/sessionlog"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
-// tooLargeStore can never hold a record whose command id starts with "big".
-type tooLargeStore struct{ *session.MemStore }
-
-func (s tooLargeStore) check(recs ...sessionlog.Record) error {
-	for _, r := range recs {
-		if strings.HasPrefix(r.Command.ID, "big") {
-			return fmt.Errorf("record of %q: %w", r.Command.ID, session.ErrTooLarge)
-		}
-	}
-	return nil
-}
-
-func (s tooLargeStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
-	if err := s.check(rec); err != nil {
-		return 0, err
-	}
-	return s.MemStore.Append(ctx, id, expected, rec)
-}
-
-func (s tooLargeStore) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
-	if err := s.check(recs...); err != nil {
-		return 0, err
-	}
-	return s.MemStore.AppendBatch(ctx, id, expected, recs)
-}
-
 // A command the session's store can never hold is refused too_large, a
 // permanent refusal, and the connection and the session go on.
 func TestTooLargeRefused(t *testing.T) {
-	srv := wstest.NewOn(t, tooLargeStore{session.NewMemStore()})
+	srv := wstest.New(t)
+	// The store can never hold a record whose command id starts with "big".
+	srv.Store.InjectFunc(func(_ int, recs []sessionlog.Record) fake.Fault {
+		for _, r := range recs {
+			if strings.HasPrefix(r.Command.ID, "big") {
+				return fake.TooLarge
+			}
+		}
+		return fake.None
+	})
 	host := joined(t, srv, "hana", "host")
 	res, evs := host.do(core.Command{ID: "big-1", Type: core.SetAudio, Enabled: true})
 	if res.Refused != wire.RefusedTooLarge || !res.Refused.Permanent() || len(evs) != 0 {

@@ -66,7 +66,7 @@ func dialPlain(tb testing.TB, url string) *websocket.Conn {
 // joined dials participant id of room with a token for preset, and joins.
 func joined(t testing.TB, srv *wstest.Server, id, preset string) *raw {
 	t.Helper()
-	r := dial(t, srv, srv.Token(t, room, id, preset), nil)
+	r := dial(t, srv, srv.Token(room, id, preset), nil)
 	r.join()
 	return r
 }

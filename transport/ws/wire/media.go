@@ -45,9 +45,9 @@ type Signal struct {
 }
 
 // MediaClosed tells a client that its media connection has closed, or was
-// not opened. With neither field set the PeerConnection closed (the
-// participant left or was kicked, the session ended, the connection failed);
-// the client may send media_connect again.
+// not opened. With no field set the PeerConnection closed (the participant
+// left or was kicked, the session ended, the connection failed); the client
+// may send media_connect again. At most one field is set.
 type MediaClosed struct {
 	// Err: the session refused media_connect (not_joined, session_ended),
 	// or the server refused a signal (invalid_command).
@@ -55,7 +55,20 @@ type MediaClosed struct {
 	// Refused: the server has no media or could not open it
 	// (unavailable), or the client went over its rate (rate_limited).
 	Refused Refusal
+	// Reason says why an open media connection closed, when the client
+	// should act on it: MediaMoved.
+	Reason MediaReason
 }
+
+// MediaReason is why the server closed a media connection that was open.
+// A client treats a reason it does not know as none.
+type MediaReason string
+
+// MediaMoved: the session's media moved to another node of the service (the
+// node that carried it went away, or the nodes changed and another took the
+// session over). The client sends media_connect again at once, which
+// reaches the session's new media node through the same socket.
+const MediaMoved MediaReason = "moved"
 
 // ClientFrame is a decoded client frame: Type says which field is set.
 type ClientFrame struct {
@@ -109,6 +122,9 @@ func AppendMediaClosed(dst []byte, m MediaClosed) []byte {
 	case m.Refused != "":
 		dst = append(dst, `,"refused":`...)
 		dst = events.AppendString(dst, string(m.Refused))
+	case m.Reason != "":
+		dst = append(dst, `,"reason":`...)
+		dst = events.AppendString(dst, string(m.Reason))
 	}
 	return append(dst, '}')
 }

@@ -26,6 +26,7 @@ func TestMediaFramesRoundTrip(t *testing.T) {
 		"media closed":         {Type: TypeMediaClosed},
 		"media closed, error":  {Type: TypeMediaClosed, Media: MediaClosed{Err: core.Errorf(core.CodeNotJoined, "join first")}},
 		"media closed, refuse": {Type: TypeMediaClosed, Media: MediaClosed{Refused: RefusedUnavailable}},
+		"media closed, moved":  {Type: TypeMediaClosed, Media: MediaClosed{Reason: MediaMoved}},
 	})
 }
 

@@ -15,6 +15,7 @@
 //	                  result         {"type":"result","id":…,"seq":N,"events":[…]} | {"type":"result","id":…,"error":{…}} | {"type":"result","id":…,"refused":"rate_limited"}
 //	                                 | {"type":"result","id":…,"refused":"too_large"}
 //	                  media_closed   {"type":"media_closed"} | {"type":"media_closed","error":{…}} | {"type":"media_closed","refused":"unavailable"}
+//	                                 | {"type":"media_closed","reason":"moved"}
 //	                  goodbye        {"type":"goodbye","reason":"kicked"}
 //
 // Frames are read as the events codec reads everything: member names match
@@ -341,10 +342,13 @@ func DecodeFrame(b []byte) (Frame, error) {
 	case TypeSignal:
 		out.Signal, err = decodeSignal(f.Description, f.Candidate)
 	case TypeMediaClosed:
-		if absent(f.Error) {
-			out.Media.Refused = Refusal(c.str(f.Refused, "refused"))
-		} else {
+		switch {
+		case !absent(f.Error):
 			out.Media.Err, err = events.DecodeError(f.Error)
+		case !absent(f.Refused):
+			out.Media.Refused = Refusal(c.str(f.Refused, "refused"))
+		default:
+			out.Media.Reason = MediaReason(c.str(f.Reason, "reason"))
 		}
 	default:
 		if c.err == nil {

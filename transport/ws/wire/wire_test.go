@@ -163,6 +163,8 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(AppendWelcome(nil, Welcome{Session: "s", Self: "a", Presets: presets, Seq: 1,
 		State: core.Snapshot{Session: "s", Seq: 1, Participants: []core.Participant{{ID: "a", Preset: "host"}}}}))
 	f.Add(AppendGoodbye(nil, ReasonSlow))
+	f.Add(AppendMediaClosed(nil, MediaClosed{Reason: MediaMoved}))
+	f.Add([]byte(`{"type":"media_closed","refused":null,"reason":"moved"}`))
 	f.Add(AppendEvent(nil, &events.AllVideoDisabled{Seq: 4, Count: 2, By: "a"}))
 	f.Add([]byte(`{"type":"goodbye","reason":"left","Reason":"kicked","reason":"slow"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -2,7 +2,6 @@ package wsmedia_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -20,18 +19,9 @@ import (
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
-
-// serverRead waits until the router has read the publisher's packet index
-// (its sequence number) on the track.
-func serverRead(t testing.TB, r *media.Router, participant string, kind webrtc.RTPCodecType, index uint32) {
-	t.Helper()
-	mediatest.WaitUntil(t, fmt.Sprintf("the router to read %s's %s packet %d", participant, kind, index), func() bool {
-		st, ok := r.TrackStats(participant, kind)
-		return ok && st.LastSequence >= uint16(index) // no wrap in a test this short
-	})
-}
 
 // TestMediaOverWebsocket: a host and a participant negotiate their
 // PeerConnections over their sockets; the participant publishes, the host
@@ -44,10 +34,10 @@ func TestMediaOverWebsocket(t *testing.T) {
 	srv, hub := startServer(t)
 	hana := dial(t, srv, "hana", "host", withPC)
 	bob := dial(t, srv, "bob", "attendee", publishing)
-	hana.join()
-	bob.join()
-	hana.connectMedia()
-	bob.connectMedia()
+	hana.Join()
+	bob.Join()
+	hana.ConnectMedia()
+	bob.ConnectMedia()
 	bob.Publish(mediatest.PacketInterval)
 	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
 	for _, f := range []mediatest.From{audio, video} {
@@ -58,7 +48,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 		t.Fatal("no router for the room")
 	}
 
-	if res := hana.do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
+	if res := hana.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("disable_audio: %+v", res)
 	}
 	// The router has the event once the session has answered: packets
@@ -66,7 +56,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 	// may have been on its way.
 	mediatest.WaitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
 	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
-	serverRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
+	wsmediatest.ServerRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
 	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
 	late := hana.After(audio, s)
 	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
@@ -79,16 +69,16 @@ func TestMediaOverWebsocket(t *testing.T) {
 	}
 
 	// Bob's own set_audio, over his socket, lets his audio through again.
-	if res := bob.do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
+	if res := bob.Do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("set_audio: %+v", res)
 	}
 	u := bob.LastSent(webrtc.RTPCodecTypeAudio)
 	mediatest.WaitUntil(t, "hana receiving bob's audio again", func() bool { return hana.Received(audio, u) })
 
-	if res := hana.do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
+	if res := hana.Do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
 		t.Fatalf("kick: %+v", res)
 	}
-	bye, before := bob.until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	bye, before := bob.Until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
 	if bye.Reason != wire.ReasonKicked {
 		t.Errorf("bob's goodbye %q, want kicked", bye.Reason)
 	}
@@ -100,7 +90,7 @@ func TestMediaOverWebsocket(t *testing.T) {
 	} else if !slices.ContainsFunc(before[i+1:], isMediaClosed) {
 		t.Errorf("no media_closed between bob's participant_left and his goodbye: %+v", before[i+1:])
 	}
-	if f, open := bob.nextOrClosed(); open {
+	if f, open := bob.NextOrClosed(); open {
 		t.Errorf("bob's socket open after the goodbye: %+v", f)
 	}
 	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
@@ -121,32 +111,22 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	srv, hub := startServer(t)
 	alice := dial(t, srv, "alice", "attendee", framesOnly)
 
-	// Not joined: refused at once.
-	alice.send(wire.AppendMediaConnect(nil))
-	if f := alice.next(); f.Type != wire.TypeMediaClosed || f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
-		t.Fatalf("media_connect before joining: %+v, want media_closed not_joined", f)
-	}
-
-	alice.join()
-	alice.send(wire.AppendMediaConnect(nil))
-	offer := alice.next()
-	if offer.Type != wire.TypeSignal || offer.Signal.Description == nil || offer.Signal.Description.Type != wire.SDPOffer {
-		t.Fatalf("after media_connect: %+v, want an offer", offer)
-	}
+	// Not joined: refused at once; joined: an offer.
+	offer := alice.JoinForMedia()
 	if _, ok := hub.Router(room); !ok {
 		t.Fatal("no router for the room")
 	}
 
 	// Again: the first connection is replaced without a media_closed, and
 	// a new offer comes.
-	alice.send(wire.AppendMediaConnect(nil))
-	if _, skipped := alice.until("a new offer", isOffer); slices.ContainsFunc(skipped, isMediaClosed) {
+	alice.Send(wire.AppendMediaConnect(nil))
+	if _, skipped := alice.Until("a new offer", isOffer); slices.ContainsFunc(skipped, isMediaClosed) {
 		t.Errorf("media_closed for a replaced media connection: %+v", skipped)
 	}
 
 	// An offer from the client is refused, and closes the media connection.
-	alice.send(wire.AppendSignal(nil, wire.Signal{Description: &wire.SessionDescription{Type: wire.SDPOffer, SDP: offer.Signal.Description.SDP}}))
-	f, _ := alice.until("media_closed", isMediaClosed)
+	alice.Send(wire.AppendSignal(nil, wire.Signal{Description: &wire.SessionDescription{Type: wire.SDPOffer, SDP: offer.Signal.Description.SDP}}))
+	f, _ := alice.Until("media_closed", isMediaClosed)
 	if f.Media.Err == nil || f.Media.Err.Code != core.CodeInvalidCommand {
 		t.Errorf("after an offer from the client: %+v, want invalid_command", f.Media)
 	}
@@ -154,14 +134,14 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 
 	// A late signal is dropped: the next frame is the next command's result.
-	alice.send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
-	alice.send(wire.AppendCommand(nil, core.Command{ID: "v", Type: core.SetVideo, Enabled: true}))
-	if f := alice.next(); f.Type != wire.TypeResult || f.Result.ID != "v" {
+	alice.Send(wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{}}))
+	alice.Send(wire.AppendCommand(nil, core.Command{ID: "v", Type: core.SetVideo, Enabled: true}))
+	if f := alice.Next(); f.Type != wire.TypeResult || f.Result.ID != "v" {
 		t.Errorf("after a late signal and a command: %+v, want the command's result", f)
 	}
 	// A new room starts from the session's state.
-	alice.send(wire.AppendMediaConnect(nil))
-	alice.until("an offer", isOffer)
+	alice.Send(wire.AppendMediaConnect(nil))
+	alice.Until("an offer", isOffer)
 	r, ok := hub.Router(room)
 	if !ok {
 		t.Fatal("no router for the room")
@@ -172,7 +152,7 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 
 	// The socket closes: so does the media connection, and with it the
 	// room; alice stays joined.
-	alice.close()
+	alice.Close()
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 	if !srv.State(t, room).Joined("alice") {
 		t.Error("alice left with her socket")
@@ -180,15 +160,20 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 
 	// The session ends: the room closes, and the socket with a goodbye.
 	hana := dial(t, srv, "hana", "host", framesOnly)
-	hana.join()
-	hana.send(wire.AppendMediaConnect(nil))
-	hana.until("an offer", isOffer)
-	if res := hana.do(core.Command{Type: core.KickAll}); res.Err != nil {
-		t.Fatalf("kick_all: %+v", res)
-	}
-	bye, before := hana.until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
+	hana.Join()
+	hana.Send(wire.AppendMediaConnect(nil))
+	hana.Until("an offer", isOffer)
+	// (The router may close the media connection before the result comes:
+	// every frame up to the goodbye counts.)
+	hana.Send(wire.AppendCommand(nil, core.Command{ID: "end", Type: core.KickAll}))
+	bye, before := hana.Until("hana's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye })
 	if bye.Reason != wire.ReasonEnded {
 		t.Errorf("hana's goodbye %q, want ended", bye.Reason)
+	}
+	if !slices.ContainsFunc(before, func(f wire.Frame) bool {
+		return f.Type == wire.TypeResult && f.Result.ID == "end" && f.Result.Err == nil && f.Result.Refused == ""
+	}) {
+		t.Errorf("kick_all not applied before hana's goodbye: %+v", before)
 	}
 	if !slices.ContainsFunc(before, isMediaClosed) {
 		t.Errorf("no media_closed before hana's goodbye: %+v", before)
@@ -196,11 +181,10 @@ func TestMediaConnectionLifecycle(t *testing.T) {
 	mediatest.WaitUntil(t, "the room to close", func() bool { _, ok := hub.Router(room); return !ok })
 }
 
-func isOffer(f wire.Frame) bool {
-	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
-}
-
-func isMediaClosed(f wire.Frame) bool { return f.Type == wire.TypeMediaClosed }
+var (
+	isOffer       = wsmediatest.IsOffer
+	isMediaClosed = wsmediatest.IsMediaClosed
+)
 
 // holdAt is a stage that holds the router in Apply when it updates to seq,
 // until released: the router's subscription falls behind meanwhile.
@@ -379,14 +363,14 @@ func TestSignalsCountAgainstTheRate(t *testing.T) {
 	leakcheck.Check(t)
 	srv, hub := startServer(t, ws.WithCommandRate(0.001, 3))
 	alice := dial(t, srv, "alice", "attendee", framesOnly)
-	alice.join()                             // 1
-	alice.send(wire.AppendMediaConnect(nil)) // 2
-	alice.until("an offer", isOffer)
+	alice.Join()                             // 1
+	alice.Send(wire.AppendMediaConnect(nil)) // 2
+	alice.Until("an offer", isOffer)
 	cand := wire.AppendSignal(nil, wire.Signal{Candidate: &wire.ICECandidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
 		SDPMid: new("0"), SDPMLineIndex: new(uint16(0))}})
-	alice.send(cand) // 3: taken (before the answer, the router keeps it)
-	alice.send(cand) // over
-	f, _ := alice.until("media_closed", isMediaClosed)
+	alice.Send(cand) // 3: taken (before the answer, the router keeps it)
+	alice.Send(cand) // over
+	f, _ := alice.Until("media_closed", isMediaClosed)
 	if f.Media != (wire.MediaClosed{Refused: wire.RefusedRateLimited}) {
 		t.Errorf("over the rate: %+v, want refused rate_limited", f.Media)
 	}

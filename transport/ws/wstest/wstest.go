@@ -1,21 +1,19 @@
-// Package wstest runs a gavel websocket server in-process for tests, as
-// net/http/httptest does for HTTP: a session.Manager on a MemStore, a
-// ws.Server in front of it, on a loopback httptest server.
+// Package wstest runs a gavel websocket server in-process for the
+// transport's, the clients' and the media bridge's tests: a fake.Server
+// (package gaveltest/fake) with the presets every such test uses, and
+// helpers that fail the test when the server does not answer.
 //
-// Package wstest imports core, session, transport/ws and the standard
-// library's testing packages.
+// Package wstest imports core, gaveltest/fake, session, sessionlog,
+// transport/ws, internal/testwait and the standard library's testing
+// package.
 package wstest
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
@@ -29,32 +27,22 @@ var Presets = core.Presets{
 	"attendee": {},
 }
 
-// Server is a running test server. It is shut down when the test ends.
-type Server struct {
-	// URL is the websocket URL clients dial (ws://127.0.0.1:port/).
-	URL     string
-	HTTP    *httptest.Server
-	WS      *ws.Server
-	Manager *session.Manager
-	Store   session.Store
-	Key     []byte
-}
+// Server is a running test server (URL, Manager, Store, Token …: see
+// fake.Server). It is shut down when the test ends.
+type Server struct{ *fake.Server }
 
 // New starts a server with the given ws options, its sessions in a
 // MemStore.
-func New(tb testing.TB, opts ...ws.Option) *Server { return NewWith(tb, nil, opts...) }
+func New(tb testing.TB, opts ...ws.Option) *Server {
+	tb.Helper()
+	return &Server{fake.NewServer(tb, Presets, fake.WithTransportOptions(opts...))}
+}
 
 // NewWith starts a server whose manager also has sessionOpts (after the
 // presets).
 func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Server {
 	tb.Helper()
-	return start(tb, session.NewMemStore(), sessionOpts, nil, opts)
-}
-
-// NewOn starts a server whose sessions are kept in st.
-func NewOn(tb testing.TB, st session.Store, opts ...ws.Option) *Server {
-	tb.Helper()
-	return start(tb, st, nil, nil, opts)
+	return &Server{fake.NewServer(tb, Presets, fake.WithSessionOptions(sessionOpts...), fake.WithTransportOptions(opts...))}
 }
 
 // NewMedia starts a server whose connections carry media (ws.WithMedia)
@@ -63,55 +51,7 @@ func NewOn(tb testing.TB, st session.Store, opts ...ws.Option) *Server {
 // before cleanups registered before NewMedia run.
 func NewMedia(tb testing.TB, hub func(*session.Manager) ws.MediaHub, opts ...ws.Option) *Server {
 	tb.Helper()
-	return start(tb, session.NewMemStore(), nil, hub, opts)
-}
-
-func start(tb testing.TB, st session.Store, sessionOpts []session.Option, hub func(*session.Manager) ws.MediaHub, opts []ws.Option) *Server {
-	tb.Helper()
-	m, err := session.NewManager(st, append([]session.Option{session.WithPresets(Presets)}, sessionOpts...)...)
-	if err != nil {
-		tb.Fatalf("session.NewManager: %v", err)
-	}
-	if hub != nil {
-		opts = append(opts[:len(opts):len(opts)], ws.WithMedia(hub(m)))
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	srv, err := ws.NewServer(m, key, opts...)
-	if err != nil {
-		tb.Fatalf("ws.NewServer: %v", err)
-	}
-	hs := httptest.NewServer(srv)
-	s := &Server{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/", HTTP: hs, WS: srv, Manager: m, Store: st, Key: key}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("ws shutdown: %v", err)
-		}
-		hs.Close()
-		if err := m.Close(ctx); err != nil && !errors.Is(err, session.ErrClosed) {
-			tb.Errorf("manager close: %v", err)
-		}
-	})
-	return s
-}
-
-// Token mints a token for participant in session with preset, valid for
-// an hour.
-func (s *Server) Token(tb testing.TB, session, participant, preset string) string {
-	tb.Helper()
-	return s.TokenUntil(tb, session, participant, preset, time.Now().Add(time.Hour))
-}
-
-// TokenUntil mints a token that expires at exp.
-func (s *Server) TokenUntil(tb testing.TB, session, participant, preset string, exp time.Time) string {
-	tb.Helper()
-	tok, err := ws.MintToken(s.Key, ws.Token{Session: session, Participant: participant, Preset: preset, Expires: exp})
-	if err != nil {
-		tb.Fatalf("MintToken: %v", err)
-	}
-	return tok
+	return &Server{fake.NewServer(tb, Presets, fake.WithMedia(hub), fake.WithTransportOptions(opts...))}
 }
 
 // Submit applies cmd directly on a session, as another instance of the

@@ -1,0 +1,111 @@
+package relay_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/testwait"
+	"github.com/gavelrtc/gavel/transport/ws/wire"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
+)
+
+// BenchmarkMediaSetup: a participant's media set-up, from media_connect
+// on its socket until its PeerConnection is connected (ICE and DTLS),
+// with the socket on the session's home (its hub opens the router's
+// peer) against the socket on another node (the signalling relayed to the
+// home over NATS), interleaved: each iteration sets up one of each, in
+// alternating order, each with a participant of its own.
+func BenchmarkMediaSetup(b *testing.B) {
+	c := startCluster(b, "node-a", "node-b", "node-c") // room-1's home: node-b
+	setup := func(node, id string) time.Duration {
+		p := c.dial(node, id, "attendee", wsmediatest.Publishing)
+		defer p.Close()
+		p.Join()
+		start := time.Now()
+		p.Send(wire.AppendMediaConnect(nil))
+		testwait.Recv(b, p.Connected(), id+"'s PeerConnection connected")
+		return time.Since(start)
+	}
+	var home, relayed []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		h, r := fmt.Sprintf("h%d", i), fmt.Sprintf("r%d", i)
+		if i%2 == 0 {
+			home = append(home, setup("node-b", h))
+			relayed = append(relayed, setup("node-a", r))
+		} else {
+			relayed = append(relayed, setup("node-a", r))
+			home = append(home, setup("node-b", h))
+		}
+	}
+	b.StopTimer()
+	ph, pr := median(home), median(relayed)
+	b.ReportMetric(ms(ph), "home-p50-ms")
+	b.ReportMetric(ms(pr), "relayed-p50-ms")
+	b.ReportMetric(float64(pr)/float64(ph), "relayed/home")
+}
+
+// BenchmarkFailover: the session's home stops (gracefully: it leaves the
+// nodes; or it crashes: its key expires after the TTL, 1 s here) until a
+// viewer whose socket is on another node receives the publisher's media
+// again, the participants connecting again on media_closed moved, as
+// gavel.js does. Baseline, in the same iterations: the viewer's first
+// media set-up, from media_connect until the first packet of the
+// publisher, who publishes already. Each iteration is a cluster of its
+// own; run it with -test.benchtime 10x.
+func BenchmarkFailover(b *testing.B) {
+	for _, crash := range []bool{false, true} {
+		b.Run(map[bool]string{false: "stop", true: "crash"}[crash], func(b *testing.B) {
+			var first, back []time.Duration
+			for range b.N {
+				f, d := failoverOnce(b, crash)
+				first, back = append(first, f), append(back, d)
+			}
+			b.ReportMetric(ms(median(first)), "first-setup-p50-ms")
+			b.ReportMetric(ms(median(back)), "failover-p50-ms")
+		})
+	}
+}
+
+func failoverOnce(b *testing.B, crash bool) (first, back time.Duration) {
+	c := startCluster(b, "node-a", "node-b", "node-c") // room-1's home: node-b, then node-c
+	defer c.close(testwait.Context(b))
+	hana := c.dial("node-a", "hana", "host", wsmediatest.WithPC)
+	defer hana.Close()
+	bob := c.dial("node-c", "bob", "attendee", wsmediatest.Publishing)
+	defer bob.Close()
+	hana.Join()
+	bob.Join()
+	bob.ConnectMedia()
+	bob.Publish(mediatest.PacketInterval)
+	bobAudio := from("bob", audio)
+	mediatest.WaitUntil(b, "bob's audio at the home", func() bool { _, ok := c.router("node-b").TrackStats("bob", audio); return ok })
+	start := time.Now()
+	hana.Send(wire.AppendMediaConnect(nil))
+	mediatest.WaitUntil(b, "hana receiving bob's audio", func() bool { return hana.Received(bobAudio, 0) })
+	first = time.Since(start)
+
+	start = time.Now()
+	if crash {
+		c.crash(testwait.Context(b), c.nodes["node-b"])
+	} else {
+		c.stop(testwait.Context(b), c.nodes["node-b"])
+	}
+	moved(b, hana, bob)
+	bob.Publish(mediatest.PacketInterval)
+	mediatest.WaitUntil(b, "hana receiving bob's audio again", func() bool { return hana.Received(bobAudio, 0) })
+	back = time.Since(start)
+	c.wantRouters("node-c")
+	return first, back
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
