@@ -48,10 +48,6 @@ func TestFigureCrossNodeVisibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wsc.CloseNow()
-	type arrival struct {
-		seq uint64
-		at  time.Time
-	}
 	arrivals := make(chan arrival, 2*(warmup+n))
 	go func() {
 		for {
@@ -143,23 +139,9 @@ func TestFigureCrossNodeVisibility(t *testing.T) {
 		if keep {
 			acked = append(acked, time.Since(start))
 		}
-		for {
-			ar := testwait.Recv(t, arrivals, "the event at A's websocket client")
-			if ar.seq == res.Seq {
-				if keep {
-					gavel = append(gavel, ar.at.Sub(start))
-				}
-				break
-			}
-		}
-		for {
-			ar := testwait.Recv(t, subArrivals, "the event at A's subscriber")
-			if ar.seq == res.Seq {
-				if keep {
-					atSub = append(atSub, ar.at.Sub(start))
-				}
-				break
-			}
+		atWS, atManager := arrived(t, arrivals, res.Seq), arrived(t, subArrivals, res.Seq)
+		if keep {
+			gavel, atSub = append(gavel, atWS.Sub(start)), append(atSub, atManager.Sub(start))
 		}
 		start = time.Now()
 		if err := ncB.Publish("raw.visibility", payload); err != nil {
@@ -192,4 +174,20 @@ func TestFigureCrossNodeVisibility(t *testing.T) {
 	t.Log(row("raw JetStream R3: publish on B → consumer on A", jsT))
 	t.Logf("gavel / raw core: p50 %.2f×, p99 %.2f×", float64(p(gavel, 50))/float64(p(coreT, 50)), float64(p(gavel, 99))/float64(p(coreT, 99)))
 	t.Logf("gavel / raw JetStream: p50 %.2f×, p99 %.2f×", float64(p(gavel, 50))/float64(p(jsT, 50)), float64(p(gavel, 99))/float64(p(jsT, 99)))
+}
+
+// arrival is when a reader had the event of seq seq.
+type arrival struct {
+	seq uint64
+	at  time.Time
+}
+
+// arrived returns when the event of seq seq arrived, skipping earlier ones.
+func arrived(t *testing.T, arrivals <-chan arrival, seq uint64) time.Time {
+	t.Helper()
+	for {
+		if ar := testwait.Recv(t, arrivals, fmt.Sprintf("event %d at A", seq)); ar.seq == seq {
+			return ar.at
+		}
+	}
 }

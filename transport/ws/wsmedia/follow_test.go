@@ -5,20 +5,15 @@ import (
 	"testing"
 
 	gonats "github.com/nats-io/nats.go"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/gaveltest/fake"
-	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/media"
 	"github.com/gavelrtc/gavel/session"
 	gavelnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
-	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
-	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
@@ -55,52 +50,15 @@ func TestMediaFollowsOtherInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	testwait.Cleanup(t, func(ctx context.Context) { b.Close(ctx) })
-	var hub *wsmedia.Hub
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
-		defer cancel()
-		if err := hub.Close(ctx); err != nil {
-			t.Errorf("closing the hub: %v", err)
-		}
-	})
-	a := &wstest.Server{Server: fake.NewServer(t, wstest.Presets, fake.WithStore(store()), fake.WithMedia(func(m *session.Manager) ws.MediaHub {
-		h, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
-			wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hub = h
-		return h
-	}))}
-
-	hana := dial(t, a, "hana", "host", withPC)
-	bob := dial(t, a, "bob", "attendee", publishing)
-	hana.Join()
-	bob.Join()
-	hana.ConnectMedia()
-	bob.ConnectMedia()
-	bob.Publish(mediatest.PacketInterval)
-	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
-	for _, f := range []mediatest.From{audio, video} {
-		mediatest.WaitUntil(t, "hana receiving bob's "+f.Kind.String(), func() bool { return hana.Received(f, 2) })
-	}
-	r, ok := hub.Router(room)
-	if !ok {
-		t.Fatal("no router for the room")
-	}
+	a, hub := startServerWith(t, fake.WithStore(store()))
+	hana, bob, r := hostAndPublisher(t, a, hub)
 
 	// Hana, as a host connected to B, mutes bob there.
 	res, err := b.Submit(testwait.Context(t), room, core.Command{ID: "on-b", Type: core.DisableAudio, Actor: "hana", Target: "bob"})
 	if err != nil || len(res.Events) != 1 {
 		t.Fatalf("disable_audio on B: %+v, %v", res, err)
 	}
-	mediatest.WaitUntil(t, "A's router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
-	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
-	wsmediatest.ServerRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
-	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
-	if late := hana.After(audio, s); len(late) > 1 || len(late) == 1 && late[0] != s+1 {
-		t.Errorf("after the mute on B (bob had sent %d), hana got %v on A", s, late)
-	}
+	checkMuted(t, r, hana, bob)
 	for _, p := range []*wsmediatest.Participant{hana, bob} {
 		f, _ := p.Until("the mute's event", func(f wire.Frame) bool { return f.Type == wire.TypeEvent && f.Event.Sequence() == res.Seq })
 		if got, want := string(events.AppendEvents(nil, []events.Event{f.Event})), string(events.AppendEvents(nil, res.Events)); got != want {
