@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
@@ -223,6 +224,7 @@ func TestCatchUpBesideTheOwner(t *testing.T) {
 // last snapshot on its way out; a command for it that comes meanwhile
 // opens it again and is answered without waiting for that save.
 func TestIdleCloseBesideCommands(t *testing.T) {
+	leakcheck.Check(t) // Close waits for the closed session too
 	clk := newClock()
 	st := newSlowStore()
 	m, err := session.NewManager(st, session.WithPresets(presets), session.WithClock(clk.Now),
