@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -21,9 +22,19 @@ type MemStore struct {
 type memLog struct {
 	mu       sync.RWMutex
 	header   sessionlog.Header
-	records  []sessionlog.Record // records[i].Pos == i+1; appended to, never changed
-	after    []uint64            // after[i]: the session's seq after record i
+	chunks   [][]sessionlog.Record // record i, at Pos i+1, is at chunkOf(i); each element written once
+	after    []uint64              // after[i]: the session's seq after record i
 	snapshot *Snapshot
+}
+
+// chunkOf returns where record i of a memLog is: chunk k, which holds
+// 16<<k records, at offset off. A log grows by a chunk as large as what it
+// holds, never copying its records (as a slice would when it grows), and
+// each chunk keeps the length it was made with: a reader of a chunk never
+// races an append.
+func chunkOf(i int) (k, off int) {
+	k = bits.Len(uint(i/16+1)) - 1
+	return k, i - 16*(1<<k-1)
 }
 
 // NewMemStore returns an empty MemStore.
@@ -99,7 +110,11 @@ func (m *MemStore) AppendBatch(ctx context.Context, session string, expected ses
 	for _, r := range recs {
 		r.Pos = sessionlog.Position(len(l.after) + 1)
 		seq = r.LastSeq(seq)
-		l.records = append(l.records, r)
+		k, off := chunkOf(len(l.after))
+		if k == len(l.chunks) {
+			l.chunks = append(l.chunks, make([]sessionlog.Record, 16<<k))
+		}
+		l.chunks[k][off] = r
 		l.after = append(l.after, seq)
 	}
 	return sessionlog.Position(len(l.after)), nil
@@ -115,16 +130,17 @@ func (m *MemStore) Records(ctx context.Context, session string, from uint64) ite
 			return
 		}
 		l.mu.RLock()
-		// Appends write past len(recs) or into a new array: recs stays.
-		recs := l.records[:len(l.records):len(l.records)]
+		// Appends write records past n, into the last chunk or a new
+		// one: the records before n stay as they are.
+		chunks, n := l.chunks, len(l.after)
 		start := startIndex(l.after, from)
 		l.mu.RUnlock()
-		for _, r := range recs[start:] {
+		for i := start; i < n; i++ {
 			if err := ctx.Err(); err != nil {
 				yield(sessionlog.Record{}, err)
 				return
 			}
-			if !yield(r, nil) {
+			if k, off := chunkOf(i); !yield(chunks[k][off], nil) {
 				return
 			}
 		}

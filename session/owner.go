@@ -5,67 +5,48 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
-	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-// owner is the state of a session's owner goroutine. Only that goroutine
-// touches it, except in open, before the goroutine starts.
+// owner carries out the plans of a session's machine: it holds what they
+// act on (the store, the subscribers, the recent events, the snapshotter).
+// Only the goroutine holding the session's decider role (see
+// Session.enter) touches it, except in open, before anyone can.
 type owner struct {
 	s       *Session
 	store   Store
 	batcher BatchAppender
 	snapper Snapshotter
-	header  sessionlog.Header
+	m       *machine
 
-	state       core.State
-	pos         sessionlog.Position // position of the last record read or appended
-	dirty       bool                // an append failed: what the store holds is unknown
-	lastSnapSeq uint64
-	win         window
-	recent      recent
-	subs        []*Subscription
+	recent recent
+	subs   []*Subscription
+	snaps  *snapshotter // nil without snapshots
 
-	now   time.Time  // the clock when the batch being processed was taken
-	batch []*request // scratch, reused
-	items []item
-	recs  []sessionlog.Record
+	// known is m.pos once a plan is carried out: the follow goroutine
+	// skips records at or before it without taking the role.
+	known atomic.Uint64
+
+	batch []*request           // scratch, reused
+	one   [1]sessionlog.Record // scratch for a single delivery
 }
-
-// item is one request of a batch once decided.
-type item struct {
-	req   *request
-	rec   sessionlog.Record // decided: the record to append, applied (rec.Err nil) or rejected
-	dup   *outcome          // answered from the window
-	dupOf int               // > 0: same id as items[dupOf-1] of this batch
-	after core.State        // the state after this item
-	out   *outcome          // its outcome, once committed
-}
-
-// decided reports whether the item has a record to append: it was not
-// answered from the window or by an earlier item of its batch.
-func (it *item) decided() bool { return it.dup == nil && it.dupOf == 0 }
 
 func newOwner(s *Session, h sessionlog.Header) *owner {
-	o := &owner{
-		s:      s,
-		store:  s.store,
-		header: h,
-		state:  core.NewState(h.Session, h.Presets),
-		win:    newWindow(s.cfg.window),
-		recent: recent{max: s.cfg.subBuffer},
-	}
+	o := &owner{s: s, store: s.store, recent: recent{max: s.cfg.subBuffer}}
 	o.batcher, _ = o.store.(BatchAppender)
 	o.snapper, _ = o.store.(Snapshotter)
+	o.m = newMachine(s.id, h, s.cfg, o.batcher != nil, o.snapper != nil)
 	return o
 }
 
 // load starts the owner from the latest snapshot, if any, then reads the
-// log's tail.
+// log after it (and far enough back to rebuild the window).
 func (o *owner) load(ctx context.Context) error {
 	from := uint64(1)
 	if o.snapper != nil {
@@ -78,335 +59,97 @@ func (o *owner) load(ctx context.Context) error {
 			if snap.State.Session != o.s.id {
 				return fmt.Errorf("snapshot is of session %q", snap.State.Session)
 			}
-			st, err := core.FromSnapshot(snap.State, o.header.Presets)
+			st, err := core.FromSnapshot(snap.State, o.m.state.Presets())
 			if err != nil {
 				return fmt.Errorf("snapshot: %w", err)
 			}
-			o.state, o.pos, o.lastSnapSeq = st, snap.Pos, st.Seq()
-			from = min(snap.WindowSeq, st.Seq()) + 1
+			from = o.m.restore(st, snap.Pos, snap.WindowSeq)
 		}
 	}
-	return o.readTail(ctx, from, true)
+	o.carryOut(ctx, o.m.open(from))
+	return o.m.openErr()
 }
 
-// readTail reads the records from seq from: later ones than o.pos (the log
-// after a snapshot, or another writer's) are folded into the state,
-// remembered in the window and published; those at or before o.pos only
-// refill the window, if refill is set (when opening: the window is empty).
-// Rejections are records like the others: they fold nothing and publish
-// nothing, and the window remembers them.
-func (o *owner) readTail(ctx context.Context, from uint64, refill bool) error {
-	known := o.pos
-	// One Builder folds the whole tail (a reopened session's log): what it
-	// has built is the state even if reading fails half way, since o.pos
-	// moves with it.
-	b := core.NewBuilder(o.state)
-	defer func() { o.state = b.State() }()
-	// Window entries of records before the first with events, whose seq is
-	// that event's seq minus one, or the state's if no such record comes.
-	var unseq []*outcome
-	settle := func(seq uint64) {
-		for _, e := range unseq {
-			e.before, e.seq = seq, seq
+// process decides, appends and answers a batch of requests, on the clock
+// once for all of them.
+func (o *owner) process(ctx context.Context, batch []*request) {
+	now := o.s.cfg.clock().UTC()
+	o.s.lastActive.Store(now.UnixNano())
+	o.carryOut(ctx, o.m.propose(now, batch))
+}
+
+// carryOut carries out p's actions in order, then its store call, whose
+// outcome gives the next plan, until a plan ends with none. The order is
+// the plan's: this loop has none of its own.
+func (o *owner) carryOut(ctx context.Context, p *plan) {
+	for {
+		o.act(p.acts)
+		switch p.io.kind {
+		case ioNone:
+			o.known.Store(uint64(o.m.pos))
+			return
+		case ioAppendBatch:
+			pos, err := o.batcher.AppendBatch(ctx, o.s.id, p.io.expected, p.io.recs)
+			stored := 0
+			if err == nil {
+				stored = len(p.io.recs)
+			}
+			p = o.m.appended(stored, pos, err)
+		case ioAppendEach:
+			stored, pos := 0, p.io.expected
+			var err error
+			for _, rec := range p.io.recs {
+				var next sessionlog.Position
+				if next, err = o.store.Append(ctx, o.s.id, pos, rec); err != nil {
+					break
+				}
+				pos = next
+				stored++
+			}
+			p = o.m.appended(stored, pos, err)
+		case ioRead:
+			p = o.read(ctx, p.io.from)
 		}
-		unseq = unseq[:0]
 	}
+}
+
+// act carries out actions, in order.
+func (o *owner) act(acts []action) {
+	for i := range acts {
+		switch a := &acts[i]; a.kind {
+		case actInstall:
+			o.s.setState(a.state)
+		case actCommit:
+			o.publish(a.out.events)
+		case actAnswer:
+			a.req.reply <- a.rep
+		case actSnapshot:
+			o.snaps.offer(a.snap)
+		}
+	}
+}
+
+// read hands the machine the records from seq from, carrying out its plan
+// every few hundred records, and returns the plan that ends the read.
+func (o *owner) read(ctx context.Context, from uint64) *plan {
+	o.m.beginRead()
 	for rec, err := range o.store.Records(ctx, o.s.id, from) {
 		if err != nil {
-			return fmt.Errorf("reading the log: %w", err)
+			return o.m.endRead(fmt.Errorf("reading the log: %w", err))
 		}
-		if rec.Pos <= known && !refill {
-			continue
+		if !o.m.take(rec) {
+			break
 		}
-		e := &outcome{id: rec.Command.ID, events: rec.Events, err: rec.Err, at: rec.At}
-		if rec.Pos <= known {
-			if n := len(rec.Events); n > 0 {
-				e.before, e.seq = rec.Events[0].Sequence()-1, rec.Events[n-1].Sequence()
-				settle(e.before)
-			} else {
-				unseq = append(unseq, e)
-			}
-			o.win.add(e)
-			continue
+		if o.m.full() {
+			o.act(o.m.flush().acts)
 		}
-		seq := b.Current().Seq()
-		settle(seq)
-		if err := checkSeqs(seq, rec.Events); err != nil {
-			return fmt.Errorf("record at position %d: %w", rec.Pos, err)
-		}
-		if rec.Err != nil && len(rec.Events) > 0 {
-			return fmt.Errorf("record at position %d: rejected, and with events", rec.Pos)
-		}
-		e.before = seq
-		reducer.FoldInto(&b, rec.Events)
-		o.pos, e.seq = rec.Pos, b.Current().Seq()
-		o.win.add(e)
-		o.publish(rec.Events)
 	}
-	settle(b.Current().Seq())
-	o.state = b.State()
-	o.s.setState(o.state)
-	return nil
+	return o.m.endRead(nil)
 }
 
-// checkSeqs checks that evs continue a session whose seq is seq.
-func checkSeqs(seq uint64, evs []events.Event) error {
-	for _, ev := range evs {
-		if seq++; ev.Sequence() != seq {
-			return fmt.Errorf("event seq %d where %d was due: the log has a gap", ev.Sequence(), seq)
-		}
-	}
-	return nil
-}
-
-// run is the owner goroutine.
-func (o *owner) run(ctx context.Context) {
-	defer o.shutdown()
-	for {
-		select {
-		case <-o.s.quit:
-			return
-		case f := <-o.s.ctrl:
-			f(o)
-		case req := <-o.s.reqs:
-			batch := append(o.batch[:0], req)
-		drain:
-			for len(batch) < o.s.cfg.maxBatch {
-				select {
-				case req := <-o.s.reqs:
-					batch = append(batch, req)
-				default:
-					break drain
-				}
-			}
-			o.process(ctx, batch)
-			clear(batch)
-			o.batch = batch[:0]
-		}
-	}
-}
-
-func (o *owner) shutdown() {
-	for _, sub := range o.subs {
-		sub.end(ErrClosed)
-	}
-	o.subs = nil
-	o.s.cancel()
-	close(o.s.done)
-}
-
-// process decides, appends and answers a batch of requests.
-func (o *owner) process(ctx context.Context, batch []*request) {
-	// One clock reading a batch: its commands are decided together.
-	o.now = o.s.cfg.clock().UTC()
-	o.s.lastActive.Store(o.now.UnixNano())
-	if o.dirty {
-		if err := o.readTail(ctx, o.state.Seq()+1, false); err != nil {
-			o.fail(batch, fmt.Errorf("session %q: reloading after a failed append: %w", o.s.id, err))
-			return
-		}
-		o.dirty = false
-	}
-	pending := batch
-	for conflicts := 0; ; {
-		items := o.decide(pending)
-		n, err := o.append(ctx, items)
-		o.commit(ctx, items[:n])
-		if n == len(items) {
-			return
-		}
-		pending = pending[:0]
-		for i := n; i < len(items); i++ {
-			pending = append(pending, items[i].req)
-		}
-		if errors.Is(err, ErrPermanent) {
-			// The store can never hold the first record it did not store,
-			// and stored nothing of it: that command alone fails, and the
-			// others are decided again without it.
-			i := n
-			for !items[i].decided() {
-				i++
-			}
-			o.fail([]*request{items[i].req}, fmt.Errorf("session %q: command %q: %w", o.s.id, items[i].req.cmd.ID, err))
-			pending = slices.Delete(pending, i-n, i-n+1)
-			if len(pending) == 0 {
-				return
-			}
-			continue
-		}
-		if !errors.Is(err, ErrConflict) {
-			o.dirty = true
-			o.fail(pending, fmt.Errorf("session %q: append: %w", o.s.id, err))
-			return
-		}
-		// Another writer appended first: what it appended (maybe these
-		// very commands, sent again through it) decides them now.
-		if conflicts == o.s.cfg.conflictRetries {
-			o.fail(pending, fmt.Errorf("session %q: gave up after %d retries: %w", o.s.id, conflicts, ErrConflict))
-			return
-		}
-		conflicts++
-		if err := o.readTail(ctx, o.state.Seq()+1, false); err != nil {
-			o.dirty = true
-			o.fail(pending, fmt.Errorf("session %q: reloading after a conflict: %w", o.s.id, err))
-			return
-		}
-	}
-}
-
-// decide decides reqs one after the other, each on the state the ones
-// before it leave: a record for each, applied or rejected, unless the
-// window or an earlier request of the batch answers it.
-func (o *owner) decide(reqs []*request) []item {
-	items := o.items[:0]
-	st := o.state
-	for _, req := range reqs {
-		it := item{req: req}
-		id := req.cmd.ID
-		if e := o.win.get(id); e != nil {
-			it.dup = e
-		} else if j := o.indexOfID(items, id); j >= 0 {
-			it.dupOf = j + 1
-		} else {
-			it.rec = sessionlog.Record{At: o.now, Command: req.cmd}
-			evs, err := reducer.Decide(st, req.cmd)
-			if err != nil {
-				it.rec.Err = asRejection(err)
-			} else {
-				st = reducer.Fold(st, evs)
-				it.rec.Events = evs
-			}
-		}
-		it.after = st
-		items = append(items, it)
-	}
-	o.items = items
-	return items
-}
-
-// indexOfID returns the index of the item of items deciding command id, or -1.
-// A batch is short and most are of one command, so a scan beats a map.
-func (o *owner) indexOfID(items []item, id string) int {
-	if id == "" || o.win.max == 0 {
-		return -1
-	}
-	for i := range items {
-		if items[i].decided() && items[i].req.cmd.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
-func asRejection(err error) *core.Error {
-	if ce, ok := errors.AsType[*core.Error](err); ok {
-		return ce
-	}
-	return core.Errorf(core.CodeInvalidCommand, "%v", err)
-}
-
-// append stores the records of items and returns how many items, from the
-// first, are settled: every record among them is stored. A rejection is
-// stored as an applied command is: it takes the same place in the log, so
-// that another writer deciding the same command conflicts with it.
-func (o *owner) append(ctx context.Context, items []item) (int, error) {
-	recs := o.recs[:0]
-	for i := range items {
-		if items[i].decided() {
-			recs = append(recs, items[i].rec)
-		}
-	}
-	o.recs = recs
-	defer clear(recs)
-	if len(recs) == 0 {
-		return len(items), nil
-	}
-	if o.batcher != nil && len(recs) > 1 {
-		pos, err := o.batcher.AppendBatch(ctx, o.s.id, o.pos, recs)
-		if err == nil {
-			o.pos = pos
-			return len(items), nil
-		}
-		if !errors.Is(err, ErrPermanent) {
-			return 0, err
-		}
-		// One of them can never be stored, and nothing was: find which
-		// by appending them one at a time.
-	}
-	for stored, rec := range recs {
-		pos, err := o.store.Append(ctx, o.s.id, o.pos, rec)
-		if err != nil {
-			// Settled: everything before the first record not stored.
-			n := 0
-			for seen := 0; n < len(items); n++ {
-				if items[n].decided() {
-					if seen == stored {
-						break
-					}
-					seen++
-				}
-			}
-			return n, err
-		}
-		o.pos = pos
-	}
-	return len(items), nil
-}
-
-// commit makes settled items the session's history: state, window and
-// subscribers first, then the callers' answers, so that a caller who has
-// its answer finds it in State.
-func (o *owner) commit(ctx context.Context, items []item) {
-	if len(items) == 0 {
-		return
-	}
-	for i := range items {
-		it := &items[i]
-		switch {
-		case it.dup != nil:
-			it.out = it.dup
-		case it.dupOf > 0:
-			it.out = items[it.dupOf-1].out
-		default:
-			it.out = &outcome{id: it.req.cmd.ID, events: it.rec.Events, err: it.rec.Err, before: o.state.Seq(), at: it.rec.At}
-			o.state = it.after
-			it.out.seq = o.state.Seq()
-			o.win.add(it.out)
-			o.publish(it.rec.Events)
-		}
-	}
-	o.s.setState(o.state)
-	for i := range items {
-		it := &items[i]
-		it.req.reply <- it.out.reply(!it.decided())
-	}
-	clear(items)
-	o.maybeSnapshot(ctx)
-}
-
-// fail answers reqs with err.
-func (o *owner) fail(reqs []*request, err error) {
-	for _, req := range reqs {
-		req.reply <- reply{err: err}
-	}
-}
-
-// bestEffortTimeout bounds the store call whose failure fails no command:
-// SaveSnapshot.
-const bestEffortTimeout = 5 * time.Second
-
-func (o *owner) maybeSnapshot(ctx context.Context) {
-	iv := o.s.cfg.snapshotInterval
-	if o.snapper == nil || iv == 0 || o.state.Seq()-o.lastSnapSeq < iv {
-		return
-	}
-	snap := Snapshot{State: o.state.Snapshot(), Pos: o.pos, WindowSeq: o.win.startSeq(o.state.Seq())}
-	ctx, cancel := context.WithTimeout(ctx, bestEffortTimeout)
-	defer cancel()
-	// A snapshot only shortens the next Open; on failure the next interval tries again.
-	if o.snapper.SaveSnapshot(ctx, o.s.id, snap) == nil {
-		o.lastSnapSeq = o.state.Seq()
-	}
+// deliver folds records the follow stream delivered.
+func (o *owner) deliver(recs []sessionlog.Record) {
+	o.carryOut(context.Background(), o.m.deliver(recs)) // a delivery's plan makes no store call
 }
 
 // publish hands evs, one command's, to every subscriber; one that has no
@@ -429,7 +172,7 @@ func (o *owner) publish(evs []events.Event) {
 // subscribe registers a subscription to the events after seq after.
 func (o *owner) subscribe(after uint64) *Subscription {
 	sub := newSubscription(o.s, after)
-	if cur := o.state.Seq(); after < cur {
+	if cur := o.m.state.Seq(); after < cur {
 		if evs, ok := o.recent.since(after); ok && len(evs) <= o.s.cfg.subBuffer/2 {
 			sub.offer(evs)
 		} else {
@@ -456,68 +199,240 @@ func (o *owner) closeIfIdle(now time.Time, timeout time.Duration) bool {
 	return true
 }
 
-// outcome is what the window remembers of a command: its record's outcome.
-type outcome struct {
-	id     string
-	events []events.Event
-	err    *core.Error
-	before uint64 // the session's seq before the command
-	seq    uint64 // and after it
-	at     time.Time
-}
-
-func (e *outcome) reply(dup bool) reply {
-	if e.err != nil {
-		return reply{res: Result{Duplicate: dup}, err: e.err}
-	}
-	return reply{res: Result{Events: e.events, Seq: e.seq, At: e.at, Duplicate: dup}}
-}
-
-// window is the idempotency window: the outcomes of the last max records
-// of the log, applied and rejected alike, by command id, oldest out first.
-// It holds what the log holds, so a reopened session, or another writer
-// that reads the same log, remembers the same.
-type window struct {
-	max  int
-	m    map[string]*outcome
-	ring []*outcome // insertion order from head, once full
-	head int
-}
-
-func newWindow(max int) window { return window{max: max, m: make(map[string]*outcome)} }
-
-// get returns the outcome of command id, or nil.
-func (r *window) get(id string) *outcome {
-	if id == "" {
-		return nil
-	}
-	return r.m[id]
-}
-
-func (r *window) add(e *outcome) {
-	if r.max == 0 || e.id == "" {
-		return
-	}
-	if len(r.ring) < r.max {
-		r.ring = append(r.ring, e)
-	} else {
-		old := r.ring[r.head]
-		if r.m[old.id] == old {
-			delete(r.m, old.id)
+// run is the owner goroutine: it takes the decider role when a holder
+// hands it over because work is queued (group commit: the requests queued
+// meanwhile are decided and appended together), and at the end.
+func (o *owner) run(ctx context.Context) {
+	defer o.shutdown()
+	for {
+		select {
+		case <-o.s.wake:
+			if !o.drain(ctx) {
+				return
+			}
+		case <-o.s.quit:
+			o.s.mu.Lock()
+			mine := !o.s.busy
+			o.s.busy = true
+			o.s.mu.Unlock()
+			if !mine {
+				<-o.s.wake // the holder hands it over: the session is stopped
+			}
+			return
 		}
-		r.ring[r.head] = e
-		r.head = (r.head + 1) % r.max
 	}
-	r.m[e.id] = e
 }
 
-// startSeq is the seq before the oldest remembered command, or cur when
-// there is none: reading the log from startSeq+1 finds them all again.
-func (r *window) startSeq(cur uint64) uint64 {
-	if len(r.ring) == 0 {
-		return cur
+// drain carries out the queued work, holding the role: consecutive
+// commands as one batch (up to WithMaxBatch), every other piece of work on
+// its own. It gives the role up when the queue is empty, and returns false,
+// keeping it, when the session is stopped.
+func (o *owner) drain(ctx context.Context) bool {
+	s := o.s
+	for {
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			return false
+		}
+		if len(s.queue) == 0 {
+			s.busy = false
+			s.mu.Unlock()
+			return true
+		}
+		w := s.queue[0]
+		n := 1
+		if w.req != nil {
+			o.batch = o.batch[:0]
+			for _, w := range s.queue {
+				if w.req == nil || len(o.batch) == s.cfg.maxBatch {
+					break
+				}
+				o.batch = append(o.batch, w.req)
+			}
+			n = len(o.batch)
+		}
+		k := copy(s.queue, s.queue[n:])
+		clear(s.queue[k:])
+		s.queue = s.queue[:k]
+		s.mu.Unlock()
+		switch {
+		case w.req != nil:
+			o.process(ctx, o.batch)
+			clear(o.batch)
+		case w.call != nil:
+			w.call.run(o)
+		case w.followFailed:
+			o.m.followFailed()
+		default:
+			o.deliver(w.recs)
+		}
 	}
-	return r.ring[r.head%len(r.ring)].before
+}
+
+// shutdown ends the session, holding the role for good: the follow
+// stream stops, queued work fails with ErrClosed, subscriptions end, the
+// snapshotter saves what it was given last.
+func (o *owner) shutdown() {
+	s := o.s
+	s.stopFollow()
+	s.follows.Wait()
+	s.mu.Lock()
+	queue := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for _, w := range queue {
+		switch {
+		case w.req != nil:
+			w.req.reply <- reply{err: s.closedErr()}
+		case w.call != nil:
+			w.call.fail(s.closedErr())
+		}
+	}
+	for _, sub := range o.subs {
+		sub.end(ErrClosed)
+	}
+	o.subs = nil
+	if o.snaps != nil {
+		o.snaps.stop()
+	}
+	s.cancel()
+	close(s.done)
+}
+
+// follow runs the store's follow stream from the owner's position: every
+// record it delivers takes the decider role, as commands do (or waits in
+// the queue for it). When the stream fails, the machine learns it is
+// stale, and the stream starts again from the owner's position, after a
+// pause that grows while it keeps failing.
+func (o *owner) follow(ctx context.Context, f Follower) {
+	defer o.s.follows.Done()
+	const minPause, maxPause = 20 * time.Millisecond, 2 * time.Second
+	pause := minPause
+	for {
+		after := sessionlog.Position(o.known.Load())
+		delivered := false
+		for rec, err := range f.Follow(ctx, o.s.id, after) {
+			if err != nil {
+				break
+			}
+			delivered = true
+			if uint64(rec.Pos) <= o.known.Load() {
+				continue // an own append, or read already
+			}
+			if !o.s.deliver(rec) {
+				return // stopped
+			}
+		}
+		if ctx.Err() != nil || !o.s.followFailed() {
+			return
+		}
+		if delivered {
+			pause = minPause
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		pause = min(2*pause, maxPause)
+	}
+}
+
+// call is a function run by the holder of the decider role (Session.do).
+type call struct {
+	f   func(o *owner)
+	err error         // set before ran closes: the call did not run
+	ran chan struct{} // closed once f has run, or will not
+}
+
+func (c *call) run(o *owner) {
+	c.f(o)
+	close(c.ran)
+}
+
+func (c *call) fail(err error) {
+	c.err = err
+	close(c.ran)
+}
+
+// bestEffortTimeout bounds the store call whose failure fails no command:
+// SaveSnapshot.
+const bestEffortTimeout = 5 * time.Second
+
+// snapshotter saves snapshots beside the owner: the owner hands it the
+// latest state to save and goes on, never waiting for the store. It holds
+// one job at a time: a newer one replaces one not started yet.
+type snapshotter struct {
+	store Snapshotter
+	id    string
+
+	mu   sync.Mutex
+	job  snapJob
+	has  bool
+	wake chan struct{} // capacity 1
+	quit chan struct{}
+	done chan struct{}
+}
+
+func startSnapshotter(ctx context.Context, store Snapshotter, id string) *snapshotter {
+	sn := &snapshotter{store: store, id: id, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go sn.run(ctx)
+	return sn
+}
+
+// offer hands j over, replacing the job not started yet, if any.
+func (sn *snapshotter) offer(j snapJob) {
+	sn.mu.Lock()
+	sn.job, sn.has = j, true
+	sn.mu.Unlock()
+	select {
+	case sn.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (sn *snapshotter) take() (snapJob, bool) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	j, ok := sn.job, sn.has
+	sn.job, sn.has = snapJob{}, false
+	return j, ok
+}
+
+func (sn *snapshotter) run(ctx context.Context) {
+	defer close(sn.done)
+	for {
+		select {
+		case <-sn.wake:
+		case <-sn.quit:
+			// The last job given is saved before the session stops: the
+			// next Open starts from it.
+			if j, ok := sn.take(); ok {
+				sn.save(ctx, j)
+			}
+			return
+		}
+		if j, ok := sn.take(); ok {
+			sn.save(ctx, j)
+		}
+	}
+}
+
+// save saves j. A snapshot only shortens the next Open: on failure the next
+// interval tries again.
+func (sn *snapshotter) save(ctx context.Context, j snapJob) {
+	ctx, cancel := context.WithTimeout(ctx, bestEffortTimeout)
+	defer cancel()
+	_ = sn.store.SaveSnapshot(ctx, sn.id, Snapshot{State: j.state.Snapshot(), Pos: j.pos, WindowSeq: j.windowSeq})
+}
+
+// stop stops the snapshotter once it has saved its last job.
+func (sn *snapshotter) stop() {
+	close(sn.quit)
+	<-sn.done
 }
 
 // recent keeps the last max events, so that a subscriber starting near the

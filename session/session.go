@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,23 +41,45 @@ type Result struct {
 	Duplicate bool
 }
 
-// Session is one live session: an owner goroutine holding its state, in
-// front of a Store. All methods are safe for concurrent use.
+// Session is one live session: a machine holding its state, in front of a
+// Store, and the goroutines that carry out its plans. All methods are safe
+// for concurrent use.
 type Session struct {
 	id    string
 	store Store
 	cfg   config
+	own   *owner // only the holder of the decider role touches it
 
-	reqs     chan *request       // Submit → owner; unbuffered, so a sent request is the owner's
-	ctrl     chan func(o *owner) // other calls → owner
-	quit     chan struct{}       // closed by stop
-	done     chan struct{}       // closed when the owner has stopped
-	stopOnce sync.Once
-	cancel   context.CancelFunc // ends the owner's store calls: Close's ctx ran out
+	// The decider role: one goroutine at a time holds it and decides
+	// (carries out the machine's plans). A Submit that finds the session
+	// free takes it and decides its own command; work that finds it taken
+	// waits in queue, and the holder hands the role to the owner goroutine
+	// (wake) when it is done, which takes the queue in batches.
+	mu      sync.Mutex
+	busy    bool          // the role is held; !busy means the queue is empty
+	stopped bool          // stop was called: no work is taken any more
+	queue   []work        // waiting for the role, in order
+	wake    chan struct{} // capacity 1: the role is handed to the owner goroutine
+
+	quit       chan struct{} // closed by stop
+	done       chan struct{} // closed when the owner has stopped
+	stopOnce   sync.Once
+	cancel     context.CancelFunc // ends the owner's store calls: Close's ctx ran out
+	stopFollow context.CancelFunc // ends the follow stream
+	follows    sync.WaitGroup     // the follow goroutine
 
 	stateMu    sync.RWMutex
-	state      core.State   // the owner's state, after each commit
+	state      core.State   // the state the last plan installed
 	lastActive atomic.Int64 // clock, unix ns: last command or subscription end
+}
+
+// work is what waits for the decider role: a command, a call (do),
+// records the follow stream delivered, or the news that it failed.
+type work struct {
+	req          *request
+	call         *call
+	recs         []sessionlog.Record
+	followFailed bool
 }
 
 // request is one Submit waiting for the owner.
@@ -106,19 +129,28 @@ func open(ctx context.Context, id string, store Store, cfg config, create bool) 
 		id:     id,
 		store:  store,
 		cfg:    cfg,
-		reqs:   make(chan *request),
-		ctrl:   make(chan func(*owner)),
+		wake:   make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		cancel: cancel,
 	}
 	o := newOwner(s, h)
+	s.own = o
 	if err := o.load(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("session %q: open: %w", id, err)
 	}
 	s.touch()
-	s.setState(o.state)
+	s.setState(o.m.state)
+	if o.snapper != nil && cfg.snapshotInterval > 0 {
+		o.snaps = startSnapshotter(ownerCtx, o.snapper, id)
+	}
+	followCtx, stopFollow := context.WithCancel(ownerCtx)
+	s.stopFollow = stopFollow
+	if f, ok := store.(Follower); ok {
+		s.follows.Add(1)
+		go o.follow(followCtx, f)
+	}
 	go o.run(ownerCtx)
 	return s, nil
 }
@@ -147,24 +179,39 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 	if err := reducer.WellFormed(cmd); err != nil {
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 	req := requestPool.Get().(*request)
 	req.cmd = cmd
-	select {
-	case s.reqs <- req:
-	case <-s.quit:
+	s.mu.Lock()
+	switch {
+	case s.stopped:
+		s.mu.Unlock()
 		requestPool.Put(req)
 		return Result{}, s.closedErr()
-	case <-ctx.Done():
+	case !s.busy:
+		// The session is free: decide here, with no goroutine hand-off.
+		s.busy = true
+		s.mu.Unlock()
+		s.own.batch = append(s.own.batch[:0], req)
+		s.own.process(ctx, s.own.batch)
+		s.own.batch[0] = nil
+		s.leave()
+		r := <-req.reply // answered by the plan just carried out
+		req.cmd = core.Command{}
 		requestPool.Put(req)
-		return Result{}, ctx.Err()
+		return r.res, r.err
 	}
+	s.queue = append(s.queue, work{req: req})
+	s.mu.Unlock()
 	select {
 	case r := <-req.reply:
 		req.cmd = core.Command{}
 		requestPool.Put(req)
 		return r.res, r.err
 	case <-s.done:
-		// The owner answers every request it took before it stops, unless
+		// Every queued request is answered before the owner stops, unless
 		// Close gave up waiting: look once more.
 		select {
 		case r := <-req.reply:
@@ -173,24 +220,117 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 			return Result{}, s.closedErr()
 		}
 	case <-ctx.Done():
-		return Result{}, ctx.Err() // req is dropped, not reused: the owner still answers it
+		if s.unqueue(func(w work) bool { return w.req == req }) {
+			requestPool.Put(req) // never taken: not decided
+		}
+		return Result{}, ctx.Err() // else req is dropped, not reused: the owner still answers it
 	}
+}
+
+// leave gives the decider role up, to the owner goroutine if work waits
+// or the session is stopped.
+func (s *Session) leave() {
+	s.mu.Lock()
+	if len(s.queue) == 0 && !s.stopped {
+		s.busy = false
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.wake <- struct{}{} // never blocks: only a holder sends, and the owner took the last
+}
+
+// unqueue removes the first queued work that match finds, and reports
+// whether there was one.
+func (s *Session) unqueue(match func(work) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.IndexFunc(s.queue, match); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+		return true
+	}
+	return false
 }
 
 func (s *Session) closedErr() error { return fmt.Errorf("session %q: %w", s.id, ErrClosed) }
 
-// do runs f on the owner goroutine and waits for it.
+// do runs f as the holder of the decider role, here if the session is
+// free, and waits for it. f must not block.
 func (s *Session) do(ctx context.Context, f func(o *owner)) error {
-	ran := make(chan struct{})
-	select {
-	case s.ctrl <- func(o *owner) { f(o); close(ran) }:
-	case <-s.quit:
-		return s.closedErr()
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	<-ran // f does not block
-	return nil
+	s.mu.Lock()
+	switch {
+	case s.stopped:
+		s.mu.Unlock()
+		return s.closedErr()
+	case !s.busy:
+		s.busy = true
+		s.mu.Unlock()
+		f(s.own)
+		s.leave()
+		return nil
+	}
+	c := &call{f: f, ran: make(chan struct{})}
+	s.queue = append(s.queue, work{call: c})
+	s.mu.Unlock()
+	select {
+	case <-c.ran:
+	case <-ctx.Done():
+		if s.unqueue(func(w work) bool { return w.call == c }) {
+			return ctx.Err()
+		}
+		<-c.ran // taken: it runs, or fails, without blocking
+	}
+	return c.err
+}
+
+// deliver hands a record the follow stream delivered to the decider: here,
+// if the session is free, else through the queue (after the records queued
+// already). It reports false once the session is stopped.
+func (s *Session) deliver(rec sessionlog.Record) bool {
+	s.mu.Lock()
+	switch {
+	case s.stopped:
+		s.mu.Unlock()
+		return false
+	case !s.busy:
+		s.busy = true
+		s.mu.Unlock()
+		s.own.one[0] = rec
+		s.own.deliver(s.own.one[:])
+		s.own.one[0] = sessionlog.Record{}
+		s.leave()
+		return true
+	}
+	if n := len(s.queue); n > 0 && s.queue[n-1].recs != nil {
+		s.queue[n-1].recs = append(s.queue[n-1].recs, rec)
+	} else {
+		s.queue = append(s.queue, work{recs: []sessionlog.Record{rec}})
+	}
+	s.mu.Unlock()
+	return true
+}
+
+// followFailed tells the machine that the follow stream failed, and
+// reports false once the session is stopped.
+func (s *Session) followFailed() bool {
+	s.mu.Lock()
+	switch {
+	case s.stopped:
+		s.mu.Unlock()
+		return false
+	case !s.busy:
+		s.busy = true
+		s.mu.Unlock()
+		s.own.m.followFailed()
+		s.leave()
+		return true
+	}
+	s.queue = append(s.queue, work{followFailed: true})
+	s.mu.Unlock()
+	return true
 }
 
 // State returns the session's current state: that of the last command
@@ -236,7 +376,7 @@ func (s *Session) Watch(ctx context.Context) (core.State, *Subscription, error) 
 		st  core.State
 		sub *Subscription
 	)
-	if err := s.do(ctx, func(o *owner) { st, sub = o.state, o.subscribe(o.state.Seq()) }); err != nil {
+	if err := s.do(ctx, func(o *owner) { st, sub = o.m.state, o.subscribe(o.m.state.Seq()) }); err != nil {
 		return core.State{}, nil, err
 	}
 	return st, sub, nil
@@ -258,7 +398,24 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 }
 
-func (s *Session) stop() { s.stopOnce.Do(func() { close(s.quit) }) }
+func (s *Session) stop() {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
+		close(s.quit)
+	})
+}
+
+// isDone reports whether the session has stopped.
+func (s *Session) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // Done is closed when the session has stopped, by Close or by a Manager.
 func (s *Session) Done() <-chan struct{} { return s.done }

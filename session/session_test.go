@@ -785,6 +785,10 @@ func TestSnapshotEqualsFold(t *testing.T) {
 				withSnap.Close(testwait.Context(t))
 				without.Close(testwait.Context(t))
 			}
+			// Snapshots are saved beside the owner; Close waits for the last.
+			if err := s.Close(testwait.Context(t)); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := st.LatestSnapshot(testwait.Context(t), "room-1"); err != nil {
 				t.Errorf("no snapshot was taken: %v", err)
 			}

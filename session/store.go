@@ -119,3 +119,24 @@ type Snapshotter interface {
 	// matching ErrNotFound when it has none.
 	LatestSnapshot(ctx context.Context, session string) (Snapshot, error)
 }
+
+// Follower is a Store shared by several writers (several gavel instances
+// on one JetStream stream) that delivers a session's records as they are
+// stored, whoever appended them. A live session follows its log through
+// it: another writer's records reach its state, idempotency window and
+// subscribers at once, in log order, interleaved with its own appends. A
+// store with one writer (memory, files) needs none.
+//
+// The runtime checks what it is given as when it opens a session: the
+// events of the records after its position continue its seq without a gap;
+// a record that does not makes it read the store before it decides again.
+type Follower interface {
+	// Follow yields the session's records stored after position after, in
+	// log order, each with its Pos, as they are stored, the caller's own
+	// appends included; it waits for more until ctx ends. It skips none:
+	// a stream that could not go on from where it was (a lost connection
+	// it could not resume) yields an error and ends, and the runtime then
+	// reads the store before its next decision and calls Follow again from
+	// its position. ctx's end ends it too (its error may be yielded).
+	Follow(ctx context.Context, session string, after sessionlog.Position) iter.Seq2[sessionlog.Record, error]
+}

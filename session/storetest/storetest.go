@@ -9,7 +9,7 @@
 // conflicts (also between concurrent writers), reads from every seq,
 // ordering, records without events and rejected commands, session ids that
 // are not plain words, listing, and the optional interfaces the store
-// implements (BatchAppender, Snapshotter). newStore must return an empty
+// implements (BatchAppender, Snapshotter, Follower). newStore must return an empty
 // store and clean it up with t.Cleanup.
 //
 // Package storetest imports session, sessionlog, core, events, reducer and
@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"Cancelled", testCancelled},
 		{"BatchAppender", testBatchAppender},
 		{"Snapshotter", testSnapshotter},
+		{"Follower", testFollower},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, newStore(t)) })
@@ -493,4 +494,90 @@ func testSnapshotter(t *testing.T, st session.Store) {
 	// Appending goes on after a snapshot.
 	more := Records(21)[20:]
 	appendAll(t, st, "room-1", pos[len(pos)-1], more)
+}
+
+// followWait bounds the waits of testFollower.
+const followWait = 30 * time.Second
+
+func testFollower(t *testing.T, st session.Store) {
+	f, ok := st.(session.Follower)
+	if !ok {
+		t.Skip("not a Follower")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), followWait)
+	defer cancel()
+	for _, err := range f.Follow(ctx, "nobody", 0) {
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Follow of an unknown session: %v, want ErrNotFound", err)
+		}
+	}
+	create(t, st, "room-1")
+	create(t, st, "room-2")
+	recs := Records(12)
+	pos := appendAll(t, st, "room-1", 0, recs[:4])
+	// Two followers, from the start and after the second record, and a
+	// third that stops after one record.
+	var wg sync.WaitGroup
+	follow := func(after sessionlog.Position) <-chan sessionlog.Record {
+		ch := make(chan sessionlog.Record, len(recs))
+		wg.Go(func() {
+			defer close(ch)
+			for rec, err := range f.Follow(ctx, "room-1", after) {
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Errorf("Follow(after %d): %v", after, err)
+					}
+					return
+				}
+				ch <- rec
+			}
+		})
+		return ch
+	}
+	all, later := follow(0), follow(pos[1])
+	for range f.Follow(ctx, "room-1", 0) {
+		break // stopping early is allowed
+	}
+	// Records appended while they follow, and another session's.
+	pos = append(pos, appendAll(t, st, "room-1", pos[3], recs[4:])...)
+	appendAll(t, st, "room-2", 0, Records(3))
+	want := withPos(recs, pos)
+	collect := func(ch <-chan sessionlog.Record, n int) []sessionlog.Record {
+		var got []sessionlog.Record
+		timer := time.NewTimer(followWait)
+		defer timer.Stop()
+		for len(got) < n {
+			select {
+			case rec, ok := <-ch:
+				if !ok {
+					t.Fatalf("the follower ended after %d records, want %d", len(got), n)
+				}
+				got = append(got, rec)
+			case <-timer.C:
+				t.Fatalf("the follower delivered %d records in %v, want %d", len(got), followWait, n)
+			}
+		}
+		return got
+	}
+	if diff := cmp.Diff(want, collect(all, len(want)), equateEmpty); diff != "" {
+		t.Errorf("Follow(after 0) (-appended +followed):\n%s", diff)
+	}
+	if diff := cmp.Diff(want[2:], collect(later, len(want)-2), equateEmpty); diff != "" {
+		t.Errorf("Follow(after %d) (-appended +followed):\n%s", pos[1], diff)
+	}
+	// ctx's end ends them.
+	cancel()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(followWait):
+		t.Fatal("Follow did not end with its context")
+	}
+	for range all {
+		t.Error("a record after the last")
+	}
 }

@@ -137,7 +137,7 @@ func (c *Client) Subscribe(ctx context.Context, id string, after uint64) (*Subsc
 			start = last.Sequence + 1
 		}
 	}
-	msgs, err := r.follow(ctx, subject, start)
+	msgs, err := r.follow(ctx, subject, start, 0)
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: subscribe to %q: %w", id, err)
 	}

@@ -131,12 +131,14 @@ func (r logReader) start(ctx context.Context, subject string, from uint64, last 
 }
 
 // records yields the records of subject as Store.Records does, up to the
-// subject's last message when reading started.
-func (r logReader) records(ctx context.Context, subject string, from uint64, yield func(sessionlog.Record) bool) error {
+// subject's last message when reading started, which it hands to onLast
+// first.
+func (r logReader) records(ctx context.Context, subject string, from uint64, onLast func(*jetstream.RawStreamMsg), yield func(sessionlog.Record) bool) error {
 	last, err := r.last(ctx, subject)
 	if err != nil || last == nil {
 		return err
 	}
+	onLast(last)
 	next, ok, err := r.start(ctx, subject, from, last)
 	if err != nil || !ok {
 		return err
@@ -158,7 +160,11 @@ func (r logReader) records(ctx context.Context, subject string, from uint64, yie
 		}
 		next = m.Sequence + 1
 	}
-	msgs, err := r.follow(ctx, subject, next)
+	// Creating the consumer is a request like the gets above: sent again
+	// when unanswered (a server going away, a meta leader election).
+	msgs, err := retry(ctx, r.wait, attemptTimeout, func(actx context.Context) (jetstream.MessagesContext, error) {
+		return r.follow(actx, subject, next, 0)
+	}, nil)
 	if err != nil {
 		return err
 	}
@@ -184,13 +190,15 @@ func (r logReader) records(ctx context.Context, subject string, from uint64, yie
 
 // follow returns the messages of subject from stream sequence seq on, in
 // order and without gaps, through an ordered consumer (it recreates itself
-// after a gap, a server restart or a leader change).
+// after a gap, a server restart or a leader change). With resets > 0 it
+// tries that many times to recreate itself, and Next then returns the
+// error; else it tries for ever, one to ten seconds apart.
 //
 // Its pull requests expire after two seconds (the default is thirty), so
 // that a consumer lost with its server is noticed, by two missed
 // heartbeats, and recreated within two seconds rather than ten.
-func (r logReader) follow(ctx context.Context, subject string, seq uint64) (jetstream.MessagesContext, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
+func (r logReader) follow(ctx context.Context, subject string, seq uint64, resets int) (jetstream.MessagesContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, MaxResetAttempts: resets}
 	if seq > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = seq
@@ -242,7 +250,7 @@ func (c *Client) ReadLog(ctx context.Context, id string) (io.ReadCloser, error) 
 	if last == nil {
 		return lr, nil
 	}
-	if lr.msgs, err = r.follow(ctx, subject, 1); err != nil {
+	if lr.msgs, err = r.follow(ctx, subject, 1, 0); err != nil {
 		return nil, fmt.Errorf("gavel/nats: session %q: %w", id, err)
 	}
 	lr.last = last.Sequence

@@ -58,8 +58,13 @@ const (
 type Store struct {
 	js     jetstream.JetStream
 	reader logReader
-	snaps  jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
-	chunk  uint32                // the size of a snapshot's chunks: fits the connection's max payload
+	// follower reads the stream for Follow, through a JetStream context
+	// whose requests time out after attemptTimeout: an ordered consumer
+	// recreating itself after a server restart is not held for the
+	// default five seconds by a request the old server never answered.
+	follower logReader
+	snaps    jetstream.ObjectStore // bucket <stream>_SNAP: the latest snapshot of each session
+	chunk    uint32                // the size of a snapshot's chunks: fits the connection's max payload
 
 	headers sync.Map // session id → sessionlog.Header; a header never changes
 	tails   sync.Map // session id → tail: the last append this store made
@@ -80,6 +85,7 @@ type tail struct {
 var (
 	_ session.Store       = (*Store)(nil)
 	_ session.Snapshotter = (*Store)(nil)
+	_ session.Follower    = (*Store)(nil)
 )
 
 // NewStore returns a Store on nc's JetStream, creating the stream (WithStream,
@@ -135,9 +141,23 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: object store %s_SNAP: %w", cfg.stream, err)
 	}
+	fjs, err := jetstream.New(nc, jetstream.WithDefaultTimeout(attemptTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)
+	}
+	fstream, err := fjs.Stream(ctx, cfg.stream)
+	if err != nil {
+		return nil, fmt.Errorf("gavel/nats: stream %s: %w", cfg.stream, err)
+	}
 	// A chunk is a message of its own: leave room for its headers.
 	chunk := uint32(min(128<<10, max(nc.MaxPayload()-1024, 512)))
-	return &Store{js: js, reader: logReader{stream: stream, subj: subj, wait: cfg.storeWait}, snaps: snaps, chunk: chunk}, nil
+	return &Store{
+		js:       js,
+		reader:   logReader{stream: stream, subj: subj, wait: cfg.storeWait},
+		follower: logReader{stream: fstream, subj: subj, wait: cfg.storeWait},
+		snaps:    snaps,
+		chunk:    chunk,
+	}, nil
 }
 
 func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, c shared) (jetstream.Stream, error) {
@@ -275,8 +295,29 @@ func (s *Store) append(ctx context.Context, id string, expected sessionlog.Posit
 	if err != nil {
 		return 0, fmt.Errorf("session %q: append after position %d: %w", id, expected, err)
 	}
-	s.tails.Store(id, tail{pos: pos, seq: after})
+	s.noteTail(id, pos, after)
 	return pos, nil
+}
+
+// noteTail remembers that the session's log holds a record at pos, after
+// which its seq is seq, unless a later record is known already: so that
+// Append of a record with no events after it needs no read.
+func (s *Store) noteTail(id string, pos sessionlog.Position, seq uint64) {
+	next := tail{pos: pos, seq: seq}
+	for {
+		old, loaded := s.tails.LoadOrStore(id, next)
+		if !loaded || old.(tail).pos >= pos || s.tails.CompareAndSwap(id, old, next) {
+			return
+		}
+	}
+}
+
+// noteMsg is noteTail for the record message m (of session id) read from
+// the stream.
+func (s *Store) noteMsg(id string, seq uint64, h gonats.Header) {
+	if after, err := seqHeader(h); err == nil {
+		s.noteTail(id, sessionlog.Position(seq), after)
+	}
 }
 
 // landed returns the position of the record after expected if writer
@@ -306,7 +347,8 @@ func (s *Store) lastPosition(ctx context.Context, id string) (sessionlog.Positio
 
 // afterSeq returns the session's seq after rec: its last event's, or for a
 // record with no events the seq after the record at expected, which this
-// store usually remembers from its own last append.
+// store remembers from the last record it appended, read or delivered to a
+// follower: so on the path of a command, the append is the one round trip.
 func (s *Store) afterSeq(ctx context.Context, id, subject string, expected sessionlog.Position, rec sessionlog.Record) (uint64, error) {
 	if n := len(rec.Events); n > 0 {
 		return rec.Events[n-1].Sequence(), nil
@@ -471,11 +513,61 @@ func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[s
 			yield(sessionlog.Record{}, err)
 			return
 		}
-		err = s.reader.records(ctx, s.reader.subj.log+tok, from, func(r sessionlog.Record) bool {
-			return yield(r, nil)
-		})
+		err = s.reader.records(ctx, s.reader.subj.log+tok, from,
+			func(last *jetstream.RawStreamMsg) { s.noteMsg(id, last.Sequence, last.Header) },
+			func(r sessionlog.Record) bool { return yield(r, nil) })
 		if err != nil {
 			yield(sessionlog.Record{}, fmt.Errorf("session %q: records: %w", id, err))
+		}
+	}
+}
+
+// Follow implements session.Follower: an ordered consumer on the session's
+// log subject from stream sequence after+1, which delivers every record
+// stored there, by any instance, as it is stored. The consumer recreates
+// itself from the last record it delivered when it misses heartbeats (a
+// lost connection, a server restart, a change of stream leader) or finds a
+// gap; if recreating it fails, Follow yields the error and ends, and the
+// runtime reads the log before its next decision and follows again from
+// its position. ctx's end stops it without an error.
+func (s *Store) Follow(ctx context.Context, id string, after sessionlog.Position) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
+		tok, err := s.known(ctx, id)
+		if err != nil {
+			yield(sessionlog.Record{}, err)
+			return
+		}
+		msgs, err := s.follower.follow(ctx, s.reader.subj.log+tok, uint64(after)+1, 1)
+		if err != nil {
+			if ctx.Err() == nil {
+				yield(sessionlog.Record{}, fmt.Errorf("session %q: follow: %w", id, err))
+			}
+			return
+		}
+		defer msgs.Stop()
+		// A consumer being recreated waits for Stop, not for ctx.
+		defer context.AfterFunc(ctx, msgs.Stop)()
+		for {
+			m, err := msgs.Next(jetstream.NextContext(ctx))
+			if ctx.Err() != nil {
+				return
+			}
+			var meta *jetstream.MsgMetadata
+			if err == nil {
+				meta, err = m.Metadata()
+			}
+			var rec sessionlog.Record
+			if err == nil {
+				rec, err = parseRecord(m.Data(), meta.Sequence.Stream)
+			}
+			if err != nil {
+				yield(sessionlog.Record{}, fmt.Errorf("session %q: follow: %w", id, err))
+				return
+			}
+			s.noteMsg(id, meta.Sequence.Stream, m.Headers())
+			if !yield(rec, nil) {
+				return
+			}
 		}
 	}
 }
