@@ -15,6 +15,7 @@
 //	m.Submit(ctx, "room-1", cmd)                 // creates the session if the store lacks it
 //	m.Subscribe(ctx, "room-1", after)            // these three: ErrNotFound if it does not exist
 //	m.Watch(ctx, "room-1"); m.State(ctx, "room-1")
+//	m.Sync(ctx, "room-1")                        // State after reading the log's tail: a read barrier
 //	m.Close(ctx)                                 // no goroutine survives it
 //
 //	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
