@@ -20,7 +20,7 @@ import (
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
 	"github.com/gavelrtc/gavel/session"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
+	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
@@ -35,16 +35,16 @@ const room = "room-1"
 // about this long.
 const ttl = time.Second
 
-// cluster is gavel's nodes in one process, as phase 1 of the media home
-// has them: one session manager (control state is shared, since it does
-// not yet flow between nodes), and per node a media hub, a relay hub, a
-// NATS connection and a websocket server, on one embedded NATS server.
+// cluster is gavel's nodes in one process, each as a deployment runs it:
+// its own NATS connection (to its own server of a three-server JetStream
+// cluster; to the one server with -short), its own session manager on a
+// JetStream store (the session's log, which every node's runtime follows),
+// a media hub, a relay hub and a websocket server.
 type cluster struct {
 	t     testing.TB
 	opts  []relay.Option // of every node's relay hub
-	m     *session.Manager
+	nats  *natsServers
 	key   []byte
-	url   string // NATS
 	ids   []string
 	nodes map[string]*node
 	stops []func(context.Context) // close runs them, last first
@@ -53,26 +53,14 @@ type cluster struct {
 type node struct {
 	id    string
 	nc    *nats.Conn
+	store *lagStore
+	m     *session.Manager
 	local *wsmedia.Hub
 	hub   *relay.Hub
 	ws    *ws.Server
 	http  *httptest.Server
 	url   string      // the websocket URL
 	down  atomic.Bool // stopped or crashed: its errors are expected
-}
-
-// newManager is the session manager the nodes share.
-func newManager(t testing.TB) (*session.Manager, func(context.Context)) {
-	t.Helper()
-	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(wstest.Presets))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, func(ctx context.Context) {
-		if err := m.Close(ctx); err != nil && !errors.Is(err, session.ErrClosed) {
-			t.Errorf("closing the manager: %v", err)
-		}
-	}
 }
 
 // startCluster starts nodes with ids and waits until each sees them all.
@@ -85,16 +73,7 @@ func startCluster(t testing.TB, ids ...string) *cluster {
 // startClusterWith is startCluster with more options for the relay hubs.
 func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster {
 	t.Helper()
-	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, closeManager := newManager(t)
-	c := &cluster{t: t, opts: opts, m: m, key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), nodes: make(map[string]*node)}
-	c.stops = append(c.stops, func(context.Context) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}, closeManager)
+	c := &cluster{t: t, opts: opts, nats: startNATS(t), key: make([]byte, ws.MinKeySize), nodes: make(map[string]*node)}
 	testwait.Cleanup(t, c.close)
 	rand.Read(c.key)
 	for _, id := range ids {
@@ -103,7 +82,8 @@ func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster
 	return c
 }
 
-// close stops the nodes that run, the manager and the NATS server.
+// close stops the nodes that run (the NATS servers stop on the test's
+// cleanup, after).
 func (c *cluster) close(ctx context.Context) {
 	for i := len(c.stops) - 1; i >= 0; i-- {
 		c.stops[i](ctx)
@@ -114,20 +94,37 @@ func (c *cluster) close(ctx context.Context) {
 // add starts node id and waits until every node sees it.
 func (c *cluster) add(id string) {
 	c.t.Helper()
-	c.nodes[id] = c.start(id)
+	c.nodes[id] = c.start(id, len(c.nodes))
 	c.ids = append(c.ids, id)
 	slices.Sort(c.ids)
 	for _, n := range c.nodes {
-		mediatest.WaitUntil(c.t, n.id+" seeing "+id, func() bool { return slices.Equal(n.hub.Nodes(), c.ids) })
+		if !n.down.Load() {
+			mediatest.WaitUntil(c.t, n.id+" seeing "+id, func() bool { return slices.Equal(n.hub.Nodes(), c.live()) })
+		}
 	}
 }
 
-func (c *cluster) start(id string) *node {
+// live are the ids of the nodes that run.
+func (c *cluster) live() []string {
+	return slices.DeleteFunc(slices.Clone(c.ids), func(id string) bool { return c.nodes[id].down.Load() })
+}
+
+// start starts node id, the i-th, on its NATS server.
+func (c *cluster) start(id string, i int) *node {
 	t := c.t
 	t.Helper()
+	ctx := testwait.Context(t)
 	n := &node{id: id}
 	var err error
-	if n.nc, err = nats.Connect(c.url); err != nil {
+	if n.nc, err = nats.Connect(c.nats.url(i)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := gnats.NewStore(ctx, n.nc, gnats.WithReplicas(c.nats.replicas))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.store = &lagStore{Store: st}
+	if n.m, err = session.NewManager(n.store, session.WithPresets(wstest.Presets)); err != nil {
 		t.Fatal(err)
 	}
 	report := func(err error) {
@@ -135,15 +132,16 @@ func (c *cluster) start(id string) *node {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
-	if n.local, err = wsmedia.New(c.m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
+	if n.local, err = wsmedia.New(n.m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
 		wsmedia.WithErrorHandler(report)); err != nil {
 		t.Fatal(err)
 	}
-	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts...)
-	if n.hub, err = relay.New(testwait.Context(t), n.nc, id, n.local, opts...); err != nil {
+	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithReplicas(c.nats.replicas),
+		relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts...)
+	if n.hub, err = relay.New(ctx, n.nc, id, n.local, opts...); err != nil {
 		t.Fatal(err)
 	}
-	if n.ws, err = ws.NewServer(c.m, c.key, ws.WithMedia(n.hub)); err != nil {
+	if n.ws, err = ws.NewServer(n.m, c.key, ws.WithMedia(n.hub)); err != nil {
 		t.Fatal(err)
 	}
 	n.http = httptest.NewServer(n.ws)
@@ -158,7 +156,8 @@ func (c *cluster) stop(ctx context.Context, n *node) {
 	if n.down.Swap(true) {
 		return
 	}
-	for _, err := range []error{n.hub.Close(ctx), n.ws.Shutdown(ctx), n.local.Close(ctx)} {
+	n.store.letGo()
+	for _, err := range []error{n.hub.Close(ctx), n.ws.Shutdown(ctx), n.local.Close(ctx), n.m.Close(ctx)} {
 		if err != nil {
 			c.t.Errorf("stopping %s: %v", n.id, err)
 		}
@@ -180,6 +179,10 @@ func (c *cluster) crash(ctx context.Context, n *node) {
 	}
 	if err := n.ws.Shutdown(ctx); err != nil {
 		c.t.Errorf("crashing %s: %v", n.id, err)
+	}
+	n.store.letGo()
+	if err := n.m.Close(ctx); err != nil {
+		c.t.Errorf("crashing %s: closing its manager: %v", n.id, err)
 	}
 	n.http.Close()
 }
@@ -476,11 +479,11 @@ func TestUnansweredConnectCloses(t *testing.T) {
 	leakcheck.Check(t)
 	c := startClusterWith(t, []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}, "node-a", "node-b") // room-1's home: node-b
 	ctx := testwait.Context(t)
-	if _, err := c.m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
+	if _, err := c.nodes["node-b"].m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
 		t.Fatal(err)
 	}
 	// node-a as a relay that asks and then goes quiet.
-	nc, err := nats.Connect(c.url)
+	nc, err := nats.Connect(c.nats.url(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +504,7 @@ func TestUnansweredConnectCloses(t *testing.T) {
 func TestNewOptions(t *testing.T) {
 	leakcheck.Check(t)
 	c := startCluster(t, "node-a")
-	nc, err := nats.Connect(c.url)
+	nc, err := nats.Connect(c.nats.url(0))
 	if err != nil {
 		t.Fatal(err)
 	}
