@@ -14,9 +14,9 @@ import (
 
 	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
+	"github.com/gavelrtc/gavel/sessionlog"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
-	"github.com/gavelrtc/gavel/sessionlog"
 )
 
 // natsServers are the NATS servers of the tests' nodes: in full runs, a
