@@ -339,6 +339,58 @@ func TestMediaThroughTheHome(t *testing.T) {
 	}
 }
 
+// TestKickedThroughALaggingNode: the home (node-b) and the node of dave's
+// socket (node-c) lag the session's log (their follow streams deliver
+// nothing); a host on node-a kicks dave. Dave comes back through node-c,
+// whose runtime still has him in: the home reads the log's tail before it
+// decides (its runtime's read barrier), refuses him with not_joined, and
+// its router, which learns the kick from that read, stops his media at
+// every viewer, all before either node's follow stream delivers the kick.
+func TestKickedThroughALaggingNode(t *testing.T) {
+	leakcheck.Check(t)
+	c := startCluster(t, "node-a", "node-b", "node-c") // room-1's home: node-b
+	hana := c.dial("node-a", "hana", "host", wsmediatest.WithPC)
+	dave := c.dial("node-c", "dave", "attendee", wsmediatest.Publishing)
+	connect(hana, dave)
+	dave.Publish(mediatest.PacketInterval)
+	for _, k := range []webrtc.RTPCodecType{audio, video} {
+		mediatest.WaitUntil(t, "hana receiving dave's "+k.String(), func() bool { return hana.Received(from("dave", k), 2) })
+	}
+	home, via := c.nodes["node-b"], c.nodes["node-c"]
+	home.store.hold()
+	via.store.hold()
+	res := hana.Do(core.Command{Type: core.Kick, Target: "dave"})
+	if res.Err != nil || len(res.Events) != 1 {
+		t.Fatalf("kick: %+v", res)
+	}
+	ctx := testwait.Context(t)
+	for _, n := range []*node{home, via} {
+		if st, err := n.m.State(ctx, room); err != nil || !st.Joined("dave") {
+			t.Fatalf("%s's runtime: dave joined %v (%v), want it lagging, dave still in", n.id, st.Joined("dave"), err)
+		}
+	}
+
+	again := c.dial("node-c", "dave", "attendee", wsmediatest.FramesOnly)
+	again.Send(wire.AppendMediaConnect(nil))
+	if f, _ := again.Until("media_closed", isMediaClosed); f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
+		t.Errorf("a kicked participant's media_connect through a lagging node: %+v, want not_joined", f.Media)
+	}
+	for _, k := range []webrtc.RTPCodecType{audio, video} {
+		mediatest.WaitUntil(t, "dave's "+k.String()+" ending at hana", func() bool { return hana.Ended(from("dave", k)) })
+	}
+	if st, err := via.m.State(ctx, room); err != nil || !st.Joined("dave") {
+		t.Fatalf("node-c's runtime caught up (%v) before its stream was let go: the test shows nothing", err)
+	}
+
+	home.store.letGo()
+	via.store.letGo()
+	// dave's first socket was replaced by his second, which node-c now
+	// tells of the kick.
+	if f, _ := again.Until("dave's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
+		t.Errorf("dave's goodbye %q, want kicked", f.Reason)
+	}
+}
+
 // TestFailover: the session's home stops, gracefully or by crashing; every
 // participant is told its media moved, connects again, and gets media from
 // the new home, where the muted participant stays muted.
