@@ -52,6 +52,7 @@ type cluster struct {
 
 type node struct {
 	id    string
+	i     int // its NATS server's index (in a cluster)
 	nc    *nats.Conn
 	store *lagStore
 	m     *session.Manager
@@ -114,9 +115,9 @@ func (c *cluster) start(id string, i int) *node {
 	t := c.t
 	t.Helper()
 	ctx := testwait.Context(t)
-	n := &node{id: id}
+	n := &node{id: id, i: i % len(c.nats.servers)}
 	var err error
-	if n.nc, err = nats.Connect(c.nats.url(i)); err != nil {
+	if n.nc, err = nats.Connect(c.nats.url(n.i)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := gnats.NewStore(ctx, n.nc, gnats.WithReplicas(c.nats.replicas))
@@ -167,10 +168,14 @@ func (c *cluster) stop(ctx context.Context, n *node) {
 }
 
 // crash stops n as a node that dies: its NATS connection drops (it leaves
-// nobody word), its media stops; the rest only cleans up.
-func (c *cluster) crash(ctx context.Context, n *node) {
+// nobody word), its media stops; the rest only cleans up. withServer: its
+// NATS server of the cluster dies with it, as an embedded one does.
+func (c *cluster) crash(ctx context.Context, n *node, withServer bool) {
 	n.down.Store(true)
 	n.nc.Close()
+	if withServer {
+		c.nats.servers[n.i].Shutdown()
+	}
 	if err := n.local.Close(ctx); err != nil {
 		c.t.Errorf("crashing %s: %v", n.id, err)
 	}
@@ -398,16 +403,39 @@ func TestFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a crashed node is seen gone after the registry's TTL")
 	}
-	for _, crash := range []bool{false, true} {
-		name := map[bool]string{false: "stop", true: "crash"}[crash]
-		t.Run(name, func(t *testing.T) {
+	for _, how := range downs {
+		t.Run(how.String(), func(t *testing.T) {
 			leakcheck.Check(t)
-			failover(t, crash)
+			failover(t, how)
 		})
 	}
 }
 
-func failover(t *testing.T, crash bool) {
+// down is how a node goes away.
+type down int
+
+const (
+	stopped           down = iota // it shuts down: it leaves the nodes
+	crashed                       // it dies: its key expires
+	crashedWithServer             // it dies with its NATS server (embedded), one of the cluster's three
+)
+
+var downs = []down{stopped, crashed, crashedWithServer}
+
+func (d down) String() string {
+	return [...]string{"stop", "crash", "crash-with-server"}[d]
+}
+
+// end ends node n as how says.
+func (c *cluster) end(ctx context.Context, n *node, how down) {
+	if how == stopped {
+		c.stop(ctx, n)
+		return
+	}
+	c.crash(ctx, n, how == crashedWithServer)
+}
+
+func failover(t *testing.T, how down) {
 	c := startCluster(t, "node-a", "node-b", "node-c")
 	const home, next = "node-b", "node-c" // room-1's home among the three, and without node-b
 	if h, n := relay.Home(room, c.ids), relay.Home(room, []string{"node-a", "node-c"}); h != home || n != next {
@@ -431,19 +459,14 @@ func failover(t *testing.T, crash bool) {
 	}
 
 	start := time.Now()
-	ctx := testwait.Context(t)
-	if crash {
-		c.crash(ctx, c.nodes[home])
-	} else {
-		c.stop(ctx, c.nodes[home])
-	}
+	c.end(testwait.Context(t), c.nodes[home], how)
 	moved(t, all...)
 	bob.Publish(mediatest.PacketInterval)
 	carol.Publish(mediatest.PacketInterval)
 	for _, k := range []webrtc.RTPCodecType{audio, video} {
 		mediatest.WaitUntil(t, "hana receiving bob's "+k.String()+" again", func() bool { return hana.Received(from("bob", k), 0) })
 	}
-	t.Logf("media back %v after the home stopped (crash: %v, TTL %v)", time.Since(start).Round(time.Millisecond), crash, ttl)
+	t.Logf("media back %v after the home went away (%v, TTL %v)", time.Since(start).Round(time.Millisecond), how, ttl)
 	c.wantRouters(next)
 
 	// Carol stayed muted: before the home stopped, meanwhile and at the
@@ -501,7 +524,7 @@ func TestRelayedMediaLifecycle(t *testing.T) {
 	bob.Join()
 	bob.Send(wire.AppendMediaConnect(nil))
 	bob.Until("an offer", isOffer)
-	c.crash(testwait.Context(t), c.nodes["node-c"])
+	c.crash(testwait.Context(t), c.nodes["node-c"], false)
 	mediatest.WaitUntil(t, "the room at the home to close", func() bool { return !hasRoom() })
 }
 

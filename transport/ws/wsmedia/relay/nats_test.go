@@ -119,9 +119,8 @@ func (s *natsServers) ready() bool {
 	return leaders == 1
 }
 
-// url is the client URL of node i's server: its own in a cluster, the one
-// server with -short.
-func (s *natsServers) url(i int) string { return s.servers[i%len(s.servers)].ClientURL() }
+// url is the client URL of server i.
+func (s *natsServers) url(i int) string { return s.servers[i].ClientURL() }
 
 func (s *natsServers) shutdown() {
 	for _, srv := range s.servers {
