@@ -289,12 +289,15 @@ func silenced(t *testing.T, r *media.Router, publisher *wsmediatest.Participant,
 	return s
 }
 
-// TestMediaThroughTheHome: three nodes, a participant on each; the
-// session's router runs at its home only, and every participant's media
-// goes through it: the host's mute (on a node that is not the home) stops
-// the publisher's audio at every viewer, the host's kick closes the kicked
-// participant's media, and a kicked participant who comes back through
-// another node is refused media by the home.
+// TestMediaThroughTheHome: three nodes, each with its own runtime on the
+// log, a participant on each; the session's router runs at its home
+// (node-b) only, and every participant's media goes through it. The host
+// on node-a mutes and then kicks bob, whose socket is on node-c: each is
+// decided on a third node, neither the home nor bob's, and reaches the
+// home's router through the home's follow stream of the log. The mute
+// stops bob's audio at every viewer, the kick closes his media and ends
+// his tracks at every viewer (carol's go on), and when he comes back
+// through another node the home refuses him media.
 func TestMediaThroughTheHome(t *testing.T) {
 	leakcheck.Check(t)
 	c := startCluster(t, "node-a", "node-b", "node-c")
@@ -323,21 +326,25 @@ func TestMediaThroughTheHome(t *testing.T) {
 	}
 	silenced(t, c.router(home), bob, hana, carol)
 
-	if res := hana.Do(core.Command{Type: core.Kick, Target: "carol"}); res.Err != nil {
+	if res := hana.Do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
 		t.Fatalf("kick: %+v", res)
 	}
-	if f, _ := carol.Until("carol's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
-		t.Errorf("carol's goodbye %q, want kicked", f.Reason)
+	if f, _ := bob.Until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
+		t.Errorf("bob's goodbye %q, want kicked", f.Reason)
 	}
-	mediatest.WaitUntil(t, "carol's PeerConnection closed", func() bool {
-		return carol.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
+	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
+		return bob.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
 	})
-	for _, k := range []webrtc.RTPCodecType{audio, video} {
-		mediatest.WaitUntil(t, "carol's "+k.String()+" ending at hana", func() bool { return hana.Ended(from("carol", k)) })
+	for _, v := range []*wsmediatest.Participant{hana, carol} {
+		for _, k := range []webrtc.RTPCodecType{audio, video} {
+			mediatest.WaitUntil(t, "bob's "+k.String()+" ending at "+v.ID, func() bool { return v.Ended(from("bob", k)) })
+		}
 	}
+	sent := carol.LastSent(video)
+	mediatest.WaitUntil(t, "hana receiving carol's video after the kick", func() bool { return hana.Received(from("carol", video), sent) })
 
-	// Carol comes back through node-c: the home refuses her.
-	again := c.dial("node-c", "carol", "attendee", wsmediatest.FramesOnly)
+	// Bob comes back through node-a: the home refuses him.
+	again := c.dial("node-a", "bob", "attendee", wsmediatest.FramesOnly)
 	again.Send(wire.AppendMediaConnect(nil))
 	if f, _ := again.Until("media_closed", isMediaClosed); f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
 		t.Errorf("a kicked participant's media_connect through another node: %+v, want not_joined", f.Media)
