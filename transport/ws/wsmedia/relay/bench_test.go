@@ -11,6 +11,7 @@ import (
 	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
+	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
 )
@@ -115,7 +116,9 @@ func failoverOnce(b *testing.B, how down) (first, back time.Duration) {
 // late). Between mutes the publisher turns its audio on again and the
 // viewer hears it.
 func BenchmarkMuteAcrossNodes(b *testing.B) {
-	c := startCluster(b, "node-a", "node-b", "node-c") // room-1's home: node-b
+	// A mute and an unmute every few milliseconds: more than a client's
+	// default rate.
+	c := startClusterWith(b, options{ws: []ws.Option{ws.WithCommandRate(10_000, 100)}}, "node-a", "node-b", "node-c") // room-1's home: node-b
 	away := c.dial("node-a", "hana", "host", wsmediatest.FramesOnly)
 	home := c.dial("node-b", "hugo", "host", wsmediatest.FramesOnly)
 	bob := c.dial("node-c", "bob", "attendee", wsmediatest.Publishing)
@@ -144,13 +147,13 @@ func BenchmarkMuteAcrossNodes(b *testing.B) {
 	})
 	bobAudio, bobVideo := from("bob", audio), from("bob", video)
 	mute := func(host *wsmediatest.Participant) time.Duration {
-		if res := bob.Do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil {
+		if res := bob.Do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || res.Refused != "" {
 			b.Fatalf("set_audio: %+v", res)
 		}
 		on := bob.LastSent(audio)
 		mediatest.WaitUntil(b, "vic hearing bob", func() bool { return vic.Received(bobAudio, on) })
 		start := time.Now()
-		if res := host.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
+		if res := host.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || res.Refused != "" || len(res.Events) != 1 {
 			b.Fatalf("disable_audio: %+v", res)
 		}
 		r := c.router("node-b")

@@ -42,7 +42,7 @@ const ttl = time.Second
 // a media hub, a relay hub and a websocket server.
 type cluster struct {
 	t     testing.TB
-	opts  []relay.Option // of every node's relay hub
+	opts  options
 	nats  *natsServers
 	key   []byte
 	ids   []string
@@ -68,11 +68,17 @@ type node struct {
 // The cluster closes when the test ends, or earlier (close).
 func startCluster(t testing.TB, ids ...string) *cluster {
 	t.Helper()
-	return startClusterWith(t, nil, ids...)
+	return startClusterWith(t, options{}, ids...)
 }
 
-// startClusterWith is startCluster with more options for the relay hubs.
-func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster {
+// options are more options of every node's hubs.
+type options struct {
+	relay []relay.Option
+	ws    []ws.Option
+}
+
+// startClusterWith is startCluster with more options for the nodes.
+func startClusterWith(t testing.TB, opts options, ids ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, opts: opts, nats: startNATS(t), key: make([]byte, ws.MinKeySize), nodes: make(map[string]*node)}
 	testwait.Cleanup(t, c.close)
@@ -138,11 +144,11 @@ func (c *cluster) start(id string, i int) *node {
 		t.Fatal(err)
 	}
 	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithReplicas(c.nats.replicas),
-		relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts...)
+		relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts.relay...)
 	if n.hub, err = relay.New(ctx, n.nc, id, n.local, opts...); err != nil {
 		t.Fatal(err)
 	}
-	if n.ws, err = ws.NewServer(n.m, c.key, ws.WithMedia(n.hub)); err != nil {
+	if n.ws, err = ws.NewServer(n.m, c.key, append([]ws.Option{ws.WithMedia(n.hub)}, c.opts.ws...)...); err != nil {
 		t.Fatal(err)
 	}
 	n.http = httptest.NewServer(n.ws)
@@ -559,7 +565,7 @@ func TestNodeJoinTakesItsSessions(t *testing.T) {
 // the request timeout, and with it the session's router.
 func TestUnansweredConnectCloses(t *testing.T) {
 	leakcheck.Check(t)
-	c := startClusterWith(t, []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}, "node-a", "node-b") // room-1's home: node-b
+	c := startClusterWith(t, options{relay: []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}}, "node-a", "node-b") // room-1's home: node-b
 	ctx := testwait.Context(t)
 	if _, err := c.nodes["node-b"].m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
 		t.Fatal(err)
