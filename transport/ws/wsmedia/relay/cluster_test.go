@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
@@ -620,5 +621,46 @@ func TestNewOptions(t *testing.T) {
 		if _, err := relay.New(testwait.Context(t), nc, tc.node, local, tc.opt); !errors.Is(err, relay.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// TestRegistryOutlivesItsLeader: the node whose NATS server leads the
+// bucket of live nodes dies with its server. The bucket has a new leader
+// among the other two servers; the other nodes' watches whose consumer
+// was on the dead server stall without a word (TestRegistryWatchStalls),
+// find out from their own heartbeats and watch again; every other node
+// sees the dead one go.
+func TestRegistryOutlivesItsLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a three-server cluster")
+	}
+	leakcheck.Check(t)
+	c := startCluster(t, "node-a", "node-b", "node-c")
+	js, err := jetstream.New(c.nodes["node-a"].nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	mediatest.WaitUntil(t, "the bucket's stream leader", func() bool {
+		s, err := js.Stream(testwait.Context(t), "KV_"+relay.DefaultBucket)
+		if err == nil && s.CachedInfo().Cluster != nil {
+			leader = s.CachedInfo().Cluster.Leader
+		}
+		return leader != ""
+	})
+	var victim *node
+	for _, n := range c.nodes {
+		if c.nats.servers[n.i].Name() == leader {
+			victim = n
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no node on the leader %s", leader)
+	}
+	c.crash(testwait.Context(t), victim, true)
+	rest := c.live()
+	for _, id := range rest {
+		n := c.nodes[id]
+		mediatest.WaitUntil(t, id+" seeing "+victim.id+" go", func() bool { return slices.Equal(n.hub.Nodes(), rest) })
 	}
 }
