@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/sessionlog"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
@@ -179,21 +178,5 @@ func (s *lagStore) Follow(ctx context.Context, id string, after sessionlog.Posit
 				return
 			}
 		}
-	}
-}
-
-// waitSeq waits until every node's manager has the session at seq at
-// least, or fails the test.
-func (c *cluster) waitSeq(seq uint64) {
-	c.t.Helper()
-	for _, id := range c.ids {
-		n := c.nodes[id]
-		if n.down.Load() {
-			continue
-		}
-		mediatest.WaitUntil(c.t, id+" at seq "+fmt.Sprint(seq), func() bool {
-			st, err := n.m.State(testwait.Context(c.t), room)
-			return err == nil && st.Seq() >= seq
-		})
 	}
 }
