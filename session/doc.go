@@ -81,11 +81,15 @@
 // retry of the same command id is then answered from the window if the record
 // had landed.
 //
-// A runtime learns of another writer's records when it next appends (the
-// conflict); until then its State, Watch and subscriptions lag behind the
-// log. A service that runs several
-// instances on one JetStream subject should send a session's traffic to one
-// of them where it can, and rely on the log for correctness.
+// On a Follower store (JetStream), a runtime follows the log: another
+// writer's records reach its state, window and subscribers as they are
+// stored, a few milliseconds after. A caller that must not decide on a
+// state that lags the log by even that much (admitting a participant's
+// media right after a kick on another instance) calls Sync, a read
+// barrier: the owner reads the log's tail from the store first. On any
+// other store a runtime learns of another writer's records when it next
+// appends (the conflict); until then its State, Watch and subscriptions lag
+// behind the log.
 //
 // # Errors
 //
