@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -108,5 +109,48 @@ func TestManagerSync(t *testing.T) {
 	got, err := one.Sync(ctx, "room-1")
 	if want, _ := one.State(ctx, "room-1"); err != nil || !got.Equal(want) {
 		t.Errorf("Sync on a store with one writer: seq %d, %v; want State's, seq %d", got.Seq(), err, want.Seq())
+	}
+}
+
+// brokenReads is a stillStore whose reads fail while it is down, and
+// which counts appends.
+type brokenReads struct {
+	stillStore
+	down    atomic.Bool
+	appends atomic.Int64
+}
+
+var errDown = errors.New("store down")
+
+func (s *brokenReads) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
+	if s.down.Load() {
+		return func(yield func(sessionlog.Record, error) bool) { yield(sessionlog.Record{}, errDown) }
+	}
+	return s.stillStore.Records(ctx, id, from)
+}
+
+func (s *brokenReads) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	s.appends.Add(1)
+	return s.stillStore.Append(ctx, id, expected, rec)
+}
+
+// TestSyncFails: a Sync whose read fails returns the store's error, and
+// the session reads the store before its next decision: the command
+// after it is decided on the log's state and appended once, with no
+// conflict.
+func TestSyncFails(t *testing.T) {
+	ctx := testwait.Context(t)
+	st := &brokenReads{stillStore: stillStore{session.NewMemStore()}}
+	a := open(t, "room-1", st)
+	b := open(t, "room-1", st.stillStore)
+	submit(t, b, joinCmd("c1", "host", "host"))
+	st.down.Store(true)
+	if _, err := a.Sync(ctx); !errors.Is(err, errDown) {
+		t.Fatalf("Sync with the store down: %v, want its error", err)
+	}
+	st.down.Store(false)
+	res := submit(t, a, core.Command{ID: "c2", Type: core.DisableAudio, Actor: "host", Target: "host"})
+	if res.Seq != 2 || st.appends.Load() != 1 {
+		t.Errorf("after a failed Sync: %+v in %d appends, want seq 2 in one append (no conflict)", res, st.appends.Load())
 	}
 }
