@@ -11,15 +11,17 @@ import (
 	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
+	"github.com/gavelrtc/gavel/session"
+	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
 )
 
 // TestMediaMovesWithItsHome: two pages on node-1 get their media from the
-// session's home, another node; when that node stops, gavel.js connects
-// its media again at once (media_closed moved) and the pages hear each
-// other through node-1, the new home. (The second node shares node-1's
-// sessions, since sessions' events do not yet flow between nodes.)
+// session's home, another node with a runtime of its own that follows the
+// session's log in node-1's JetStream; when that node stops, gavel.js
+// connects its media again at once (media_closed moved) and the pages hear
+// each other through node-1, the new home.
 func TestMediaMovesWithItsHome(t *testing.T) {
 	e := newEnvWith(t, gavelserver.Config{Node: "node-1"})
 	other := "node-2"
@@ -32,7 +34,16 @@ func TestMediaMovesWithItsHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	local, err := wsmedia.New(e.srv.Manager(), wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())))
+	store, err := gnats.NewStore(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.NewManager(store, session.WithPresets(gavelserver.DefaultPresets()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	local, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())))
 	if err != nil {
 		t.Fatal(err)
 	}
