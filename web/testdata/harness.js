@@ -54,9 +54,9 @@ export function record(m) {
   m.meta.on("socketConnectionUpdate", (u) => connection.push(u));
 }
 
-/** Connects and joins; resolves to self's id. */
-export async function start(token, { name = "", audio = false, video = false, media = true } = {}) {
-  meeting = await GavelClient.init({ authToken: token, name: name || undefined, defaults: { audio, video }, media,
+/** Connects (to url, or the page's server) and joins; resolves to self's id. */
+export async function start(token, { name = "", audio = false, video = false, media = true, url = undefined } = {}) {
+  meeting = await GavelClient.init({ authToken: token, name: name || undefined, defaults: { audio, video }, media, url,
     reconnect: { wait: 50, maxWait: 200 } });
   record(meeting);
   await meeting.join();
