@@ -339,8 +339,20 @@ func (r *Router) isClosed() bool {
 // fails with core.ErrSessionEnded once the session has ended. A participant
 // who connects again replaces their previous PeerConnection.
 func (r *Router) Connect(ctx context.Context, participant string) (*Peer, error) {
+	return r.ConnectAt(ctx, participant, 0)
+}
+
+// ConnectAt is Connect for a caller that has read the session at seq (a
+// read barrier, such as session.Manager.Sync) and found the participant
+// joined: it waits, until ctx ends, for the router to have applied every
+// event up to seq, so that the participant is never admitted on an older
+// state than the caller's (one before a kick, say), and then fails at once
+// with not_joined (a *core.Error) if the participant has left or been
+// kicked since. ConnectAt with seq 0 is Connect.
+func (r *Router) ConnectAt(ctx context.Context, participant string, seq uint64) (*Peer, error) {
 	for {
 		r.mu.Lock()
+		caught := r.state.Seq() >= seq
 		switch {
 		case r.closed:
 			r.mu.Unlock()
@@ -348,17 +360,22 @@ func (r *Router) Connect(ctx context.Context, participant string) (*Peer, error)
 		case r.state.Ended():
 			r.mu.Unlock()
 			return nil, core.ErrSessionEnded
+		case caught && r.state.Joined(participant):
+			// Admitted, with r.mu held.
+		case caught && seq > 0:
+			r.mu.Unlock()
+			return nil, core.Errorf(core.CodeNotJoined, "%q is no longer in session %q", participant, r.state.Session())
+		default:
+			changed := r.changed
+			r.mu.Unlock()
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("media: waiting for %q to join (seq %d): %w", participant, seq, ctx.Err())
+			}
+			continue
 		}
-		if r.state.Joined(participant) {
-			break
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("media: waiting for %q to join: %w", participant, ctx.Err())
-		}
+		break
 	}
 	// r.mu is held. p is locked before anyone can see it, so tracks that
 	// appear meanwhile wait for its PeerConnection (see forwardFor).

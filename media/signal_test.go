@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -135,6 +136,46 @@ func TestNAT1To1IPs(t *testing.T) {
 		}
 		return
 	}
+}
+
+// TestConnectAtWaitsForTheCallersSeq: a caller that read the session at
+// seq 3 is not admitted on the router's older state (seq 2, where bob is
+// still in): the router applies seq 3 first, where bob is kicked, and
+// refuses him with not_joined; a participant still in is admitted at once.
+func TestConnectAtWaitsForTheCallersSeq(t *testing.T) {
+	h := newHarness(t)
+	h.join("alice", "bob")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
+		defer cancel()
+		p, err := h.router.ConnectAt(ctx, "bob", 3)
+		if err == nil {
+			err = fmt.Errorf("admitted %s", p.Participant())
+			_ = p.Close(ctx)
+		}
+		done <- err
+	}()
+	h.do(core.Command{Type: core.Kick, Actor: "alice", Target: "bob"})
+	if err := testwait.Recv(t, done, "ConnectAt to return"); !notJoined(err) {
+		t.Errorf("ConnectAt(bob, 3), bob kicked at 3: %v, want not_joined", err)
+	}
+	ctx := testwait.Context(t)
+	if _, err := h.router.ConnectAt(ctx, "bob", 2); !notJoined(err) {
+		t.Errorf("ConnectAt(bob, 2) at seq 3: %v, want not_joined", err)
+	}
+	p, err := h.router.ConnectAt(ctx, "alice", 2)
+	if err != nil {
+		t.Fatalf("ConnectAt(alice, 2) at seq 3: %v", err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func notJoined(err error) bool {
+	code, _ := core.CodeOf(err)
+	return code == core.CodeNotJoined
 }
 
 func TestConnectWaitsForJoin(t *testing.T) {

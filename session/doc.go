@@ -15,6 +15,7 @@
 //	m.Submit(ctx, "room-1", cmd)                 // creates the session if the store lacks it
 //	m.Subscribe(ctx, "room-1", after)            // these three: ErrNotFound if it does not exist
 //	m.Watch(ctx, "room-1"); m.State(ctx, "room-1")
+//	m.Sync(ctx, "room-1")                        // State after reading the log's tail: a read barrier
 //	m.Close(ctx)                                 // no goroutine survives it
 //
 //	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
@@ -109,6 +110,12 @@
 // the append and is decided again, as above: following makes the states
 // current, the expected position keeps the log whole. A store with one
 // writer (memory, files) needs no Follower.
+//
+// A caller that must not decide on a state that lags the log even by the
+// follow stream's few milliseconds (admitting a participant's media right
+// after a kick on another instance) calls Sync, a read barrier: the
+// decider reads the log's tail from the store first, so every record any
+// writer had stored when Sync was called is in the state it returns.
 //
 // # Errors
 //

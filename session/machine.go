@@ -405,6 +405,9 @@ const (
 	// readFollow: records the follow stream delivered: fold those after
 	// pos.
 	readFollow
+	// readSync: a read barrier (sync): fold every record the store holds
+	// after pos.
+	readSync
 )
 
 // reading is a read in progress: one Builder folds its records, so that a
@@ -546,7 +549,11 @@ func (m *machine) endRead(err error) *plan {
 	r.err = nil
 	switch r.mode {
 	case readOpen:
-		r.err = err // see openErr
+		r.err = err // see readErr
+	case readSync:
+		r.err = err // see readErr
+		m.stale = err != nil
+		m.maybeSnapshot()
 	case readFollow:
 		if err != nil {
 			// The follow stream delivered a record that does not continue
@@ -574,8 +581,20 @@ func (m *machine) endRead(err error) *plan {
 	return &m.p
 }
 
-// openErr returns the error of the read that opened the session.
-func (m *machine) openErr() error { return m.rd.err }
+// readErr returns the error of the read that opened the session, or of
+// the last sync.
+func (m *machine) readErr() error { return m.rd.err }
+
+// sync starts a read barrier, between batches: the records the store holds
+// after pos, whoever appended them, are folded (as the follow stream would
+// deliver them, a little later) before the caller reads the state. A sync
+// that fails leaves the machine stale: it reads the store before its next
+// decision.
+func (m *machine) sync() *plan {
+	p := m.reset()
+	m.askRead(readSync)
+	return p
+}
 
 // deliver folds records the follow stream delivered, between batches:
 // another writer's are the session's next records; the machine's own

@@ -235,6 +235,18 @@ func (m *Manager) State(ctx context.Context, id string) (core.State, error) {
 	return st, err
 }
 
+// Sync is Session.Sync on session id, opening it if needed (opening reads
+// the whole log); a session the store does not have is an error matching
+// ErrNotFound.
+func (m *Manager) Sync(ctx context.Context, id string) (core.State, error) {
+	var st core.State
+	err := m.retry(ctx, id, false, func(s *Session) (err error) {
+		st, err = s.Sync(ctx)
+		return err
+	})
+	return st, err
+}
+
 // openSessions lists the sessions that are open.
 func (m *Manager) openSessions() []*Session {
 	m.mu.Lock()

@@ -67,7 +67,7 @@ func (o *owner) load(ctx context.Context) error {
 		}
 	}
 	o.carryOut(ctx, o.m.open(from))
-	return o.m.openErr()
+	return o.m.readErr()
 }
 
 // process decides, appends and answers a batch of requests, on the clock

@@ -349,6 +349,35 @@ func (s *Session) State(ctx context.Context) (core.State, error) {
 	return s.state, nil
 }
 
+// Sync reads the session's log in the store to its end, folds the records
+// other writers appended there that the follow stream has not delivered
+// yet, and returns the state after them: a read barrier. Every command
+// whose record any writer had stored when Sync was called is in the state
+// it returns, so what is decided on it (admitting a participant's media,
+// say) is not decided on a state that lags the log. It costs a read of the
+// log's tail; it fails with the store's error, after which the session
+// reads the store before its next decision. With a store that is not a
+// Follower the runtime is the log's only writer, and Sync is State.
+func (s *Session) Sync(ctx context.Context) (core.State, error) {
+	if _, ok := s.store.(Follower); !ok {
+		return s.State(ctx)
+	}
+	var (
+		st  core.State
+		err error
+	)
+	if derr := s.do(ctx, func(o *owner) {
+		o.carryOut(ctx, o.m.sync())
+		st, err = o.m.state, o.m.readErr()
+	}); derr != nil {
+		return core.State{}, derr
+	}
+	if err != nil {
+		return core.State{}, fmt.Errorf("session %q: sync: %w", s.id, err)
+	}
+	return st, nil
+}
+
 func (s *Session) setState(st core.State) {
 	s.stateMu.Lock()
 	s.state = st

@@ -292,8 +292,18 @@ func js(s string) string {
 // self has joined.
 func (e *env) join(p *page, id, preset string, audio, video bool) {
 	e.t.Helper()
-	got := eval[string](p, fmt.Sprintf(`h.start(%s, {name: %s, audio: %v, video: %v})`, js(e.token(id, preset)),
-		js(strings.ToUpper(id[:1])+id[1:]), audio, video))
+	e.joinAt(p, id, preset, audio, video, "")
+}
+
+// joinAt is join through the websocket server at url ("": the page's).
+func (e *env) joinAt(p *page, id, preset string, audio, video bool, url string) {
+	e.t.Helper()
+	at := "undefined"
+	if url != "" {
+		at = js(url)
+	}
+	got := eval[string](p, fmt.Sprintf(`h.start(%s, {name: %s, audio: %v, video: %v, url: %s})`, js(e.token(id, preset)),
+		js(strings.ToUpper(id[:1])+id[1:]), audio, video, at))
 	if got != id {
 		e.t.Fatalf("%s joined as %q, want %q", p.name, got, id)
 	}

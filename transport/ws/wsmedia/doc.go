@@ -38,11 +38,17 @@
 //
 // # Connect
 //
-// Connect checks the session first: an ended session is refused with
-// session_ended, a participant who has not joined with not_joined, at once.
+// Connect checks the session first, after a read barrier
+// (session.Manager.Sync): on a store shared by several nodes (JetStream),
+// the log's tail is read before deciding, so a kick that another node
+// stored a moment ago is seen even if this node's follow stream has not
+// delivered it yet. An ended session is refused with session_ended, a
+// participant who has not joined (or was kicked) with not_joined, at once.
 // Then the router, which may lag the session's log a little, is waited for
-// (up to WithConnectTimeout), and the participant's PeerConnection is
-// opened; a participant who connects again replaces their previous one.
+// until it has applied the seq Connect read (media.Router.ConnectAt, up to
+// WithConnectTimeout), so the participant is never admitted on an older
+// state; and the participant's PeerConnection is opened. A participant who
+// connects again replaces their previous one.
 //
 // # Goroutines
 //

@@ -114,9 +114,11 @@ func New(m *session.Manager, opts ...Option) (*Hub, error) {
 
 // Connect opens participant's PeerConnection with the router of session
 // (ws.MediaHub). It fails at once with session_ended or not_joined (a
-// *core.Error) when the session says so.
+// *core.Error) when the session says so, as read from the store's log
+// (Manager.Sync: a record another node stored is seen, even before this
+// node's follow stream delivers it).
 func (h *Hub) Connect(ctx context.Context, session, participant string) (ws.MediaPeer, error) {
-	st, err := h.m.State(ctx, session)
+	st, err := h.m.Sync(ctx, session)
 	switch {
 	case err != nil:
 		return nil, err
@@ -130,7 +132,7 @@ func (h *Hub) Connect(ctx context.Context, session, participant string) (ws.Medi
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.connectTimeout)
-	p, err := rm.r.Connect(cctx, participant)
+	p, err := rm.r.ConnectAt(cctx, participant, st.Seq())
 	cancel()
 	if err != nil {
 		h.release(rm)

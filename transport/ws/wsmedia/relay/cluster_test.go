@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gavelrtc/gavel/core"
@@ -20,7 +21,7 @@ import (
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
 	"github.com/gavelrtc/gavel/session"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
+	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia"
@@ -35,16 +36,16 @@ const room = "room-1"
 // about this long.
 const ttl = time.Second
 
-// cluster is gavel's nodes in one process, as phase 1 of the media home
-// has them: one session manager (control state is shared, since it does
-// not yet flow between nodes), and per node a media hub, a relay hub, a
-// NATS connection and a websocket server, on one embedded NATS server.
+// cluster is gavel's nodes in one process, each as a deployment runs it:
+// its own NATS connection (to its own server of a three-server JetStream
+// cluster; to the one server with -short), its own session manager on a
+// JetStream store (the session's log, which every node's runtime follows),
+// a media hub, a relay hub and a websocket server.
 type cluster struct {
 	t     testing.TB
-	opts  []relay.Option // of every node's relay hub
-	m     *session.Manager
+	opts  options
+	nats  *natsServers
 	key   []byte
-	url   string // NATS
 	ids   []string
 	nodes map[string]*node
 	stops []func(context.Context) // close runs them, last first
@@ -52,7 +53,10 @@ type cluster struct {
 
 type node struct {
 	id    string
+	i     int // its NATS server's index (in a cluster)
 	nc    *nats.Conn
+	store *lagStore
+	m     *session.Manager
 	local *wsmedia.Hub
 	hub   *relay.Hub
 	ws    *ws.Server
@@ -61,40 +65,23 @@ type node struct {
 	down  atomic.Bool // stopped or crashed: its errors are expected
 }
 
-// newManager is the session manager the nodes share.
-func newManager(t testing.TB) (*session.Manager, func(context.Context)) {
-	t.Helper()
-	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(wstest.Presets))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, func(ctx context.Context) {
-		if err := m.Close(ctx); err != nil && !errors.Is(err, session.ErrClosed) {
-			t.Errorf("closing the manager: %v", err)
-		}
-	}
-}
-
 // startCluster starts nodes with ids and waits until each sees them all.
 // The cluster closes when the test ends, or earlier (close).
 func startCluster(t testing.TB, ids ...string) *cluster {
 	t.Helper()
-	return startClusterWith(t, nil, ids...)
+	return startClusterWith(t, options{}, ids...)
 }
 
-// startClusterWith is startCluster with more options for the relay hubs.
-func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster {
+// options are more options of every node's hubs.
+type options struct {
+	relay []relay.Option
+	ws    []ws.Option
+}
+
+// startClusterWith is startCluster with more options for the nodes.
+func startClusterWith(t testing.TB, opts options, ids ...string) *cluster {
 	t.Helper()
-	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, closeManager := newManager(t)
-	c := &cluster{t: t, opts: opts, m: m, key: make([]byte, ws.MinKeySize), url: srv.ClientURL(), nodes: make(map[string]*node)}
-	c.stops = append(c.stops, func(context.Context) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}, closeManager)
+	c := &cluster{t: t, opts: opts, nats: startNATS(t), key: make([]byte, ws.MinKeySize), nodes: make(map[string]*node)}
 	testwait.Cleanup(t, c.close)
 	rand.Read(c.key)
 	for _, id := range ids {
@@ -103,7 +90,8 @@ func startClusterWith(t testing.TB, opts []relay.Option, ids ...string) *cluster
 	return c
 }
 
-// close stops the nodes that run, the manager and the NATS server.
+// close stops the nodes that run (the NATS servers stop on the test's
+// cleanup, after).
 func (c *cluster) close(ctx context.Context) {
 	for i := len(c.stops) - 1; i >= 0; i-- {
 		c.stops[i](ctx)
@@ -114,20 +102,37 @@ func (c *cluster) close(ctx context.Context) {
 // add starts node id and waits until every node sees it.
 func (c *cluster) add(id string) {
 	c.t.Helper()
-	c.nodes[id] = c.start(id)
+	c.nodes[id] = c.start(id, len(c.nodes))
 	c.ids = append(c.ids, id)
 	slices.Sort(c.ids)
 	for _, n := range c.nodes {
-		mediatest.WaitUntil(c.t, n.id+" seeing "+id, func() bool { return slices.Equal(n.hub.Nodes(), c.ids) })
+		if !n.down.Load() {
+			mediatest.WaitUntil(c.t, n.id+" seeing "+id, func() bool { return slices.Equal(n.hub.Nodes(), c.live()) })
+		}
 	}
 }
 
-func (c *cluster) start(id string) *node {
+// live are the ids of the nodes that run.
+func (c *cluster) live() []string {
+	return slices.DeleteFunc(slices.Clone(c.ids), func(id string) bool { return c.nodes[id].down.Load() })
+}
+
+// start starts node id, the i-th, on its NATS server.
+func (c *cluster) start(id string, i int) *node {
 	t := c.t
 	t.Helper()
-	n := &node{id: id}
+	ctx := testwait.Context(t)
+	n := &node{id: id, i: i % len(c.nats.servers)}
 	var err error
-	if n.nc, err = nats.Connect(c.url); err != nil {
+	if n.nc, err = nats.Connect(c.nats.url(n.i)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := gnats.NewStore(ctx, n.nc, gnats.WithReplicas(c.nats.replicas))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.store = &lagStore{Store: st}
+	if n.m, err = session.NewManager(n.store, session.WithPresets(wstest.Presets)); err != nil {
 		t.Fatal(err)
 	}
 	report := func(err error) {
@@ -135,15 +140,16 @@ func (c *cluster) start(id string) *node {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
-	if n.local, err = wsmedia.New(c.m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
+	if n.local, err = wsmedia.New(n.m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
 		wsmedia.WithErrorHandler(report)); err != nil {
 		t.Fatal(err)
 	}
-	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts...)
-	if n.hub, err = relay.New(testwait.Context(t), n.nc, id, n.local, opts...); err != nil {
+	opts := append([]relay.Option{relay.WithTTL(ttl), relay.WithReplicas(c.nats.replicas),
+		relay.WithErrorHandler(func(err error) { t.Logf("%s: %v", id, err) })}, c.opts.relay...)
+	if n.hub, err = relay.New(ctx, n.nc, id, n.local, opts...); err != nil {
 		t.Fatal(err)
 	}
-	if n.ws, err = ws.NewServer(c.m, c.key, ws.WithMedia(n.hub)); err != nil {
+	if n.ws, err = ws.NewServer(n.m, c.key, append([]ws.Option{ws.WithMedia(n.hub)}, c.opts.ws...)...); err != nil {
 		t.Fatal(err)
 	}
 	n.http = httptest.NewServer(n.ws)
@@ -158,7 +164,8 @@ func (c *cluster) stop(ctx context.Context, n *node) {
 	if n.down.Swap(true) {
 		return
 	}
-	for _, err := range []error{n.hub.Close(ctx), n.ws.Shutdown(ctx), n.local.Close(ctx)} {
+	n.store.letGo()
+	for _, err := range []error{n.hub.Close(ctx), n.ws.Shutdown(ctx), n.local.Close(ctx), n.m.Close(ctx)} {
 		if err != nil {
 			c.t.Errorf("stopping %s: %v", n.id, err)
 		}
@@ -168,10 +175,14 @@ func (c *cluster) stop(ctx context.Context, n *node) {
 }
 
 // crash stops n as a node that dies: its NATS connection drops (it leaves
-// nobody word), its media stops; the rest only cleans up.
-func (c *cluster) crash(ctx context.Context, n *node) {
+// nobody word), its media stops; the rest only cleans up. withServer: its
+// NATS server of the cluster dies with it, as an embedded one does.
+func (c *cluster) crash(ctx context.Context, n *node, withServer bool) {
 	n.down.Store(true)
 	n.nc.Close()
+	if withServer {
+		c.nats.servers[n.i].Shutdown()
+	}
 	if err := n.local.Close(ctx); err != nil {
 		c.t.Errorf("crashing %s: %v", n.id, err)
 	}
@@ -180,6 +191,10 @@ func (c *cluster) crash(ctx context.Context, n *node) {
 	}
 	if err := n.ws.Shutdown(ctx); err != nil {
 		c.t.Errorf("crashing %s: %v", n.id, err)
+	}
+	n.store.letGo()
+	if err := n.m.Close(ctx); err != nil {
+		c.t.Errorf("crashing %s: closing its manager: %v", n.id, err)
 	}
 	n.http.Close()
 }
@@ -281,12 +296,15 @@ func silenced(t *testing.T, r *media.Router, publisher *wsmediatest.Participant,
 	return s
 }
 
-// TestMediaThroughTheHome: three nodes, a participant on each; the
-// session's router runs at its home only, and every participant's media
-// goes through it: the host's mute (on a node that is not the home) stops
-// the publisher's audio at every viewer, the host's kick closes the kicked
-// participant's media, and a kicked participant who comes back through
-// another node is refused media by the home.
+// TestMediaThroughTheHome: three nodes, each with its own runtime on the
+// log, a participant on each; the session's router runs at its home
+// (node-b) only, and every participant's media goes through it. The host
+// on node-a mutes and then kicks bob, whose socket is on node-c: each is
+// decided on a third node, neither the home nor bob's, and reaches the
+// home's router through the home's follow stream of the log. The mute
+// stops bob's audio at every viewer, the kick closes his media and ends
+// his tracks at every viewer (carol's go on), and when he comes back
+// through another node the home refuses him media.
 func TestMediaThroughTheHome(t *testing.T) {
 	leakcheck.Check(t)
 	c := startCluster(t, "node-a", "node-b", "node-c")
@@ -315,24 +333,80 @@ func TestMediaThroughTheHome(t *testing.T) {
 	}
 	silenced(t, c.router(home), bob, hana, carol)
 
-	if res := hana.Do(core.Command{Type: core.Kick, Target: "carol"}); res.Err != nil {
+	if res := hana.Do(core.Command{Type: core.Kick, Target: "bob"}); res.Err != nil {
 		t.Fatalf("kick: %+v", res)
 	}
-	if f, _ := carol.Until("carol's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
-		t.Errorf("carol's goodbye %q, want kicked", f.Reason)
+	if f, _ := bob.Until("bob's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
+		t.Errorf("bob's goodbye %q, want kicked", f.Reason)
 	}
-	mediatest.WaitUntil(t, "carol's PeerConnection closed", func() bool {
-		return carol.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
+	mediatest.WaitUntil(t, "bob's PeerConnection closed", func() bool {
+		return bob.PC.ConnectionState() == webrtc.PeerConnectionStateClosed
 	})
-	for _, k := range []webrtc.RTPCodecType{audio, video} {
-		mediatest.WaitUntil(t, "carol's "+k.String()+" ending at hana", func() bool { return hana.Ended(from("carol", k)) })
+	for _, v := range []*wsmediatest.Participant{hana, carol} {
+		for _, k := range []webrtc.RTPCodecType{audio, video} {
+			mediatest.WaitUntil(t, "bob's "+k.String()+" ending at "+v.ID, func() bool { return v.Ended(from("bob", k)) })
+		}
 	}
+	sent := carol.LastSent(video)
+	mediatest.WaitUntil(t, "hana receiving carol's video after the kick", func() bool { return hana.Received(from("carol", video), sent) })
 
-	// Carol comes back through node-c: the home refuses her.
-	again := c.dial("node-c", "carol", "attendee", wsmediatest.FramesOnly)
+	// Bob comes back through node-a: the home refuses him.
+	again := c.dial("node-a", "bob", "attendee", wsmediatest.FramesOnly)
 	again.Send(wire.AppendMediaConnect(nil))
 	if f, _ := again.Until("media_closed", isMediaClosed); f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
 		t.Errorf("a kicked participant's media_connect through another node: %+v, want not_joined", f.Media)
+	}
+}
+
+// TestKickedThroughALaggingNode: the home (node-b) and the node of dave's
+// socket (node-c) lag the session's log (their follow streams deliver
+// nothing); a host on node-a kicks dave. Dave comes back through node-c,
+// whose runtime still has him in: the home reads the log's tail before it
+// decides (its runtime's read barrier), refuses him with not_joined, and
+// its router, which learns the kick from that read, stops his media at
+// every viewer, all before either node's follow stream delivers the kick.
+func TestKickedThroughALaggingNode(t *testing.T) {
+	leakcheck.Check(t)
+	c := startCluster(t, "node-a", "node-b", "node-c") // room-1's home: node-b
+	hana := c.dial("node-a", "hana", "host", wsmediatest.WithPC)
+	dave := c.dial("node-c", "dave", "attendee", wsmediatest.Publishing)
+	connect(hana, dave)
+	dave.Publish(mediatest.PacketInterval)
+	for _, k := range []webrtc.RTPCodecType{audio, video} {
+		mediatest.WaitUntil(t, "hana receiving dave's "+k.String(), func() bool { return hana.Received(from("dave", k), 2) })
+	}
+	home, via := c.nodes["node-b"], c.nodes["node-c"]
+	home.store.hold()
+	via.store.hold()
+	res := hana.Do(core.Command{Type: core.Kick, Target: "dave"})
+	if res.Err != nil || len(res.Events) != 1 {
+		t.Fatalf("kick: %+v", res)
+	}
+	ctx := testwait.Context(t)
+	for _, n := range []*node{home, via} {
+		if st, err := n.m.State(ctx, room); err != nil || !st.Joined("dave") {
+			t.Fatalf("%s's runtime: dave joined %v (%v), want it lagging, dave still in", n.id, st.Joined("dave"), err)
+		}
+	}
+
+	again := c.dial("node-c", "dave", "attendee", wsmediatest.FramesOnly)
+	again.Send(wire.AppendMediaConnect(nil))
+	if f, _ := again.Until("media_closed", isMediaClosed); f.Media.Err == nil || f.Media.Err.Code != core.CodeNotJoined {
+		t.Errorf("a kicked participant's media_connect through a lagging node: %+v, want not_joined", f.Media)
+	}
+	for _, k := range []webrtc.RTPCodecType{audio, video} {
+		mediatest.WaitUntil(t, "dave's "+k.String()+" ending at hana", func() bool { return hana.Ended(from("dave", k)) })
+	}
+	if st, err := via.m.State(ctx, room); err != nil || !st.Joined("dave") {
+		t.Fatalf("node-c's runtime caught up (%v) before its stream was let go: the test shows nothing", err)
+	}
+
+	home.store.letGo()
+	via.store.letGo()
+	// dave's first socket was replaced by his second, which node-c now
+	// tells of the kick.
+	if f, _ := again.Until("dave's goodbye", func(f wire.Frame) bool { return f.Type == wire.TypeGoodbye }); f.Reason != wire.ReasonKicked {
+		t.Errorf("dave's goodbye %q, want kicked", f.Reason)
 	}
 }
 
@@ -343,16 +417,39 @@ func TestFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a crashed node is seen gone after the registry's TTL")
 	}
-	for _, crash := range []bool{false, true} {
-		name := map[bool]string{false: "stop", true: "crash"}[crash]
-		t.Run(name, func(t *testing.T) {
+	for _, how := range downs {
+		t.Run(how.String(), func(t *testing.T) {
 			leakcheck.Check(t)
-			failover(t, crash)
+			failover(t, how)
 		})
 	}
 }
 
-func failover(t *testing.T, crash bool) {
+// down is how a node goes away.
+type down int
+
+const (
+	stopped           down = iota // it shuts down: it leaves the nodes
+	crashed                       // it dies: its key expires
+	crashedWithServer             // it dies with its NATS server (embedded), one of the cluster's three
+)
+
+var downs = []down{stopped, crashed, crashedWithServer}
+
+func (d down) String() string {
+	return [...]string{"stop", "crash", "crash-with-server"}[d]
+}
+
+// end ends node n as how says.
+func (c *cluster) end(ctx context.Context, n *node, how down) {
+	if how == stopped {
+		c.stop(ctx, n)
+		return
+	}
+	c.crash(ctx, n, how == crashedWithServer)
+}
+
+func failover(t *testing.T, how down) {
 	c := startCluster(t, "node-a", "node-b", "node-c")
 	const home, next = "node-b", "node-c" // room-1's home among the three, and without node-b
 	if h, n := relay.Home(room, c.ids), relay.Home(room, []string{"node-a", "node-c"}); h != home || n != next {
@@ -376,19 +473,14 @@ func failover(t *testing.T, crash bool) {
 	}
 
 	start := time.Now()
-	ctx := testwait.Context(t)
-	if crash {
-		c.crash(ctx, c.nodes[home])
-	} else {
-		c.stop(ctx, c.nodes[home])
-	}
+	c.end(testwait.Context(t), c.nodes[home], how)
 	moved(t, all...)
 	bob.Publish(mediatest.PacketInterval)
 	carol.Publish(mediatest.PacketInterval)
 	for _, k := range []webrtc.RTPCodecType{audio, video} {
 		mediatest.WaitUntil(t, "hana receiving bob's "+k.String()+" again", func() bool { return hana.Received(from("bob", k), 0) })
 	}
-	t.Logf("media back %v after the home stopped (crash: %v, TTL %v)", time.Since(start).Round(time.Millisecond), crash, ttl)
+	t.Logf("media back %v after the home went away (%v, TTL %v)", time.Since(start).Round(time.Millisecond), how, ttl)
 	c.wantRouters(next)
 
 	// Carol stayed muted: before the home stopped, meanwhile and at the
@@ -446,7 +538,7 @@ func TestRelayedMediaLifecycle(t *testing.T) {
 	bob.Join()
 	bob.Send(wire.AppendMediaConnect(nil))
 	bob.Until("an offer", isOffer)
-	c.crash(testwait.Context(t), c.nodes["node-c"])
+	c.crash(testwait.Context(t), c.nodes["node-c"], false)
 	mediatest.WaitUntil(t, "the room at the home to close", func() bool { return !hasRoom() })
 }
 
@@ -474,13 +566,13 @@ func TestNodeJoinTakesItsSessions(t *testing.T) {
 // the request timeout, and with it the session's router.
 func TestUnansweredConnectCloses(t *testing.T) {
 	leakcheck.Check(t)
-	c := startClusterWith(t, []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}, "node-a", "node-b") // room-1's home: node-b
+	c := startClusterWith(t, options{relay: []relay.Option{relay.WithRequestTimeout(300 * time.Millisecond)}}, "node-a", "node-b") // room-1's home: node-b
 	ctx := testwait.Context(t)
-	if _, err := c.m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
+	if _, err := c.nodes["node-b"].m.Submit(ctx, room, core.Command{ID: "j", Type: core.Join, Actor: "ann", Name: "Ann", Preset: "attendee"}); err != nil {
 		t.Fatal(err)
 	}
 	// node-a as a relay that asks and then goes quiet.
-	nc, err := nats.Connect(c.url)
+	nc, err := nats.Connect(c.nats.url(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +593,7 @@ func TestUnansweredConnectCloses(t *testing.T) {
 func TestNewOptions(t *testing.T) {
 	leakcheck.Check(t)
 	c := startCluster(t, "node-a")
-	nc, err := nats.Connect(c.url)
+	nc, err := nats.Connect(c.nats.url(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,5 +621,46 @@ func TestNewOptions(t *testing.T) {
 		if _, err := relay.New(testwait.Context(t), nc, tc.node, local, tc.opt); !errors.Is(err, relay.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// TestRegistryOutlivesItsLeader: the node whose NATS server leads the
+// bucket of live nodes dies with its server. The bucket has a new leader
+// among the other two servers; the other nodes' watches whose consumer
+// was on the dead server stall without a word (TestRegistryWatchStalls),
+// find out from their own heartbeats and watch again; every other node
+// sees the dead one go.
+func TestRegistryOutlivesItsLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a three-server cluster")
+	}
+	leakcheck.Check(t)
+	c := startCluster(t, "node-a", "node-b", "node-c")
+	js, err := jetstream.New(c.nodes["node-a"].nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	mediatest.WaitUntil(t, "the bucket's stream leader", func() bool {
+		s, err := js.Stream(testwait.Context(t), "KV_"+relay.DefaultBucket)
+		if err == nil && s.CachedInfo().Cluster != nil {
+			leader = s.CachedInfo().Cluster.Leader
+		}
+		return leader != ""
+	})
+	var victim *node
+	for _, n := range c.nodes {
+		if c.nats.servers[n.i].Name() == leader {
+			victim = n
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no node on the leader %s", leader)
+	}
+	c.crash(testwait.Context(t), victim, true)
+	rest := c.live()
+	for _, id := range rest {
+		n := c.nodes[id]
+		mediatest.WaitUntil(t, id+" seeing "+victim.id+" go", func() bool { return slices.Equal(n.hub.Nodes(), rest) })
 	}
 }

@@ -7,13 +7,16 @@
 // candidates (its media.Network). The websocket protocol does not change,
 // but for media_closed with reason moved.
 //
+//	store, err := nats.NewStore(ctx, nc, nats.WithReplicas(3)) // gavel's transport/nats: the shared log
+//	manager, err := session.NewManager(store)                  // this node's runtime, following the log
 //	local, err := wsmedia.New(manager, wsmedia.WithRouterOptions(media.WithNetwork(network)))
-//	hub, err := relay.New(ctx, nc, "node-1", local)
+//	hub, err := relay.New(ctx, nc, "node-1", local, relay.WithReplicas(3))
 //	srv, err := ws.NewServer(manager, key, ws.WithMedia(hub))
 //	…
 //	hub.Close(ctx)   // leave first: the others take its sessions at once
 //	srv.Shutdown(ctx)
 //	local.Close(ctx)
+//	manager.Close(ctx)
 //
 // A single node needs none of this: it is every session's home, and serves
 // its wsmedia.Hub directly.
@@ -27,9 +30,10 @@
 // joins takes only its share.
 //
 // The live nodes are the keys of a JetStream key-value bucket (GAVEL_NODES,
-// on file so that it outlives a restart of the NATS server, WithReplicas in
-// a cluster). Each node puts its key every third
-// of the TTL (WithTTL, 3 s by default) and watches the bucket; the bucket's
+// on file so that it outlives a restart of the NATS server; WithReplicas(3)
+// in a three-server cluster, so that it outlives a server). Each node puts
+// its key every third of the TTL (WithTTL, 3 s by default) and watches the
+// bucket; the bucket's
 // TTL removes the key of a node that stopped beating (a crash, a network
 // partition), and its limit markers tell every watcher when it does. A
 // node that stops gracefully deletes its key (Close), which every watcher
@@ -85,12 +89,29 @@
 // publish on $KV.<bucket>.> and the JetStream API, and subscribe on
 // _INBOX.> for replies.
 //
-// # Phase 1: control state
+// # Control state
 //
-// The home's hub decides from the session's state as its own node sees it
-// (wsmedia follows its session.Manager). Until sessions' events flow
-// between nodes, the nodes must share their control state (one
-// session.Manager, as the tests do); see issue 13.
+// The home's hub decides from the session's state as its own node's
+// runtime has it, and every node's runtime follows the session's log
+// (session.Follower: each node has its own session.Manager on a
+// JetStream store, transport/nats, on a stream all nodes share): a mute
+// or a kick that any node applies reaches the home's router through the
+// home's follow stream, within milliseconds, with no node asking
+// another. Admitting a media_connect is decided after a read barrier
+// (session.Manager.Sync, which wsmedia.Hub.Connect calls): the home reads
+// the log's tail from the stream first, so a kick applied anywhere before
+// the media_connect arrived refuses it (not_joined) even when the home's
+// follow stream, or the relaying node's, has not delivered it yet, and a
+// join applied through another node a moment ago admits it; the router
+// then serves the participant at that state or a later one
+// (media.Router.ConnectAt). The relaying node decides nothing: it may lag
+// as it likes.
+//
+// A node's watch of the bucket checks itself against its own heartbeats,
+// which it delivers too: one that a beat later it has not delivered means
+// the watch stalled (its consumer was on a NATS server that died; the
+// client would learn it only from missed heartbeats, after some ten
+// seconds), and the node watches again.
 //
 // # Goroutines
 //

@@ -25,6 +25,11 @@ type registry struct {
 	onChange func(nodes []string) // from the registry's goroutine (and from join); must not block
 	onError  func(error)
 
+	// The watch's self-check, the goroutine's (and join's) only: the
+	// revision of the last put of self's key, and the highest the watch
+	// delivered. See run.
+	putRev, seenRev uint64
+
 	cancel context.CancelFunc // ends the goroutine
 	done   chan struct{}      // closed when it has ended
 }
@@ -67,9 +72,16 @@ func joinRegistry(ctx context.Context, js jetstream.JetStream, cfg config, self 
 	if err != nil {
 		return nil, fmt.Errorf("relay: bucket %s: %w", cfg.bucket, err)
 	}
+	return startRegistry(ctx, kv, cfg, self, onChange, onError)
+}
+
+// startRegistry is joinRegistry once the bucket is open.
+func startRegistry(ctx context.Context, kv jetstream.KeyValue, cfg config, self string,
+	onChange func([]string), onError func(error)) (*registry, error) {
 	r := &registry{kv: kv, self: self, instance: nuid.Next(), ttl: cfg.ttl, beat: cfg.ttl / 3,
 		onChange: onChange, onError: onError, done: make(chan struct{})}
-	if _, err := kv.PutString(ctx, self, r.instance); err != nil {
+	var err error
+	if r.putRev, err = kv.PutString(ctx, self, r.instance); err != nil {
 		return nil, fmt.Errorf("relay: registering node %s: %w", self, err)
 	}
 	life, cancel := context.WithCancel(context.Background())
@@ -111,6 +123,7 @@ func (r *registry) watch(ctx, life context.Context) (jetstream.KeyWatcher, map[s
 
 // apply folds one change of the bucket into live.
 func (r *registry) apply(live map[string]bool, e jetstream.KeyValueEntry) {
+	r.seenRev = max(r.seenRev, e.Revision())
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(live, e.Key()) // deleted (left), or expired (its marker)
 		return
@@ -126,6 +139,12 @@ func (r *registry) apply(live map[string]bool, e jetstream.KeyValueEntry) {
 // its next beat (its puts failed for the TTL less a beat) counts itself
 // out, before the others do once the key expires; it is back once a put
 // succeeds.
+//
+// The watch checks itself: it delivers this node's own puts too, so a put
+// it has not delivered a beat later means it has stalled (its consumer
+// was on a server that died, the bucket's stream leader: the client finds
+// out only after missing its heartbeats, some ten seconds), and it is
+// started again, which reads the bucket anew.
 func (r *registry) run(life context.Context, w jetstream.KeyWatcher, live map[string]bool) {
 	defer close(r.done)
 	defer func() { stopWatcher(w) }()
@@ -158,13 +177,18 @@ func (r *registry) run(life context.Context, w jetstream.KeyWatcher, live map[st
 				r.apply(live, e)
 			}
 		case <-tick.C:
+			if w != nil && r.seenRev < r.putRev {
+				r.report(fmt.Errorf("relay: watching bucket %s: revision %d not delivered within a beat: watching again", r.kv.Bucket(), r.putRev))
+				stopWatcher(w)
+				w = nil
+			}
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(life, r.beat)
-			_, err := r.kv.PutString(ctx, r.self, r.instance)
+			rev, err := r.kv.PutString(ctx, r.self, r.instance)
 			cancel()
 			switch {
 			case err == nil:
-				lastPut, lapsed = start, false
+				lastPut, lapsed, r.putRev = start, false, rev
 			case life.Err() != nil:
 				return
 			case time.Since(lastPut)+r.beat >= r.ttl:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +126,84 @@ func TestRegistry(t *testing.T) {
 	defer av.mu.Unlock()
 	if len(av.errs) == 0 {
 		t.Error("node-a's failed heartbeats were not reported")
+	}
+}
+
+// stalledKV is a bucket whose first watch stalls once it has given its
+// first values, as a watch does whose consumer was on a server that died:
+// no error, no more updates.
+type stalledKV struct {
+	jetstream.KeyValue
+	watches atomic.Int32
+}
+
+func (kv *stalledKV) WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	w, err := kv.KeyValue.WatchAll(ctx, opts...)
+	if err != nil || kv.watches.Add(1) > 1 {
+		return w, err
+	}
+	return newStalled(w), nil
+}
+
+// stalled passes on a watcher's first values and nothing after.
+type stalled struct {
+	jetstream.KeyWatcher
+	updates chan jetstream.KeyValueEntry
+}
+
+func newStalled(w jetstream.KeyWatcher) *stalled {
+	s := &stalled{KeyWatcher: w, updates: make(chan jetstream.KeyValueEntry)}
+	go func() {
+		defer close(s.updates)
+		first := true
+		for e := range w.Updates() {
+			if first {
+				s.updates <- e
+			}
+			first = first && e != nil
+		}
+	}()
+	return s
+}
+
+func (s *stalled) Updates() <-chan jetstream.KeyValueEntry { return s.updates }
+
+// TestRegistryWatchStalls: a node's watch of the bucket stalls silently;
+// the node finds out from its own heartbeat, which the watch does not
+// deliver, watches again and sees the node that joined meanwhile.
+func TestRegistryWatchStalls(t *testing.T) {
+	leakcheck.Check(t)
+	url := natsURL(t)
+	cfg := defaultConfig()
+	cfg.ttl = time.Second
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateOrUpdateKeyValue(testwait.Context(t), jetstream.KeyValueConfig{Bucket: cfg.bucket, History: 1,
+		TTL: cfg.ttl, LimitMarkerTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skv := &stalledKV{KeyValue: kv}
+	av := &views{}
+	a, err := startRegistry(testwait.Context(t), skv, cfg, "node-a", av.set, av.report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { _ = a.leave(ctx) })
+	av.wait(t, "node-a", "node-a")
+	join(t, url, "node-b", cfg)
+	av.wait(t, "node-a", "node-a", "node-b")
+	if n := skv.watches.Load(); n < 2 {
+		t.Errorf("%d watches, want the stalled one and another", n)
+	}
+	av.mu.Lock()
+	defer av.mu.Unlock()
+	if len(av.errs) == 0 {
+		t.Error("the stalled watch was not reported")
 	}
 }
 
