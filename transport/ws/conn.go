@@ -48,11 +48,12 @@ type conn struct {
 
 	mu      sync.Mutex
 	out     outbox
-	room    chan struct{} // closed on the outbox's next change; nil when nobody waits for room
-	timer   *time.Timer   // the slow rule's clock
-	ticking bool          // timer runs
-	byeSeen bool          // the goodbye's decision has been carried out
-	media   *mediaLink    // the client's media connection, if any (WithMedia)
+	room    chan struct{}         // closed on the outbox's next change; nil when nobody waits for room
+	timer   *time.Timer           // the slow rule's clock
+	ticking bool                  // timer runs
+	byeSeen bool                  // the goodbye's decision has been carried out
+	media   *mediaLink            // the client's media connection, if any (WithMedia)
+	sub     *session.Subscription // the pump's, held while a command is submitted and answered
 }
 
 func newConn(s *Server, wc *websocket.Conn, tok Token) *conn {
@@ -98,6 +99,7 @@ func (c *conn) serve(st core.State, resume bool, after uint64) {
 	}
 	c.mu.Lock()
 	c.out.Welcome(w, ended)
+	c.sub = sub
 	c.mu.Unlock()
 
 	ka := wire.StartKeepalive(c.ws, c.srv.cfg.pingInterval, c.srv.cfg.pingTimeout)
@@ -243,10 +245,15 @@ func (c *conn) submit(cmd core.Command) {
 	}
 	c.mu.Lock()
 	ok := c.out.Begin()
+	sub := c.sub
 	c.mu.Unlock()
 	if !ok {
 		return // the connection is ending: commands are no longer answered
 	}
+	// The answer carries the command's events: the pump, which would only
+	// drop them, is woken once the answer is out, not on its path.
+	sub.Hold()
+	defer sub.Release()
 
 	r, err := c.srv.m.Submit(c.ctx, c.tok.Session, cmd)
 	res, evs := wire.Result{ID: cmd.ID, Seq: r.Seq, Duplicate: r.Duplicate}, r.Events
@@ -293,6 +300,9 @@ func (c *conn) pump(sub *session.Subscription) {
 				return
 			}
 			sub = next
+			c.mu.Lock()
+			c.sub = sub
+			c.mu.Unlock()
 		case errors.Is(err, session.ErrClosed):
 			c.cut(wire.ReasonShutdown)
 			return
