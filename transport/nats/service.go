@@ -40,8 +40,8 @@ type Service struct {
 	serving sync.WaitGroup
 }
 
-// spareWorkers is how many idle workers the service keeps after a burst;
-// one more that finishes a command ends.
+// spareWorkers is how many idle workers the service keeps after a burst: a
+// worker that finishes a command while as many others wait ends.
 const spareWorkers = 4
 
 // NewService subscribes to the command subjects on nc (a connection to the
