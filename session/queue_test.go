@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -26,19 +27,26 @@ func (s *Subscription) queueCap() int {
 	return cap(s.queue)
 }
 
-// TestQueueOnDemand: a subscription allocates no queue up front, queues the
-// owner's slices themselves, grows as commands wait and lets the room go
-// once they are read.
-func TestQueueOnDemand(t *testing.T) {
-	s, err := Open(testwait.Context(t), "room-1", NewMemStore(), WithPresets(core.Presets{"host": {}}))
+// watched opens a session (closed when the test ends) and watches it.
+func watched(t *testing.T, opts ...Option) (*Session, *Subscription) {
+	t.Helper()
+	s, err := Open(testwait.Context(t), "room-1", NewMemStore(), append([]Option{WithPresets(core.Presets{"host": {}})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(testwait.Context(t))
+	testwait.Cleanup(t, func(ctx context.Context) { _ = s.Close(ctx) })
 	_, sub, err := s.Watch(testwait.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, sub
+}
+
+// TestQueueOnDemand: a subscription allocates no queue up front, queues the
+// owner's slices themselves, grows as commands wait and lets the room go
+// once they are read.
+func TestQueueOnDemand(t *testing.T) {
+	s, sub := watched(t)
 	if c := sub.queueCap(); c != 0 {
 		t.Errorf("an idle subscription's queue has room for %d commands, want none", c)
 	}
@@ -79,15 +87,7 @@ func TestQueueOnDemand(t *testing.T) {
 // its reader only at Release (nested holds: at the last one), and are
 // there for a Next that does not wait; a cut-off is never held back.
 func TestHoldDefersTheWake(t *testing.T) {
-	s, err := Open(testwait.Context(t), "room-1", NewMemStore(), WithPresets(core.Presets{"host": {}}), WithSubscriberBuffer(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(testwait.Context(t))
-	_, sub, err := s.Watch(testwait.Context(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, sub := watched(t, WithSubscriberBuffer(1))
 	woken := func() bool { return len(sub.wake) == 1 }
 	submit := func(cmd core.Command) {
 		t.Helper()
