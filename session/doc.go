@@ -183,7 +183,10 @@
 // right after that state's seq: what a transport needs for a welcome frame.
 //
 // The events a subscriber gets are the ones Submit answers with and the
-// window keeps: shared, to be read and never modified.
+// window keeps: shared, to be read and never modified. A transport whose
+// answer carries its command's events may Hold its subscription while it
+// submits and answers: the reader is woken at Release, off the answer's
+// path.
 //
 // # Snapshots
 //

@@ -26,6 +26,8 @@ type Subscription struct {
 	behind int              // events of the commands after it: the buffer
 	err    error            // set once, by end: delivered after the queue
 	wake   chan struct{}    // capacity 1: signalled by offer, end and Close
+	held   int              // Hold calls not yet released: offer defers its signal
+	owed   bool             // a signal deferred by Hold
 
 	closed atomic.Bool // Close was called
 
@@ -70,8 +72,35 @@ func (s *Subscription) offer(evs []events.Event) bool {
 		s.queue, s.head = s.queue[:n], 0
 	}
 	s.queue = append(s.queue, evs)
-	s.signal()
+	if s.held > 0 {
+		s.owed = true
+	} else {
+		s.signal()
+	}
 	return true
+}
+
+// Hold defers waking the reader for events queued from now until the
+// matching Release; Next still returns the events queued if it is called.
+// A transport that both submits and reads its own command's events holds
+// its subscription while it submits and writes the answer: the answer
+// carries those events, and the reader, which would only drop them, is
+// woken after the answer is out, not on the answer's path. Every Hold
+// needs its Release; both may be called from any goroutine.
+func (s *Subscription) Hold() {
+	s.mu.Lock()
+	s.held++
+	s.mu.Unlock()
+}
+
+// Release ends a Hold, waking the reader if events came meanwhile.
+func (s *Subscription) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held--; s.held == 0 && s.owed {
+		s.owed = false
+		s.signal()
+	}
 }
 
 // take returns the next queued event, or nil and the error that ended the

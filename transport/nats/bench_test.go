@@ -14,6 +14,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/benchpair"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
@@ -48,18 +49,19 @@ func join(actor string) core.Command {
 	return core.Command{ID: actor + "-join", Type: core.Join, Actor: actor, Name: actor, Preset: "host", Audio: false}
 }
 
-// BenchmarkRoundTrip is one command's round trip, one submitter, next to the
-// raw NATS paths it is built of, on one server (file storage, default sync),
-// every connection over TCP as between processes:
+// BenchmarkRoundTrip is one command's round trip, one submitter, against
+// the raw NATS path it is built of, alternately in blocks
+// (benchpair.Paired), on one server (file storage, default sync), every
+// connection over TCP as between processes:
 //
-//	raw-request             request/reply to a responder that answers at once
-//	service-memory          Client.Submit through the service, memory store
-//	raw-request+js-publish  request/reply to a responder that first publishes
-//	                        a record-sized message with an expected last
-//	                        subject sequence and waits for its ack
-//	service-jetstream       Client.Submit through the service, JetStream store
+//	memory     Client.Submit through the service on the memory store,
+//	           against request/reply to a responder that answers at once
+//	jetstream  Client.Submit through the service on the JetStream store,
+//	           against request/reply to a responder that first publishes a
+//	           record-sized message with an expected last subject sequence
+//	           and waits for its ack
 //
-// Run with -count to interleave them; compare within one run.
+// Each reports both medians and their ratio.
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := startServer(b)
 	url := srv.ClientURL()
@@ -100,41 +102,33 @@ func BenchmarkRoundTrip(b *testing.B) {
 	benchService(b, url, "mem", session.NewMemStore())
 	benchService(b, url, "js", newStore(b, connect(b, url), WithPrefix("js")))
 
-	raw := func(subject string) func(b *testing.B) {
-		return func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := nc.Request(subject, cmd, 5*time.Second); err != nil {
-					b.Fatal(err)
-				}
+	raw := func(subject string) func() {
+		return func() {
+			if _, err := nc.Request(subject, cmd, 5*time.Second); err != nil {
+				b.Fatal(err)
 			}
 		}
 	}
 	var runs atomic.Int64
-	service := func(prefix string) func(b *testing.B) {
-		return func(b *testing.B) {
-			c, err := NewClient(nc, WithPrefix(prefix))
-			if err != nil {
+	service := func(b *testing.B, prefix string) func() {
+		c, err := NewClient(nc, WithPrefix(prefix))
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := fmt.Sprintf("s%d", runs.Add(1)) // a fresh session each run
+		if _, err := c.Submit(b.Context(), id, join("bench")); err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		return func() {
+			i++
+			if _, err := c.Submit(b.Context(), id, toggle("bench", i)); err != nil {
 				b.Fatal(err)
-			}
-			id := fmt.Sprintf("s%d", runs.Add(1)) // a fresh session each run
-			if _, err := c.Submit(b.Context(), id, join("bench")); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				i++
-				if _, err := c.Submit(b.Context(), id, toggle("bench", i)); err != nil {
-					b.Fatal(err)
-				}
 			}
 		}
 	}
-	b.Run("raw-request", raw("raw.echo"))
-	b.Run("service-memory", service("mem"))
-	b.Run("raw-request+js-publish", raw("raw.js"))
-	b.Run("service-jetstream", service("js"))
+	b.Run("memory", func(b *testing.B) { benchpair.Paired(b, raw("raw.echo"), service(b, "mem")) })
+	b.Run("jetstream", func(b *testing.B) { benchpair.Paired(b, raw("raw.js"), service(b, "js")) })
 }
 
 // BenchmarkThroughput is commands per second with 64 concurrent submitters

@@ -312,7 +312,10 @@ func WithMaxCommand(n int) ServiceOption {
 }
 
 // WithConcurrency sets how many commands one service instance works on at
-// once (default 256); more wait in the subscription's buffer.
+// once (default 256); more wait in the subscription's buffer, which holds
+// the connection's SubChanLen messages (nats.go's default 65,536): past
+// it they are dropped, as for any slow consumer, and their requesters
+// retry.
 func WithConcurrency(n int) ServiceOption {
 	return serviceOpt(func(c *serviceConfig) error {
 		if n < 1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gonats "github.com/nats-io/nats.go"
@@ -25,17 +26,23 @@ type Service struct {
 	sub    *gonats.Subscription
 	prefix string // <prefix>.cmd.
 	max    int
-	slots  chan struct{} // one per command being served
+	limit  int // workers at most: WithConcurrency
 
 	// life is the service's lifetime, the context of every Submit it makes:
 	// cancelled when Close gives up waiting (as http.Server's BaseContext).
 	life   context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex // guards closed and wg.Add against Close
-	closed  bool
+	idle    atomic.Int32 // workers waiting for a message
+	closed  atomic.Bool  // set with mu held
+	mu      sync.Mutex   // guards workers and serving.Add against Close
+	workers int          // started and not ended
 	serving sync.WaitGroup
 }
+
+// spareWorkers is how many idle workers the service keeps after a burst: a
+// worker that finishes a command while as many others wait ends.
+const spareWorkers = 4
 
 // NewService subscribes to the command subjects on nc (a connection to the
 // server or cluster that holds the store's stream) and serves commands with
@@ -55,12 +62,12 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 		mgr:    mgr,
 		prefix: newSubjects(cfg.prefix).cmd,
 		max:    cfg.maxCommand,
-		slots:  make(chan struct{}, cfg.concurrency),
+		limit:  cfg.concurrency,
 		life:   life,
 		cancel: cancel,
 	}
 	// ">" rather than "*": a subject with too many tokens is answered too.
-	s.sub, err = nc.QueueSubscribe(s.prefix+">", cfg.queue, s.handle)
+	s.sub, err = nc.QueueSubscribeSync(s.prefix+">", cfg.queue)
 	if err == nil {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = nc.FlushWithContext(fctx)
@@ -73,37 +80,66 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 		cancel()
 		return nil, fmt.Errorf("gavel/nats: subscribe to %s>: %w", s.prefix, err)
 	}
+	s.spawn()
 	return s, nil
 }
 
-// handle runs on the subscription's goroutine: it hands m to a goroutine of
-// its own, waiting for a free slot (so a flood waits in the subscription's
-// buffer, not in goroutines).
-func (s *Service) handle(m *gonats.Msg) {
-	if m.Reply == "" {
-		return // a command nobody waits for is not served: its outcome would be lost
-	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-s.life.Done():
-		return
-	}
+// Commands are served by workers that each take a message from the
+// subscription and serve it themselves: the connection's reader hands a
+// message straight to a waiting worker, which decides it (the session
+// runtime decides a free session's command on the submitter's goroutine)
+// and replies, with no goroutine hop of the service's own. A worker that
+// takes the last waiting worker's place starts another, up to
+// WithConcurrency; past that, commands wait in the subscription's buffer.
+
+// spawn starts a worker unless the service is closed or has its limit.
+func (s *Service) spawn() {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		<-s.slots
+	defer s.mu.Unlock()
+	if s.closed.Load() || s.workers == s.limit {
 		return
 	}
+	s.workers++
 	s.serving.Add(1)
-	s.mu.Unlock()
-	go s.serve(m)
+	s.idle.Add(1) // before it runs: no other worker starts one for nothing
+	go s.work()
 }
 
-func (s *Service) serve(m *gonats.Msg) {
+// work serves commands until the subscription ends, the service closes,
+// or spareWorkers others wait for the next command.
+func (s *Service) work() {
 	defer func() {
-		<-s.slots
+		s.mu.Lock()
+		s.workers--
+		s.mu.Unlock()
 		s.serving.Done()
 	}()
+	for {
+		m, err := s.sub.NextMsgWithContext(s.life)
+		switch {
+		case errors.Is(err, gonats.ErrSlowConsumer):
+			continue // messages were dropped (their requesters retry); the subscription goes on
+		case err != nil:
+			s.idle.Add(-1)
+			return // unsubscribed, the connection closed, or Close gave up waiting
+		}
+		if s.idle.Add(-1) == 0 {
+			s.spawn() // someone waits for the next command
+		}
+		// A command nobody waits for is not served: its outcome would be
+		// lost. Nor is one taken after Close began.
+		if m.Reply != "" && !s.closed.Load() {
+			s.serve(m)
+		}
+		if s.idle.Load() >= spareWorkers {
+			return
+		}
+		s.idle.Add(1)
+	}
+}
+
+// serve decides m and replies.
+func (s *Service) serve(m *gonats.Msg) {
 	res, err := s.submit(m)
 	buf := replyBufs.Get().(*[]byte)
 	*buf = appendReply((*buf)[:0], res, err)
@@ -145,8 +181,7 @@ func (s *Service) submit(m *gonats.Msg) (session.Result, error) {
 // close the manager or the connection.
 func (s *Service) Close(ctx context.Context) error {
 	s.mu.Lock()
-	already := s.closed
-	s.closed = true
+	already := s.closed.Swap(true)
 	s.mu.Unlock()
 	var err error
 	if !already {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 )
@@ -188,5 +189,45 @@ func TestSubmitRetries(t *testing.T) {
 	}
 	if _, err := c.Submit(ctx, "", classroom[0]); !errors.Is(err, ErrInvalidSession) {
 		t.Errorf("empty session id: err = %v, want ErrInvalidSession", err)
+	}
+}
+
+// TestServiceConcurrency: a command whose append is in flight does not
+// keep the service from taking the next one: with WithConcurrency(2), two
+// commands of two sessions are in the store at once.
+func TestServiceConcurrency(t *testing.T) {
+	srv := startServer(t)
+	st := fake.NewStore(session.NewMemStore())
+	reached1, release1 := st.Hold(1)
+	reached2, release2 := st.Hold(2)
+	mgr, err := session.NewManager(st, session.WithPresets(presets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { _ = mgr.Close(ctx) })
+	svc, err := NewService(testwait.Context(t), connect(t, srv.ClientURL()), mgr, WithConcurrency(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { _ = svc.Close(ctx) })
+	c, err := NewClient(connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, id := range []string{"room-1", "room-2"} {
+		go func() {
+			_, err := c.Submit(testwait.Context(t), id, core.Command{ID: "j", Type: core.Join, Actor: "a", Name: "A", Preset: "host"})
+			errs <- err
+		}()
+	}
+	testwait.Recv(t, reached1, "the first append")
+	testwait.Recv(t, reached2, "the second append, while the first is held")
+	release1()
+	release2()
+	for range 2 {
+		if err := testwait.Recv(t, errs, "an answer"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/gavelrtc/gavel/client"
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/benchpair"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
@@ -82,40 +82,6 @@ func newEchoServer(tb testing.TB, echo bool) *echoServer {
 	return e
 }
 
-// paired runs raw and gavel alternately, in blocks of a few ops, b.N
-// times each, so that both see the same machine (it is shared and noisy),
-// and reports the median of each and their ratio. Blocks keep the work
-// gavel leaves behind (goroutines finishing after the answer) from landing
-// in the raw timings more than once a block.
-func paired(b *testing.B, raw, gavel func()) {
-	const block = 32
-	var tr, tg []time.Duration
-	timed := func(f func(), into *[]time.Duration) {
-		t0 := time.Now()
-		f()
-		*into = append(*into, time.Since(t0))
-	}
-	for i := 0; b.Loop(); i++ {
-		if i/block%2 == 0 {
-			timed(raw, &tr)
-		} else {
-			timed(gavel, &tg)
-		}
-	}
-	if len(tg) == 0 {
-		timed(gavel, &tg)
-	}
-	mr, mg := median(tr), median(tg)
-	b.ReportMetric(float64(mr.Nanoseconds()), "raw-ns/op")
-	b.ReportMetric(float64(mg.Nanoseconds()), "gavel-ns/op")
-	b.ReportMetric(float64(mg)/float64(mr), "ratio")
-}
-
-func median(ds []time.Duration) time.Duration {
-	slices.Sort(ds)
-	return ds[len(ds)/2]
-}
-
 // BenchmarkRoundTrip: one command over the socket and its answer, against
 // a raw coder/websocket echo of a frame of the same size, alternately.
 // toggle and no-op use a raw protocol client that decodes nothing (the
@@ -143,7 +109,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			alice.join()
 			var buf []byte
 			i := 0
-			paired(b, rawEcho(dialPlain(b, echo.url)), func() {
+			benchpair.Paired(b, rawEcho(dialPlain(b, echo.url)), func() {
 				i++
 				buf = wire.AppendCommand(buf[:0], core.Command{ID: run + strconv.Itoa(i), Type: core.SetAudio,
 					Enabled: name == "toggle" && i%2 == 1})
@@ -169,7 +135,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 		defer m.Close()
 		i := 0
-		paired(b, rawEcho(dialPlain(b, echo.url)), func() {
+		benchpair.Paired(b, rawEcho(dialPlain(b, echo.url)), func() {
 			i++
 			set := m.Self.DisableAudio
 			if i%2 == 1 {
@@ -226,7 +192,9 @@ func (f *fanout) round(tb testing.TB, send func()) {
 // BenchmarkFanout1000: one event to 1,000 connected clients (from Submit
 // until every client has read it), against a raw broadcast of the same
 // bytes to 1,000 coder/websocket connections from one loop, alternately.
-// The clients and their reading are the same in both.
+// The clients and their reading are the same in both. It reports the
+// process's CPU time per fan-out too: the work, which a loaded machine
+// blurs less than the wall time.
 func BenchmarkFanout1000(b *testing.B) {
 	n := 1000
 	if s := os.Getenv("GAVEL_FANOUT_N"); s != "" {
@@ -250,7 +218,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	conns := raw.conns
 	raw.mu.Unlock()
 	i := 0
-	paired(b, func() {
+	benchpair.PairedCPU(b, func() {
 		plain.round(b, func() {
 			for _, c := range conns {
 				if err := c.Write(ctx, websocket.MessageText, frame); err != nil {

@@ -22,14 +22,16 @@ import (
 // for them) reads the client's frames and submits its commands; the pump
 // moves the session's events in; the writer writes frames out; with media,
 // one more goroutine per media connection moves its signals in (see
-// mediaLink). The read loop also writes, when nobody else is, so that a
-// command's result leaves without a goroutine hop.
+// mediaLink). The read loop and the pump also write, when nobody else is,
+// so that a command's result and an event leave without a goroutine hop;
+// the writer writes what is left when they stop.
 //
 // Each producer waits while the outbox has no room for what it adds: the
 // read loop reads no frame, the pump takes no event (the session buffers
-// them, then they are read back from the store). Only the writing goroutine
-// waits on the socket; the slow rule's timer (outbox.Tick) ends a client
-// that takes nothing.
+// them, then they are read back from the store). One goroutine at a time
+// writes (outbox.Next); while it waits on the socket the others go on
+// adding, and the slow rule's timer (outbox.Tick) ends a client that takes
+// nothing.
 type conn struct {
 	srv     *Server
 	ws      *websocket.Conn
@@ -46,11 +48,12 @@ type conn struct {
 
 	mu      sync.Mutex
 	out     outbox
-	room    chan struct{} // closed on the outbox's next change; nil when nobody waits for room
-	timer   *time.Timer   // the slow rule's clock
-	ticking bool          // timer runs
-	byeSeen bool          // the goodbye's decision has been carried out
-	media   *mediaLink    // the client's media connection, if any (WithMedia)
+	room    chan struct{}         // closed on the outbox's next change; nil when nobody waits for room
+	timer   *time.Timer           // the slow rule's clock
+	ticking bool                  // timer runs
+	byeSeen bool                  // the goodbye's decision has been carried out
+	media   *mediaLink            // the client's media connection, if any (WithMedia)
+	sub     *session.Subscription // the pump's, held while a command is submitted and answered
 }
 
 func newConn(s *Server, wc *websocket.Conn, tok Token) *conn {
@@ -96,6 +99,7 @@ func (c *conn) serve(st core.State, resume bool, after uint64) {
 	}
 	c.mu.Lock()
 	c.out.Welcome(w, ended)
+	c.sub = sub
 	c.mu.Unlock()
 
 	ka := wire.StartKeepalive(c.ws, c.srv.cfg.pingInterval, c.srv.cfg.pingTimeout)
@@ -241,10 +245,15 @@ func (c *conn) submit(cmd core.Command) {
 	}
 	c.mu.Lock()
 	ok := c.out.Begin()
+	sub := c.sub
 	c.mu.Unlock()
 	if !ok {
 		return // the connection is ending: commands are no longer answered
 	}
+	// The answer carries the command's events: the pump, which would only
+	// drop them, is woken once the answer is out, not on its path.
+	sub.Hold()
+	defer sub.Release()
 
 	r, err := c.srv.m.Submit(c.ctx, c.tok.Session, cmd)
 	res, evs := wire.Result{ID: cmd.ID, Seq: r.Seq, Duplicate: r.Duplicate}, r.Events
@@ -291,6 +300,9 @@ func (c *conn) pump(sub *session.Subscription) {
 				return
 			}
 			sub = next
+			c.mu.Lock()
+			c.sub = sub
+			c.mu.Unlock()
 		case errors.Is(err, session.ErrClosed):
 			c.cut(wire.ReasonShutdown)
 			return
@@ -303,18 +315,21 @@ func (c *conn) pump(sub *session.Subscription) {
 	}
 }
 
-// pushEvent hands ev to the outbox once it has room, and reports whether
-// the pump should go on. Waiting delays nobody: the session buffers this
-// subscription's events, and past its buffer the pump reads them from the
-// store.
+// pushEvent hands ev to the outbox once it has room, writes what is
+// pending unless another goroutine is writing, and reports whether the
+// pump should go on. Waiting (for room, or on the socket) delays nobody:
+// the session buffers this subscription's events, and past its buffer the
+// pump reads them from the store.
 func (c *conn) pushEvent(ev events.Event) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.waitLocked(c.out.Room, c.pumpCtx.Done()) {
+		c.mu.Unlock()
 		return false
 	}
 	more := c.out.Event(ev)
-	c.stepLocked(true)
+	c.stepLocked(false)
+	c.mu.Unlock()
+	c.flush(true) // a failed write ends the connection, and so the pump
 	return more
 }
 
@@ -412,8 +427,8 @@ func (c *conn) writeLoop() {
 
 // flush writes pending frames unless another goroutine is writing (which
 // then writes them, or wakes the writer when it stops): once, the frames
-// pending now, for the read loop answering a command; else until none is
-// left. It reports false once the connection can write no more.
+// pending now, for the read loop answering a command and the pump adding
+// an event; else until none is left. It reports false once the connection can write no more.
 func (c *conn) flush(once bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/internal/benchpair"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
@@ -88,7 +89,7 @@ func BenchmarkFanoutDisableAll(b *testing.B) {
 	if len(tr) == 0 || len(tg) == 0 {
 		b.Skip("run it with -benchtime 40x or more: both sides need a block")
 	}
-	mr, mg := median(tr), median(tg)
+	mr, mg := benchpair.Median(tr), benchpair.Median(tg)
 	b.ReportMetric(float64(len(frame)), "raw-frame-B")
 	b.ReportMetric(float64(mr.Nanoseconds()), "raw-ns/op")
 	b.ReportMetric(float64(mg.Nanoseconds()), "gavel-ns/op")
