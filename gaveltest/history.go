@@ -28,6 +28,16 @@ type Call struct {
 	// its next starts.
 	Client     int
 	Start, End time.Duration
+	// Seq, when not 0, is the session's seq right after an applied
+	// command, as its answer gives it (session.Result.Seq, a websocket
+	// result's seq): the command must take the place in the order that
+	// leaves the session there.
+	Seq uint64
+	// EventsElsewhere says that an applied answer may not carry the
+	// command's events (a websocket result whose events came in the
+	// stream before it, a repeat's): its Events are then not checked,
+	// and Seq is all there is to check.
+	EventsElsewhere bool
 }
 
 // HistoryStats says what CheckHistory checked.
@@ -63,6 +73,7 @@ func CheckHistory(h sessionlog.Header, recs []sessionlog.Record, calls []Call) (
 	ops := make([]porcupine.Operation, 0, len(calls))
 	for _, c := range calls {
 		out := toldOf(c.Answer)
+		out.seq, out.anyEvents = c.Seq, c.EventsElsewhere
 		end := c.End.Nanoseconds()
 		if out.unknown {
 			if !logged[c.Command.ID] {
@@ -93,9 +104,11 @@ func CheckHistory(h sessionlog.Header, recs []sessionlog.Record, calls []Call) (
 // told is what a client was told of a command: its events (as the log
 // writes them), its error code, or nothing (unknown).
 type told struct {
-	events  string
-	code    core.Code
-	unknown bool
+	events    string
+	anyEvents bool   // events is not to be checked
+	seq       uint64 // the seq after the command, when known
+	code      core.Code
+	unknown   bool
 }
 
 func toldOf(a Answer) told {
@@ -114,6 +127,8 @@ func (o told) String() string {
 		return "?"
 	case o.code != 0:
 		return outcome(nil, &core.Error{Code: o.code})
+	case o.anyEvents:
+		return fmt.Sprintf("applied, seq %d", o.seq)
 	}
 	return o.events
 }
@@ -133,7 +148,8 @@ func sessionModel(h sessionlog.Header) porcupine.Model {
 			case err != nil:
 				return out.code == code, next
 			default:
-				return out.code == 0 && out.events == string(events.AppendEvents(nil, evs)), next
+				return out.code == 0 && (out.anyEvents || out.events == string(events.AppendEvents(nil, evs))) &&
+					(out.seq == 0 || out.seq == next.Seq()), next
 			}
 		},
 		Equal: func(a, b any) bool { return a.(core.State).Equal(b.(core.State)) },

@@ -34,6 +34,10 @@ func TestCheckHistory(t *testing.T) {
 			Start: time.Duration(start), End: time.Duration(end)}
 	}
 	lost := errors.New("no answer")
+	seqOnly := func(c Call, seq uint64) Call {
+		c.Events, c.Seq, c.EventsElsewhere = nil, seq, true
+		return c
+	}
 	for _, tc := range []struct {
 		name  string
 		calls []Call
@@ -47,6 +51,9 @@ func TestCheckHistory(t *testing.T) {
 		{"kick before the join", []Call{call(0, joinA, evA, nil, 0, 1), call(0, kick, evK, nil, 2, 3), call(1, joinB, evB, nil, 4, 5)}, false, HistoryStats{Calls: 3}},
 		// Bob's join was never answered but is in the log: it took place.
 		{"unanswered, logged", []Call{call(0, joinA, evA, nil, 0, 1), call(1, joinB, nil, lost, 2, 3), call(0, kick, evK, nil, 4, 5)}, true, HistoryStats{Calls: 3, Unanswered: 1}},
+		// Bob's join answered by its seq alone (its events came otherwise).
+		{"seq only", []Call{call(0, joinA, evA, nil, 0, 1), seqOnly(call(1, joinB, evB, nil, 2, 3), 2)}, true, HistoryStats{Calls: 2}},
+		{"wrong seq", []Call{call(0, joinA, evA, nil, 0, 1), seqOnly(call(1, joinB, evB, nil, 2, 3), 3)}, false, HistoryStats{Calls: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := CheckHistory(h, recs, tc.calls)
