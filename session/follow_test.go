@@ -193,7 +193,7 @@ func TestFollowTwoDeciders(t *testing.T) {
 			t.Errorf("subscriber %d (-log +got):\n%s", i, diff)
 		}
 	}
-	full := fold("room-1", logOf(t, st, "room-1"))
+	full := checkLog(t, "room-1", logOf(t, st, "room-1"))
 	for i, s := range []*session.Session{a, b} {
 		if got, _ := s.State(testwait.Context(t)); !got.Equal(full) {
 			t.Errorf("runtime %d's state is not the log's: %+v", i, got.Snapshot())

@@ -49,7 +49,9 @@ type options struct {
 }
 
 // WithStore keeps the server's sessions in st (wrapped in a Store) rather
-// than in a new memory store.
+// than in a new memory store. When st follows (session.Follower: a
+// JetStream store shared with other instances), so do the server's
+// sessions, through the Store.
 func WithStore(st session.Store) Option {
 	return func(o *options) error {
 		if st == nil {
@@ -135,7 +137,7 @@ func Start(presets core.Presets, opts ...Option) (*Server, error) {
 	}
 	st := NewStore(o.store)
 	sessionOpts := append([]session.Option{session.WithPresets(presets), session.WithClock(o.now)}, o.session...)
-	m, err := session.NewManager(st, sessionOpts...)
+	m, err := session.NewManager(st.runtimeStore(), sessionOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("fake: %w", err)
 	}

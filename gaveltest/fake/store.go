@@ -57,8 +57,9 @@ func (f Fault) String() string {
 //
 // A Store is a session.BatchAppender and a session.Snapshotter whatever
 // the store it wraps: over one that is not, it appends a batch a record at
-// a time (not all or nothing, then) and keeps snapshots in memory. All methods are safe
-// for concurrent use.
+// a time (not all or nothing, then) and keeps snapshots in memory. A
+// Server's runtime follows the log through it when the wrapped store is a
+// session.Follower. All methods are safe for concurrent use.
 type Store struct {
 	inner session.Store
 
@@ -260,6 +261,41 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, snap session.Snapsh
 	defer s.mu.Unlock()
 	s.snaps[id] = snap
 	return nil
+}
+
+// follower is a Store over a store that follows (session.Follower), such
+// as a JetStream store shared by several instances: the runtime on it
+// follows the log through it. A disconnected Store's follow streams fail.
+type follower struct {
+	*Store
+	f session.Follower
+}
+
+// Follow implements session.Follower.
+func (s follower) Follow(ctx context.Context, id string, after sessionlog.Position) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
+		if err := s.unavailable(); err != nil {
+			yield(sessionlog.Record{}, err)
+			return
+		}
+		for rec, err := range s.f.Follow(ctx, id, after) {
+			if err == nil {
+				err = s.unavailable()
+			}
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// runtimeStore is s as a runtime sees it: a session.Follower when the
+// store s wraps is one.
+func (s *Store) runtimeStore() session.Store {
+	if f, ok := s.inner.(session.Follower); ok {
+		return follower{s, f}
+	}
+	return s
 }
 
 // LatestSnapshot implements session.Snapshotter.

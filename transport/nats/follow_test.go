@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -15,12 +14,12 @@ import (
 
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
+	"github.com/gavelrtc/gavel/gaveltest"
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
-	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
 // These tests run several gavel instances on one JetStream stream, each a
@@ -69,26 +68,25 @@ func submitRetrying(ctx context.Context, m *session.Manager, id string, cmd core
 	}
 }
 
-// raceManagers submits the workloads of submitters goroutines to session
-// id, submitter w through ms[w%len(ms)], each submitter's commands in
-// order, and returns every answer; halfway (if not nil) is called once,
-// when half of them are in.
-func raceManagers(t *testing.T, ms []*session.Manager, id string, submitters, each int, halfway func()) []answer {
+// raceManagers submits the commands of submitters clients of session id
+// (gaveltest.Clients, the same every run), client w through ms[w%len(ms)],
+// each client's commands in order, and returns every answer; halfway (if
+// not nil) is called once, when half of them are in.
+func raceManagers(t *testing.T, ms []*session.Manager, id string, submitters, each int, halfway func()) []gaveltest.Answer {
 	t.Helper()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		answers []answer
+		answers []gaveltest.Answer
 		once    sync.Once
 	)
-	for w := range submitters {
-		cmds := workload(w, each, rand.New(rand.NewPCG(uint64(w), 11)))
+	for w, cmds := range gaveltest.Clients(presets, submitters, each).Example(11) {
 		m := ms[w%len(ms)]
 		wg.Go(func() {
 			for _, cmd := range cmds {
 				res, err := submitRetrying(testwait.Context(t), m, id, cmd)
 				mu.Lock()
-				answers = append(answers, answer{cmd, res, err})
+				answers = append(answers, gaveltest.Answer{Command: cmd, Events: res.Events, Err: err})
 				if len(answers) == submitters*each/2 && halfway != nil {
 					once.Do(halfway)
 				}
@@ -179,7 +177,7 @@ func checkStreams(t *testing.T, st *Store, id string, subs []*session.Subscripti
 func TestFollowAcrossInstances(t *testing.T) {
 	srv := startServer(t)
 	url := srv.ClientURL()
-	a := wstest.NewOn(t, newStore(t, connect(t, url)))
+	a := fake.NewServer(t, presets, fake.WithStore(newStore(t, connect(t, url))))
 	stB := newStore(t, connect(t, url))
 	b, c := newManager(t, stB), newManager(t, newStore(t, connect(t, url)))
 	first, err := b.Submit(testwait.Context(t), "room-1", join("host"))
@@ -187,10 +185,11 @@ func TestFollowAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	subs := []*session.Subscription{subscribe(t, a.Manager, "room-1", 0), subscribe(t, c, "room-1", 0)}
-	ws := dialWS(t, a.URL+"?token="+a.Token(t, "room-1", "viewer", "attendee"))
+	ws := dialWS(t, a.URL+"?token="+a.Token("room-1", "viewer", "attendee"))
 	wsFrom := testwait.Recv(t, ws.welcome, "the welcome")
 
-	res, err := b.Submit(testwait.Context(t), "room-1", core.Command{ID: "b1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"})
+	bob := core.Command{ID: "b1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee"}
+	res, err := b.Submit(testwait.Context(t), "room-1", bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,28 +204,13 @@ func TestFollowAcrossInstances(t *testing.T) {
 	subs[0] = subscribe(t, a.Manager, "room-1", 0)
 
 	answers := raceManagers(t, []*session.Manager{a.Manager, b, c}, "room-1", 6, 30, nil)
-	checkLog(t, stB, "room-1", append(answers, answer{cmd: join("host"), res: first}, answer{cmd: core.Command{ID: "b1"}, res: res}))
+	want := checkLog(t, stB, "room-1", append(answers, gaveltest.Answer{Command: join("host"), Events: first.Events}, gaveltest.Answer{Command: bob, Events: res.Events}))
 	checkStreams(t, stB, "room-1", subs, ws, 2)
-	want := liveStateOf(t, stB, "room-1")
 	for i, m := range []*session.Manager{a.Manager, b, c} {
 		if st, err := m.State(testwait.Context(t), "room-1"); err != nil || !st.Equal(want) {
 			t.Errorf("instance %d's state is not the log's (%v): %s", i, err, events.AppendState(nil, st))
 		}
 	}
-}
-
-// liveStateOf is the state session id's log folds to.
-func liveStateOf(t *testing.T, st *Store, id string) core.State {
-	t.Helper()
-	h, err := st.Header(testwait.Context(t), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := core.NewState(id, h.Presets)
-	for _, r := range readLog(t, st, id, 1) {
-		s = reducer.Fold(s, r.Events)
-	}
-	return s
 }
 
 // TestFollowServerRestart: the server restarts under two instances; A's
@@ -305,7 +289,7 @@ func TestClusterFollow(t *testing.T) {
 	})
 	testwait.Recv(t, stopped, "the server to stop")
 	c.streamLeader(t, connect(t, c.urls), DefaultStream, 1)
-	checkLog(t, stores[1], "room-1", append(answers, answer{cmd: join("host"), res: first}))
+	checkLog(t, stores[1], "room-1", append(answers, gaveltest.Answer{Command: join("host"), Events: first.Events}))
 	// One more command after the stop, through B: A's follow stream, on its
 	// new server, delivers it.
 	if _, err := submitRetrying(testwait.Context(t), ms[1], "room-1", core.Command{ID: "last", Type: core.Join, Actor: "late", Name: "Late", Preset: "attendee"}); err != nil {
