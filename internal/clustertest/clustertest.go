@@ -1,16 +1,16 @@
 // Package clustertest runs three gavel nodes inside a test process, as a
 // deployment behind a load balancer runs them: a three-node NATS cluster
 // (package internal/natscluster) whose stream has three replicas, and on
-// each server a node (transport/nats.Node: the JetStream store, a
-// session.Manager that follows it, the NATS command service and a Client)
-// with a websocket endpoint (transport/ws) on a loopback port. Every node
+// each server a node (as transport/nats.Start makes one: the JetStream
+// store, a session.Manager that follows it, the NATS command service and a
+// Client) with a websocket endpoint (transport/ws) on a loopback port. Every node
 // shares one token key, so a participant's token is good on any node.
 //
 //	c := clustertest.Start(t, presets)                // skipped under -short
 //	url := c.Node(1).WSURL() + "?token=" + c.Token("room-1", "alice", "host")
-//	res, err := c.Node(2).NATS.Client().Submit(ctx, "room-1", cmd)
+//	res, err := c.Node(2).Client.Submit(ctx, "room-1", cmd)
 //	c.Stop(t, 0)    // gracefully: goodbye shutdown, the service drained
-//	c.Kill(t, 0)    // at once: sockets cut, no goodbye, commands in flight lost
+//	c.Kill(0)       // at once: sockets cut, no goodbye, commands in flight unanswered
 //	c.Restart(t, 0) // same ports, same data
 //
 // A test of media over several nodes starts its own servers
@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -58,25 +59,35 @@ type Cluster struct {
 	nodes   [Size]*Node
 }
 
-// Node is one gavel node. Its fields are set by Start and Restart and
-// not changed after; after a Stop or a Kill they are the stopped node's.
+// Node is one gavel node: what transport/nats.Start makes (a connection
+// to its server, the JetStream store, a session.Manager on it, the command
+// service, a client), assembled here so that a test can wrap the store
+// (WithStore), and a websocket endpoint. Its fields are set by Start and
+// Restart and not changed after; after a Stop or a Kill they are the
+// stopped node's.
 type Node struct {
-	// NATS is the node: store, manager, command service, client.
-	NATS *gnats.Node
+	// Conn is the node's NATS connection, to its own server.
+	Conn *gonats.Conn
+	// Store is the JetStream store; the manager runs on it, or on what
+	// WithStore made of it.
+	Store *gnats.Store
+	// Manager runs the node's sessions.
+	Manager *session.Manager
+	// Service answers commands on NATS; Client submits them there.
+	Service *gnats.Service
+	Client  *gnats.Client
 	// WS is the websocket endpoint, served on WSURL.
 	WS *ws.Server
 
 	http   *http.Server
 	ln     *trackedListener
 	served chan struct{}
+	down   chan struct{} // closed when Stop or Kill has stopped the node
 	addr   string
 
 	closeOnce sync.Once
 	closeErr  error
 }
-
-// Manager is the node's session manager.
-func (n *Node) Manager() *session.Manager { return n.NATS.Manager() }
 
 // WSURL is the websocket URL of the node: ws://127.0.0.1:port/. It stays
 // the same across Restart.
@@ -88,6 +99,15 @@ type Option func(*options)
 type options struct {
 	session []session.Option
 	ws      []ws.Option
+	store   func(node int, st *gnats.Store) session.Store
+}
+
+// WithStore runs node i's manager on wrap(i, st) instead of its store st:
+// a wrapper that injects a fault, or watches the appends. A wrapper that
+// embeds *gnats.Store keeps its capabilities (session.Follower among
+// them); one that hides Follow makes a node that does not follow.
+func WithStore(wrap func(node int, st *gnats.Store) session.Store) Option {
+	return func(o *options) { o.store = wrap }
 }
 
 // WithSessionOptions adds options to every node's session.Manager, after
@@ -126,27 +146,46 @@ func Start(t testing.TB, presets core.Presets, opts ...Option) *Cluster {
 		// One at a time: the first creates the stream.
 		c.start(t, i, "127.0.0.1:0")
 	}
-	c.NATS.StreamLeader(t, c.Node(0).NATS.Conn(), gnats.DefaultStream, 2)
+	c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
 	return c
 }
 
 // start starts node i on its server, its websocket endpoint on addr.
 func (c *Cluster) start(t testing.TB, i int, addr string) {
 	t.Helper()
-	nopts := []gnats.NodeOption{
-		gnats.WithURL(c.NATS.URL(i)), gnats.WithReplicas(Size),
-		// The 2 s default would dominate a failover.
-		gnats.WithNATSOptions(gonats.ReconnectWait(20 * time.Millisecond)),
-		gnats.WithSessionOptions(append([]session.Option{session.WithPresets(c.presets)}, c.opts.session...)...),
-	}
-	nn, err := gnats.Start(testwait.Context(t), nopts...)
-	if err != nil {
+	n := &Node{served: make(chan struct{}), down: make(chan struct{})}
+	fail := func(err error) {
+		t.Helper()
+		if n.WS != nil {
+			n.WS.Close()
+		}
+		n.closeParts(testwait.Context(t))
 		t.Fatalf("node %d: %v", i, err)
 	}
-	n := &Node{NATS: nn, served: make(chan struct{})}
-	if n.WS, err = ws.NewServer(nn.Manager(), c.Key, c.opts.ws...); err != nil {
-		nn.Close(testwait.Context(t))
-		t.Fatalf("node %d: %v", i, err)
+	var err error
+	ctx := testwait.Context(t)
+	// The 2 s default reconnect wait would dominate a failover.
+	if n.Conn, err = gonats.Connect(c.NATS.URL(i), gonats.MaxReconnects(-1), gonats.ReconnectWait(20*time.Millisecond)); err != nil {
+		fail(err)
+	}
+	if n.Store, err = gnats.NewStore(ctx, n.Conn, gnats.WithReplicas(Size)); err != nil {
+		fail(err)
+	}
+	var st session.Store = n.Store
+	if c.opts.store != nil {
+		st = c.opts.store(i, n.Store)
+	}
+	if n.Manager, err = session.NewManager(st, append([]session.Option{session.WithPresets(c.presets)}, c.opts.session...)...); err != nil {
+		fail(err)
+	}
+	if n.Service, err = gnats.NewService(ctx, n.Conn, n.Manager); err != nil {
+		fail(err)
+	}
+	if n.Client, err = gnats.NewClient(n.Conn); err != nil {
+		fail(err)
+	}
+	if n.WS, err = ws.NewServer(n.Manager, c.Key, c.opts.ws...); err != nil {
+		fail(err)
 	}
 	var ln net.Listener
 	for attempt := 0; ; attempt++ { // a restart's port may be held a moment longer
@@ -156,9 +195,7 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		n.WS.Close()
-		nn.Close(testwait.Context(t))
-		t.Fatalf("node %d: %v", i, err)
+		fail(err)
 	}
 	n.ln = &trackedListener{Listener: ln, conns: map[net.Conn]bool{}}
 	n.addr = ln.Addr().String()
@@ -196,24 +233,30 @@ func (c *Cluster) Token(session, participant, preset string) string {
 func (c *Cluster) Stop(t testing.TB, i int) {
 	t.Helper()
 	n := c.Node(i)
+	defer close(n.down)
 	if err := n.close(testwait.Context(t)); err != nil {
 		t.Errorf("stopping node %d: %v", i, err)
 	}
 	c.NATS.Stop(i)
 }
 
-// Kill stops node i as a crash does: at one moment its sockets are cut
-// (no goodbye) and its NATS connection closes, so a command in flight
-// there may or may not have been stored, and its client is never told;
-// then the node's NATS server goes away too.
-func (c *Cluster) Kill(t testing.TB, i int) {
-	t.Helper()
+// Kill stops node i as a crash does: at once its sockets are cut (no
+// goodbye) and its NATS connection closes, so a command in flight there
+// may or may not have been stored, and its client is never told. Kill
+// returns then, and what is left of the node winds down in the background
+// (Restart waits for it), its NATS server stopping last: so a store
+// wrapper (WithStore) may kill its node in the middle of an append.
+func (c *Cluster) Kill(i int) {
 	n := c.Node(i)
 	n.ln.cut()
-	n.NATS.Conn().Close()
-	// What is left winds down on its own: nothing it does reaches anyone.
-	n.close(testwait.Context(t))
-	c.NATS.Stop(i)
+	n.Conn.Close()
+	go func() {
+		defer close(n.down)
+		ctx, cancel := context.WithTimeout(context.Background(), testwait.Limit)
+		defer cancel()
+		n.close(ctx) // nothing it does reaches anyone now
+		c.NATS.Stop(i)
+	}()
 }
 
 // Restart starts node i again after Stop or Kill: its NATS server on the
@@ -221,12 +264,14 @@ func (c *Cluster) Kill(t testing.TB, i int) {
 // same address.
 func (c *Cluster) Restart(t testing.TB, i int) {
 	t.Helper()
+	old := c.Node(i)
+	testwait.Recv(t, old.down, fmt.Sprintf("node %d to stop", i))
 	c.NATS.Restart(t, i)
-	c.start(t, i, c.Node(i).addr)
+	c.start(t, i, old.addr)
 }
 
-// close shuts the node's parts down: the websocket endpoint (goodbye
-// shutdown to clients still there), the HTTP server, the node.
+// close shuts the node down: the websocket endpoint (goodbye shutdown to
+// clients still there), the HTTP server, then the parts closeParts closes.
 func (n *Node) close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		errs := []error{n.WS.Shutdown(ctx)}
@@ -234,9 +279,26 @@ func (n *Node) close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		<-n.served
-		n.closeErr = errors.Join(append(errs, n.NATS.Close(ctx))...)
+		n.closeErr = errors.Join(append(errs, n.closeParts(ctx))...)
 	})
 	return n.closeErr
+}
+
+// closeParts closes what the node has of the service (waiting for the
+// commands it took), the sessions and the connection, as
+// transport/nats.Node.Close does.
+func (n *Node) closeParts(ctx context.Context) error {
+	var errs []error
+	if n.Service != nil {
+		errs = append(errs, n.Service.Close(ctx))
+	}
+	if n.Manager != nil {
+		errs = append(errs, n.Manager.Close(ctx))
+	}
+	if n.Conn != nil {
+		n.Conn.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // trackedListener keeps the connections it accepted, so that a kill cuts

@@ -75,7 +75,7 @@ func runHistory(t *testing.T, fault string) {
 	const clients, each = 8, 30
 	c := clustertest.Start(t, presets, clustertest.WithWSOptions(ws.WithCommandRate(1000, 1000)))
 	victim := -1
-	leader := c.NATS.StreamLeader(t, c.Node(0).NATS.Conn(), gnats.DefaultStream, 2)
+	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
 	for i, s := range c.NATS.Servers() {
 		if s == leader {
 			victim = i
@@ -123,7 +123,7 @@ func runHistory(t *testing.T, fault string) {
 		faultOnce.Do(func() {
 			go func() {
 				if fault == "kill" {
-					c.Kill(t, victim)
+					c.Kill(victim)
 				} else {
 					c.Stop(t, victim)
 				}
@@ -223,13 +223,13 @@ func runHistory(t *testing.T, fault string) {
 	}
 
 	// The log, read from a node that ran throughout.
-	other := c.Node((victim + 1) % clustertest.Size).NATS
-	h, err := other.Store().Header(testwait.Context(t), room)
+	other := c.Node((victim + 1) % clustertest.Size)
+	h, err := other.Store.Header(testwait.Context(t), room)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var recs []sessionlog.Record
-	for r, err := range other.Store().Records(testwait.Context(t), room, 1) {
+	for r, err := range other.Store.Records(testwait.Context(t), room, 1) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func runHistory(t *testing.T, fault string) {
 	}
 
 	// The log verifies as replay -verify reads it, through a client.
-	lr, err := other.Client().ReadLog(testwait.Context(t), room)
+	lr, err := other.Client.ReadLog(testwait.Context(t), room)
 	if err != nil {
 		t.Fatal(err)
 	}
