@@ -59,7 +59,8 @@ type wsClient struct {
 	done   chan struct{}
 
 	welcomes int
-	seq      uint64 // the last event's
+	slowest  time.Duration // the longest wait for a welcome
+	seq      uint64        // the last event's
 	events   []events.Event
 	problems []error // what the stream broke: a welcome that does not resume, a seq out of order
 }
@@ -81,6 +82,7 @@ func (w *wsClient) dial(ctx context.Context, node int) error {
 		n := (node + try) % clustertest.Size
 		url := w.c.Node(n).WSURL() + "?token=" + w.c.Token(w.room, w.self, w.preset) + "&after=" + strconv.FormatUint(w.seq, 10)
 		dctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		dialed := time.Now()
 		conn, _, err := websocket.Dial(dctx, url, nil)
 		cancel()
 		if err == nil {
@@ -90,9 +92,10 @@ func (w *wsClient) dial(ctx context.Context, node int) error {
 			cancel()
 			if err == nil && f.Type == wire.TypeWelcome {
 				w.welcomes++
+				w.slowest = max(w.slowest, time.Since(dialed))
 				if !f.Welcome.Resumed || f.Welcome.Seq != w.seq {
-					w.problems = append(w.problems, fmt.Errorf("%s: the welcome of node %d after seq %d is at seq %d, resumed %v",
-						w.self, n, w.seq, f.Welcome.Seq, f.Welcome.Resumed))
+					w.problems = append(w.problems, fmt.Errorf("%s: the welcome of node %d after seq %d is at seq %d, resumed %v (%s %v after dialling)",
+						w.self, n, w.seq, f.Welcome.Seq, f.Welcome.Resumed, time.Now().Format("15:04:05.000"), time.Since(dialed)))
 				}
 				return nil
 			}

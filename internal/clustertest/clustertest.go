@@ -168,7 +168,13 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 	if n.Conn, err = gonats.Connect(c.NATS.URL(i), gonats.MaxReconnects(-1), gonats.ReconnectWait(20*time.Millisecond)); err != nil {
 		fail(err)
 	}
-	if n.Store, err = gnats.NewStore(ctx, n.Conn, gnats.WithReplicas(Size)); err != nil {
+	// A server just back may not answer JetStream requests at once: try
+	// again, as a process that restarts would.
+	for n.Store, err = gnats.NewStore(ctx, n.Conn, gnats.WithReplicas(Size)); err != nil && ctx.Err() == nil; {
+		time.Sleep(50 * time.Millisecond)
+		n.Store, err = gnats.NewStore(ctx, n.Conn, gnats.WithReplicas(Size))
+	}
+	if err != nil {
 		fail(err)
 	}
 	var st session.Store = n.Store

@@ -127,12 +127,13 @@ func runHistory(t *testing.T, fault string) {
 				} else {
 					c.Stop(t, victim)
 				}
-				faulted <- fmt.Sprintf("%s node %d (the stream leader) with a command on its way to it", fault, victim)
+				faulted <- fmt.Sprintf("%s node %d (the stream leader) with a command on its way to it, at %s", fault, victim, time.Now().Format("15:04:05.000"))
 				select {
 				case <-restart:
 				case <-time.After(testwait.Limit):
 				}
 				c.Restart(t, victim)
+				t.Logf("restarted node %d at %s", victim, time.Now().Format("15:04:05.000"))
 				close(restarted)
 			}()
 		})
@@ -216,8 +217,10 @@ func runHistory(t *testing.T, fault string) {
 		})
 	}
 	testwait.Wait(t, "the clients", wg.Wait)
+	clientsDone := time.Since(start)
 	t.Logf("%s", testwait.Recv(t, faulted, "the fault"))
 	testwait.Recv(t, restarted, "the restart")
+	restartDone := time.Since(start)
 	for _, err := range failures {
 		t.Error(err)
 	}
@@ -300,6 +303,7 @@ func runHistory(t *testing.T, fault string) {
 	// Every client's stream is the log's.
 	start0 := core.NewState(room, h.Presets)
 	for i, w := range wss {
+		before := time.Now()
 		if err := w.catchUp(testwait.Context(t), final.Seq()); err != nil {
 			t.Fatal(err)
 		}
@@ -308,10 +312,19 @@ func runHistory(t *testing.T, fault string) {
 			t.Error(p)
 		}
 		checkStream(t, fmt.Sprintf("websocket client %d (%s, %d connections)", i, w.self, w.welcomes), start0, w.events, final, logEvents)
+		t.Logf("ws client %d caught up in %v", i, time.Since(before))
 	}
 	for i, n := range natss {
+		before := time.Now()
 		checkStream(t, fmt.Sprintf("NATS client %d", i), start0, n.collect(t, final.Seq()), final, logEvents)
+		t.Logf("NATS client %d caught up in %v", i, time.Since(before))
 	}
+	var slowest time.Duration
+	for _, w := range wss {
+		slowest = max(slowest, w.slowest)
+	}
+	t.Logf("the clients were done after %v, the restart after %v, the checks after %v; the slowest welcome took %v",
+		clientsDone, restartDone, time.Since(start), slowest)
 	t.Logf("%d calls (%d unanswered, in the log; %d never answered, not in it), %d attempts sent again after no answer, %d repeats answered with the first outcome; seq %d, %d records",
 		stats.Calls, stats.Unanswered, stats.Dropped, retries, dups, sum.Seq, sum.Commands)
 }

@@ -168,10 +168,11 @@ func (c *conn) start(st core.State, resume bool, after uint64) (_ wire.Welcome, 
 
 // resumeWait bounds how long a resume from a seq beyond the session's
 // waits for the session to reach it: a client that had its events from
-// another node, whose store this node follows a few milliseconds behind.
-// After it, the seq is taken for one the session never had, and the client
-// gets a fresh state.
-const resumeWait = time.Second
+// another node, whose store this node follows a few milliseconds behind
+// (seconds, while the stream's leader changes: seen 2 s on a loaded
+// machine). After it, the seq is taken for one the session never had, and
+// the client gets a fresh state.
+const resumeWait = 5 * time.Second
 
 // reaches reports whether the session, at seq cur, reaches seq after
 // within resumeWait.
