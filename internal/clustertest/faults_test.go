@@ -19,31 +19,27 @@ import (
 	gnats "github.com/gavelrtc/gavel/transport/nats"
 )
 
-// killingStore is a node's store in TestKilledMidCommand: the first time
-// a runtime appends the record of command id, it kills its node, before
-// the append (the command is lost with the node) or after it (stored,
-// never answered). It embeds the JetStream store, so the node still
-// follows.
-type killingStore struct {
+// hookStore is a node's store with hooks around each append: before it
+// (an error fails the append, nothing stored) and after it. It embeds the
+// JetStream store, so the node still follows.
+type hookStore struct {
 	*gnats.Store
 	node   int
-	id     string
-	stored bool
-	kill   func(node int) bool // kills node unless a node was killed
+	before func(node int, rec sessionlog.Record) error
+	after  func(node int, rec sessionlog.Record)
 }
 
-func (s *killingStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
-	if rec.Command.ID != s.id || s.stored {
-		pos, err := s.Store.Append(ctx, id, expected, rec)
-		if rec.Command.ID == s.id {
-			s.kill(s.node)
+func (s *hookStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	if s.before != nil {
+		if err := s.before(s.node, rec); err != nil {
+			return 0, err
 		}
-		return pos, err
 	}
-	if s.kill(s.node) {
-		return 0, errors.New("killed")
+	pos, err := s.Store.Append(ctx, id, expected, rec)
+	if s.after != nil {
+		s.after(s.node, rec)
 	}
-	return s.Store.Append(ctx, id, expected, rec)
+	return pos, err
 }
 
 // TestKilledMidCommand kills a node while it decides a command from one
@@ -70,8 +66,8 @@ func killMidCommand(t *testing.T, via string, stored bool) {
 	)
 	// One kill: of the node that decides the command first (the one the
 	// websocket client is on; the one the NATS queue group gave the
-	// request to). The runtime may try a failed append again, and the
-	// client's retry reaches another node.
+	// request to), before or after it stores it. The runtime may try a
+	// failed append again, and the client's retry reaches another node.
 	kill := func(node int) (now bool) {
 		once.Do(func() {
 			c.Kill(node)
@@ -80,8 +76,23 @@ func killMidCommand(t *testing.T, via string, stored bool) {
 		})
 		return now
 	}
+	hook := &hookStore{}
+	if stored {
+		hook.after = func(node int, rec sessionlog.Record) {
+			if rec.Command.ID == id {
+				kill(node)
+			}
+		}
+	} else {
+		hook.before = func(node int, rec sessionlog.Record) error {
+			if rec.Command.ID == id && kill(node) {
+				return errors.New("killed")
+			}
+			return nil
+		}
+	}
 	c = clustertest.Start(t, presets, clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
-		return &killingStore{Store: st, node: node, id: id, stored: stored, kill: kill}
+		return &hookStore{Store: st, node: node, before: hook.before, after: hook.after}
 	}))
 	ctx := testwait.Context(t)
 	w := newWSClient(c, room, "alice", "host", 0) // on node 0

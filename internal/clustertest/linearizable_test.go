@@ -50,11 +50,12 @@ func (n *natsClient) attempt(ctx context.Context, node int, cmd core.Command, se
 // each its own one at a time. An attempt without an answer is sent again,
 // same id, through another node; a quarter of the answered commands are
 // sent again through another node too, and must be answered with their
-// first outcome. A third of the way in, while a command is on its way to
-// it, the node whose server leads the stream is stopped (subtest stop:
-// goodbye shutdown, its service drained) or killed (subtest kill: sockets
-// cut, its NATS connection closed, commands in flight there unanswered);
-// two thirds in, it comes back.
+// first outcome. A third of the way in, the node whose server leads the
+// stream is stopped while a command is on its way to it (subtest stop:
+// goodbye shutdown, its service drained), or killed the moment its store
+// has appended a record, before its runtime answers (subtest kill: sockets
+// cut, its NATS connection closed, the commands in flight there
+// unanswered, one of them stored); two thirds in, it comes back.
 //
 // Then: the history of calls (start, end, command, outcome) is
 // linearizable against the reducer (gaveltest.CheckHistory); every answer
@@ -73,12 +74,61 @@ func TestLinearizable(t *testing.T) {
 
 func runHistory(t *testing.T, fault string) {
 	const clients, each = 8, 30
-	c := clustertest.Start(t, presets, clustertest.WithWSOptions(ws.WithCommandRate(1000, 1000)))
-	victim := -1
+	var (
+		victim    atomic.Int64 // the node the fault hits: its server leads the stream
+		total     = clients * each
+		answered  atomic.Int64
+		faultOnce sync.Once
+		faulted   = make(chan string, 1)
+		restart   = make(chan struct{})
+		restarted = make(chan struct{})
+		c         *clustertest.Cluster
+	)
+	victim.Store(-1)
+	// The fault, once, a third of the way in: stop the victim with a
+	// command on its way to it, or kill it as soon as it has stored a
+	// record, before it answers; then restart it two thirds in.
+	faultAt := func(node int, how string, stop func()) {
+		if node != int(victim.Load()) || answered.Load() < int64(total/3) {
+			return
+		}
+		faultOnce.Do(func() {
+			go func() {
+				stop()
+				faulted <- fmt.Sprintf("%s node %d (the stream leader) %s, at %s", fault, node, how, time.Now().Format("15:04:05.000"))
+				select {
+				case <-restart:
+				case <-time.After(testwait.Limit):
+				}
+				c.Restart(t, node)
+				t.Logf("restarted node %d at %s", node, time.Now().Format("15:04:05.000"))
+				close(restarted)
+			}()
+		})
+	}
+	sent := func(node int) {
+		if fault == "stop" {
+			faultAt(node, "with a command on its way to it", func() { c.Stop(t, node) })
+		}
+	}
+	var killOnce sync.Once
+	appended := func(node int, _ sessionlog.Record) {
+		if fault != "kill" || node != int(victim.Load()) || answered.Load() < int64(total/3) {
+			return
+		}
+		killOnce.Do(func() {
+			c.Kill(node) // in the runtime's append: stored, not answered
+			faultAt(node, "once it had stored a record, before it answered", func() {})
+		})
+	}
+	c = clustertest.Start(t, presets, clustertest.WithWSOptions(ws.WithCommandRate(1000, 1000)),
+		clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
+			return &hookStore{Store: st, node: node, after: appended}
+		}))
 	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
 	for i, s := range c.NATS.Servers() {
 		if s == leader {
-			victim = i
+			victim.Store(int64(i))
 		}
 	}
 
@@ -105,38 +155,6 @@ func runHistory(t *testing.T, fault string) {
 		if err := w.dial(testwait.Context(t), w.node); err != nil {
 			t.Fatal(err)
 		}
-	}
-
-	var (
-		total     = clients * each
-		answered  atomic.Int64
-		faultOnce sync.Once
-		faulted   = make(chan string, 1)
-		restart   = make(chan struct{})
-		restarted = make(chan struct{})
-	)
-	// The fault: the first attempt sent to the victim a third of the way in.
-	sent := func(node int) {
-		if node != victim || answered.Load() < int64(total/3) {
-			return
-		}
-		faultOnce.Do(func() {
-			go func() {
-				if fault == "kill" {
-					c.Kill(victim)
-				} else {
-					c.Stop(t, victim)
-				}
-				faulted <- fmt.Sprintf("%s node %d (the stream leader) with a command on its way to it, at %s", fault, victim, time.Now().Format("15:04:05.000"))
-				select {
-				case <-restart:
-				case <-time.After(testwait.Limit):
-				}
-				c.Restart(t, victim)
-				t.Logf("restarted node %d at %s", victim, time.Now().Format("15:04:05.000"))
-				close(restarted)
-			}()
-		})
 	}
 
 	start := time.Now()
@@ -226,7 +244,7 @@ func runHistory(t *testing.T, fault string) {
 	}
 
 	// The log, read from a node that ran throughout.
-	other := c.Node((victim + 1) % clustertest.Size)
+	other := c.Node((int(victim.Load()) + 1) % clustertest.Size)
 	h, err := other.Store.Header(testwait.Context(t), room)
 	if err != nil {
 		t.Fatal(err)
