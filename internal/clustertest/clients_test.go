@@ -35,6 +35,10 @@ var errNoAnswer = errors.New("no answer")
 // only decides when to retry, never whether the test passes.
 const attemptTimeout = 3 * time.Second
 
+// welcomeTimeout bounds the wait for a welcome: more than the five seconds
+// a node waits for a resume's seq.
+const welcomeTimeout = 10 * time.Second
+
 // outcome is what one attempt of a command was told.
 type outcome struct {
 	answer gaveltest.Answer
@@ -87,7 +91,7 @@ func (w *wsClient) dial(ctx context.Context, node int) error {
 		cancel()
 		if err == nil {
 			w.start(conn, n)
-			wctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			wctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
 			f, err := w.next(wctx)
 			cancel()
 			if err == nil && f.Type == wire.TypeWelcome {

@@ -210,6 +210,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 20 {
+		ctx := testwait.Context(t)
 		node := round % clustertest.Size
 		// The host's command on the client's node: its event reaches the
 		// client there, and the next node a moment later.
@@ -243,7 +244,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	// A seq the session never had: a fresh state at the session's seq.
 	w.seq += 1000
 	w.problems = nil
-	if err := w.dial(ctx, 1); err != nil {
+	if err := w.dial(testwait.Context(t), 1); err != nil {
 		t.Fatal(err)
 	}
 	w.drop()
