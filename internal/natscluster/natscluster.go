@@ -70,7 +70,7 @@ func try(t testing.TB) (*Cluster, error) {
 	var routes []string
 	var ports [Size]int
 	for i := range ports {
-		ports[i] = freePort(t)
+		ports[i] = FreePort(t)
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
 	}
 	c := &Cluster{}
@@ -258,8 +258,8 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	}
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
