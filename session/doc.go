@@ -18,7 +18,7 @@
 //	m.Close(ctx)                                 // no goroutine survives it
 //
 //	type Store interface { Create; Header; Append(expected Position); Records(from seq); Sessions }
-//	optional: BatchAppender, Snapshotter (found by type assertion)
+//	optional: BatchAppender, Snapshotter, Follower (found by type assertion)
 //	NewMemStore(); package filestore (gavel-log/2 files); package storetest (conformance suite)
 //
 // The store is an argument, never a default: where a session's log lives
@@ -30,12 +30,17 @@
 // WithCatchUpBatch, WithSnapshotInterval, WithIdleTimeout, WithClock,
 // WithConflictRetries, WithMaxBatch, WithOpenTimeout.
 //
-// # One owner per session
+// # One decider per session
 //
-// Each open Session has one goroutine, its owner, that holds the session's
-// core.State and is the only code that decides commands for it. Submit hands
-// the command to the owner and waits for the answer. The owner works in this
-// fixed order, for every command:
+// Each open Session has one decider at a time: whoever holds its decider
+// role is the only code that decides commands for it. A Submit that finds
+// the session free decides its own command in its own goroutine; one that
+// finds it busy queues the command, and the session's owner goroutine takes
+// the queue once the holder is done. Either way the deciding is a pure state
+// machine (as etcd raft's RawNode) that returns plans as data (what to
+// append, the state to install, what to publish, whom to answer), and the
+// holder only carries them out, in the plan's order, which is this fixed
+// order for every command:
 //
 //  1. idempotency: a command whose id is in the window is answered with its
 //     original outcome and nothing else happens;
@@ -52,7 +57,8 @@
 // So an answered command, applied or rejected, is durable, and no
 // subscriber ever sees an event the log could lose. A command that is not
 // well formed (check 1) is answered invalid_command by Submit before any of
-// this: deciding it needs no state, and it is not in the log. Publishing comes before answering: when Submit returns,
+// this: deciding it needs no state, and it is not in the log. Publishing
+// comes before answering: when Submit returns,
 // every subscriber has the command's events queued already, and a
 // subscriber may read them before Submit has returned (a transport that
 // both submits and subscribes must expect its command's events before its
@@ -80,11 +86,29 @@
 // retry of the same command id is then answered from the window if the record
 // had landed.
 //
-// A runtime learns of another writer's records when it next appends (the
-// conflict); until then its State, Watch and subscriptions lag behind the
-// log. A service that runs several
-// instances on one JetStream subject should send a session's traffic to one
-// of them where it can, and rely on the log for correctness.
+// # Several writers: following the log
+//
+// A store shared by several writers (gavel instances on one JetStream
+// stream, behind a load balancer: a session's participants land on any of
+// them) implements Follower, and a session on it follows its log. A
+// goroutine beside the owner reads the store's follow stream from the
+// session's position; each record another writer appended is taken by the
+// decider as its own are: checked as on open (its events continue the seq,
+// no gap), then the state, the window and the subscribers, in log order,
+// interleaved with the session's own appends, which the stream delivers too
+// and the decider skips by position. So State, Watch, Subscribe (and the
+// websocket clients and media routers built on them) on every instance see
+// every instance's commands as soon as the store delivers them, without
+// submitting anything.
+//
+// When the follow stream fails (a connection lost beyond what the store
+// could resume), the session marks itself stale: before its next decision
+// it reads the store, and it follows again from its position. It never
+// decides on a state it knows may be behind. A decision on a state another
+// writer has just moved past (its record not yet delivered) conflicts at
+// the append and is decided again, as above: following makes the states
+// current, the expected position keeps the log whole. A store with one
+// writer (memory, files) needs no Follower.
 //
 // # Errors
 //
@@ -156,8 +180,10 @@
 //
 // # Snapshots
 //
-// With a Store that implements Snapshotter, the owner saves a Snapshot every
-// WithSnapshotInterval events. Open loads the latest snapshot, folds only the
+// With a Store that implements Snapshotter, a Snapshot is saved every
+// WithSnapshotInterval events, beside the decider: a goroutine of the
+// session's saves the latest state it was handed, so a slow save delays no
+// command (one due while another is being saved replaces any not started). Open loads the latest snapshot, folds only the
 // records after it, and reads back far enough to rebuild the idempotency
 // window. A snapshot is an optimisation: without one, Open folds the whole log
 // and reaches the same state.

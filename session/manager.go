@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*slot
+	leaving  []*Session // stopped, no longer in sessions, maybe not done: Close waits for them
 	closed   bool
 
 	quit chan struct{} // stops the janitor
@@ -129,11 +131,14 @@ func (m *Manager) session(ctx context.Context, id string, create bool) (*Session
 		}
 		select {
 		case <-sl.s.quit:
-			// Closed for idleness: forget it, and open it again.
-			<-sl.s.done
+			// Closed for idleness: it decides nothing any more. Open it
+			// again at once, without waiting for what it does on its way
+			// out (its last snapshot, best effort): that is no command's
+			// business. Close waits for it.
 			m.mu.Lock()
 			if m.sessions[id] == sl {
 				delete(m.sessions, id)
+				m.leaving = append(slices.DeleteFunc(m.leaving, (*Session).isDone), sl.s)
 			}
 			m.mu.Unlock()
 			continue
@@ -301,6 +306,8 @@ func (m *Manager) Close(ctx context.Context) error {
 	for _, sl := range m.sessions {
 		slots = append(slots, sl)
 	}
+	leaving := m.leaving
+	m.leaving = nil
 	m.mu.Unlock()
 	var errs []error
 	for _, sl := range slots {
@@ -318,6 +325,13 @@ func (m *Manager) Close(ctx context.Context) error {
 			if err := sl.s.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	for _, s := range leaving {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	select {

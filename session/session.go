@@ -407,5 +407,15 @@ func (s *Session) stop() {
 	})
 }
 
+// isDone reports whether the session has stopped.
+func (s *Session) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Done is closed when the session has stopped, by Close or by a Manager.
 func (s *Session) Done() <-chan struct{} { return s.done }

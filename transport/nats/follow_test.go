@@ -172,8 +172,9 @@ func checkStreams(t *testing.T, st *Store, id string, subs []*session.Subscripti
 // TestFollowAcrossInstances: three instances on one server; a command on B
 // reaches A's subscribers and a websocket client connected to A, A
 // submitting nothing; then the three decide at once (conflicts resolved by
-// the log), and every subscriber of every instance, and the websocket
-// client, gets exactly the log: no gap, no duplicate.
+// the log), and every subscriber of every instance, a Watch on A and the
+// websocket client get exactly the log: no gap, no duplicate, in log
+// order.
 func TestFollowAcrossInstances(t *testing.T) {
 	srv := startServer(t)
 	url := srv.ClientURL()
@@ -184,7 +185,12 @@ func TestFollowAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := []*session.Subscription{subscribe(t, a.Manager, "room-1", 0), subscribe(t, c, "room-1", 0)}
+	subs := []*session.Subscription{subscribe(t, a.Manager, "room-1", 0), subscribe(t, c, "room-1", 0), subscribe(t, b, "room-1", 0)}
+	watched, watch, err := a.Manager.Watch(testwait.Context(t), "room-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
 	ws := dialWS(t, a.URL+"?token="+a.Token("room-1", "viewer", "attendee"))
 	wsFrom := testwait.Recv(t, ws.welcome, "the welcome")
 
@@ -206,6 +212,10 @@ func TestFollowAcrossInstances(t *testing.T) {
 	answers := raceManagers(t, []*session.Manager{a.Manager, b, c}, "room-1", 6, 30, nil)
 	want := checkLog(t, stB, "room-1", append(answers, gaveltest.Answer{Command: join("host"), Events: first.Events}, gaveltest.Answer{Command: bob, Events: res.Events}))
 	checkStreams(t, stB, "room-1", subs, ws, 2)
+	if err := gaveltest.CheckEvents(watched, collect(t, watch, int(want.Seq()-watched.Seq())), want); err != nil {
+		t.Errorf("A's Watch: %v", err)
+	}
+	// Each instance's subscriber has every event: its state is the log's.
 	for i, m := range []*session.Manager{a.Manager, b, c} {
 		if st, err := m.State(testwait.Context(t), "room-1"); err != nil || !st.Equal(want) {
 			t.Errorf("instance %d's state is not the log's (%v): %s", i, err, events.AppendState(nil, st))

@@ -97,9 +97,11 @@ func TestTwoInstances(t *testing.T) {
 	answers := race(t, c, "room-1", 16, 64, nil)
 	want := checkLog(t, a.Store(), "room-1", answers)
 	for i, n := range []*Node{a, b} {
-		// An instance learns of the other's commands at its next append:
-		// a command that changes nothing (or is refused: bob may have
-		// left), straight to its manager, makes each catch up.
+		// An instance follows the other's commands as they are stored; a
+		// command that changes nothing (or is refused: bob may have left),
+		// straight to its manager, is decided after every record before
+		// it (followed, or read on a conflict), so that after it the
+		// state is the log's without waiting for the follow stream.
 		bob, _ := want.Participant("bob")
 		sync := core.Command{ID: fmt.Sprintf("sync-%d", i), Type: core.SetAudio, Actor: "bob", Enabled: bob.AudioEnabled}
 		if _, err := n.Manager().Submit(testwait.Context(t), "room-1", sync); err != nil && !errors.Is(err, core.ErrNotJoined) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gavelrtc/gavel/gaveltest/fake"
 	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/media"
 	"github.com/gavelrtc/gavel/session"
@@ -21,6 +22,13 @@ const room = "room-1"
 // loopback. The hub closes after the server and the manager.
 func startServer(t testing.TB, opts ...ws.Option) (*wstest.Server, *wsmedia.Hub) {
 	t.Helper()
+	return startServerWith(t, fake.WithTransportOptions(opts...))
+}
+
+// startServerWith is startServer with the fake server's options (its
+// store, say).
+func startServerWith(t testing.TB, opts ...fake.Option) (*wstest.Server, *wsmedia.Hub) {
+	t.Helper()
 	var hub *wsmedia.Hub
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), mediatest.WaitLimit)
@@ -29,7 +37,7 @@ func startServer(t testing.TB, opts ...ws.Option) (*wstest.Server, *wsmedia.Hub)
 			t.Errorf("closing the hub: %v", err)
 		}
 	})
-	srv := wstest.NewMedia(t, func(m *session.Manager) ws.MediaHub {
+	srv := fake.NewServer(t, wstest.Presets, append(opts, fake.WithMedia(func(m *session.Manager) ws.MediaHub {
 		h, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
 			wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
 		if err != nil {
@@ -37,8 +45,54 @@ func startServer(t testing.TB, opts ...ws.Option) (*wstest.Server, *wsmedia.Hub)
 		}
 		hub = h
 		return h
-	}, opts...)
-	return srv, hub
+	}))...)
+	return &wstest.Server{Server: srv}, hub
+}
+
+// hostAndPublisher dials hana (host, receiving) and bob (attendee,
+// publishing) to srv, joins them, connects their media, and returns them
+// and the room's router once hana receives bob's audio and video.
+func hostAndPublisher(t *testing.T, srv *wstest.Server, hub *wsmedia.Hub) (hana, bob *wsmediatest.Participant, r *media.Router) {
+	t.Helper()
+	hana = dial(t, srv, "hana", "host", withPC)
+	bob = dial(t, srv, "bob", "attendee", publishing)
+	hana.Join()
+	bob.Join()
+	hana.ConnectMedia()
+	bob.ConnectMedia()
+	bob.Publish(mediatest.PacketInterval)
+	for _, f := range []mediatest.From{from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)} {
+		mediatest.WaitUntil(t, "hana receiving bob's "+f.Kind.String(), func() bool { return hana.Received(f, 2) })
+	}
+	r, ok := hub.Router(room)
+	if !ok {
+		t.Fatal("no router for the room")
+	}
+	return hana, bob, r
+}
+
+// checkMuted checks that bob's audio, once r has his mute, stops reaching
+// hana while bob goes on sending and his video goes on, and returns the
+// last audio packet bob had sent when r had the mute.
+func checkMuted(t *testing.T, r *media.Router, hana, bob *wsmediatest.Participant) uint32 {
+	t.Helper()
+	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
+	// The router has the event: packets written after this one are read
+	// with the gate closed; the next one may have been on its way.
+	mediatest.WaitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
+	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
+	wsmediatest.ServerRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
+	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
+	late := hana.After(audio, s)
+	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
+		t.Errorf("after the mute (bob had sent %d), hana got %v", s, late)
+	}
+	t.Logf("hana got %d of bob's audio packets before the mute, %d in flight after it; bob sent %d",
+		len(hana.After(audio, 0))-len(late), len(late), bob.LastSent(webrtc.RTPCodecTypeAudio))
+	if sent := bob.LastSent(webrtc.RTPCodecTypeAudio); sent < s+mediatest.Window {
+		t.Errorf("bob stopped sending: %d after %d", sent, s)
+	}
+	return s
 }
 
 // from names a forwarded track as a subscriber sees it.

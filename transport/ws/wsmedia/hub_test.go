@@ -32,41 +32,12 @@ import (
 func TestMediaOverWebsocket(t *testing.T) {
 	leakcheck.Check(t)
 	srv, hub := startServer(t)
-	hana := dial(t, srv, "hana", "host", withPC)
-	bob := dial(t, srv, "bob", "attendee", publishing)
-	hana.Join()
-	bob.Join()
-	hana.ConnectMedia()
-	bob.ConnectMedia()
-	bob.Publish(mediatest.PacketInterval)
+	hana, bob, r := hostAndPublisher(t, srv, hub)
 	audio, video := from("bob", webrtc.RTPCodecTypeAudio), from("bob", webrtc.RTPCodecTypeVideo)
-	for _, f := range []mediatest.From{audio, video} {
-		mediatest.WaitUntil(t, "hana receiving bob's "+f.Kind.String(), func() bool { return hana.Received(f, 2) })
-	}
-	r, ok := hub.Router(room)
-	if !ok {
-		t.Fatal("no router for the room")
-	}
-
 	if res := hana.Do(core.Command{Type: core.DisableAudio, Target: "bob"}); res.Err != nil || len(res.Events) != 1 {
 		t.Fatalf("disable_audio: %+v", res)
 	}
-	// The router has the event once the session has answered: packets
-	// written after this one are read with the gate closed; the next one
-	// may have been on its way.
-	mediatest.WaitUntil(t, "the router muting bob", func() bool { return !media.Forwards(r.State(), "bob", webrtc.RTPCodecTypeAudio) })
-	s := bob.LastSent(webrtc.RTPCodecTypeAudio)
-	wsmediatest.ServerRead(t, r, "bob", webrtc.RTPCodecTypeAudio, s+mediatest.Window)
-	mediatest.WaitUntil(t, "hana receiving bob's video past the mute", func() bool { return hana.Received(video, s+mediatest.Window) })
-	late := hana.After(audio, s)
-	if len(late) > 1 || len(late) == 1 && late[0] != s+1 {
-		t.Errorf("after the mute (bob had sent %d), hana got %v", s, late)
-	}
-	t.Logf("hana got %d of bob's audio packets before the mute, %d in flight after it; bob sent %d",
-		len(hana.After(audio, 0))-len(late), len(late), bob.LastSent(webrtc.RTPCodecTypeAudio))
-	if sent := bob.LastSent(webrtc.RTPCodecTypeAudio); sent < s+mediatest.Window {
-		t.Errorf("bob stopped sending: %d after %d", sent, s)
-	}
+	checkMuted(t, r, hana, bob)
 
 	// Bob's own set_audio, over his socket, lets his audio through again.
 	if res := bob.Do(core.Command{Type: core.SetAudio, Enabled: true}); res.Err != nil || len(res.Events) != 1 {
