@@ -152,13 +152,16 @@
 // against it (one outcome per command id, retries included: an [Answer]
 // per attempt), and [CheckEvents] checks what a subscriber or a client
 // received after a state (each event once, in order, folding to the state
-// now). [CheckView] checks a client's view. Package gaveltest/fake runs the
+// now). [CheckView] checks a client's view. [CheckHistory] checks a
+// recorded history of concurrent calls ([Call]: an Answer with when it was
+// sent and answered) with porcupine: linearizable against the reducer,
+// a call never answered counting only if the log holds it. Package gaveltest/fake runs the
 // runtime and the websocket transport in the test, with faults.
 //
 // # What it depends on
 //
 // Package gaveltest imports core, events, reducer, view, sessionlog, rapid,
-// go-cmp (for readable diffs) and the standard library (testing among it),
+// go-cmp (for readable diffs), porcupine and the standard library (testing among it),
 // and neither a runtime nor a transport:
 // it runs in any test, the transports' own too, and no gavel package that
 // is not a test imports it. Its fakes, which need the runtime and the

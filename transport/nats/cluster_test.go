@@ -10,159 +10,35 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	gonats "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/session/storetest"
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-// waitFor polls cond until it holds or d has passed.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
-}
-
-// cluster is three JetStream servers routed to each other on loopback.
+// cluster is a three-node cluster (internal/natscluster), with its
+// servers and client URLs at hand.
 type cluster struct {
+	*natscluster.Cluster
 	servers []*server.Server
 	urls    string // client URLs, comma separated
 }
 
-// startCluster starts a three-node cluster, retrying a start that stalls
-// (a route port taken meanwhile, a first meta-leader election that hangs).
+// startCluster starts a three-node cluster, skipped under -short.
 func startCluster(t *testing.T) *cluster {
-	if testing.Short() {
-		t.Skip("starts a three-node cluster")
-	}
 	t.Helper()
-	for attempt := range 5 {
-		c, err := tryCluster(t)
-		if err == nil {
-			t.Cleanup(c.shutdown)
-			return c
-		}
-		t.Logf("cluster start %d: %v", attempt, err)
-	}
-	t.Fatal("no cluster after 5 attempts")
-	return nil
-}
-
-func tryCluster(t *testing.T) (*cluster, error) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	c := &cluster{}
-	var urls []string
-	for i, p := range ports {
-		srv, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "gavel", Host: "127.0.0.1", Port: p},
-			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-			NoLog:      true,
-			NoSigs:     true,
-		})
-		if err != nil {
-			c.shutdown()
-			return nil, err
-		}
-		srv.Start()
-		c.servers = append(c.servers, srv)
-		if !srv.ReadyForConnections(5*time.Second) || !srv.JetStreamEnabled() || !srv.JetStreamIsClustered() {
-			c.shutdown()
-			return nil, fmt.Errorf("server %d did not start clustered", i)
-		}
-		urls = append(urls, srv.ClientURL())
-	}
-	c.urls = strings.Join(urls, ",")
-	ready := waitFor(2*time.Second, func() bool {
-		leaders := 0
-		for _, s := range c.servers {
-			if s.JetStreamIsLeader() {
-				leaders++
-				if len(s.JetStreamClusterPeers()) != 3 { // known to the leader only
-					return false
-				}
-			}
-			if !s.JetStreamIsCurrent() {
-				return false
-			}
-		}
-		return leaders == 1
-	})
-	if !ready {
-		var st []string
-		for _, s := range c.servers {
-			st = append(st, fmt.Sprintf("%s leader=%v peers=%d current=%v", s.Name(), s.JetStreamIsLeader(), len(s.JetStreamClusterPeers()), s.JetStreamIsCurrent()))
-		}
-		c.shutdown()
-		return nil, fmt.Errorf("no meta leader within 2 s: %s", strings.Join(st, "; "))
-	}
-	return c, nil
-}
-
-func (c *cluster) shutdown() {
-	for _, s := range c.servers {
-		s.Shutdown()
-	}
-	for _, s := range c.servers {
-		s.WaitForShutdown()
-	}
+	c := natscluster.Start(t)
+	return &cluster{Cluster: c, servers: c.Servers(), urls: c.URLs()}
 }
 
 // streamLeader waits until stream has a leader and current followers
 // (want of them), and returns the leader.
 func (c *cluster) streamLeader(t *testing.T, nc *gonats.Conn, stream string, want int) *server.Server {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var leader *server.Server
-	ok := waitFor(10*time.Second, func() bool {
-		s, err := js.Stream(testwait.Context(t), stream)
-		if err != nil {
-			return false
-		}
-		ci := s.CachedInfo().Cluster
-		if ci == nil || ci.Leader == "" {
-			return false
-		}
-		current := 0
-		for _, r := range ci.Replicas {
-			if r.Current {
-				current++
-			}
-		}
-		if current < want {
-			return false
-		}
-		for _, srv := range c.servers {
-			if srv.Name() == ci.Leader && srv.JetStreamIsStreamLeader("$G", stream) {
-				leader = srv
-				return true
-			}
-		}
-		return false
-	})
-	if !ok {
-		t.Fatalf("stream %s has no leader with %d current followers", stream, want)
-	}
-	return leader
+	return c.StreamLeader(t, nc, stream, want)
 }
 
 // TestCluster runs two gavel instances on a three-node cluster with a

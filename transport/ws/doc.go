@@ -39,7 +39,10 @@
 // rule, the goodbye) live in one pure type, tested without sockets. The
 // server sends the welcome first: a snapshot of the session at a seq, or,
 // for a client resuming from seq N within the resume window, nothing but
-// N, then every event after it. Every event reaches a connection exactly
+// N, then every event after it (an N beyond the session's seq, which a
+// client brings from another node of the service while this node's
+// runtime follows the log a moment behind, is waited for up to five seconds).
+// Every event reaches a connection exactly
 // once, in seq order: in an event frame, or in the result of the
 // connection's own command that produced it, which then carries it (so the
 // result leaves with one write and no goroutine hop). A result never
