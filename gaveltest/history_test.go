@@ -16,6 +16,7 @@ import (
 // passes, overlapping calls in either order; one whose answers no order
 // explains fails; an unanswered call counts only if the log holds it.
 func TestCheckHistory(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the failures' drawings go with the test
 	presets := core.Presets{"host": {KickParticipant: true}, "attendee": {}}
 	h := sessionlog.Header{Session: "room", Presets: presets}
 	joinA := core.Command{ID: "a1", Type: core.Join, Actor: "alice", Name: "Alice", Preset: "host"}

@@ -143,7 +143,7 @@ func disconnect(tok Token, bye wire.Reason, err error) Disconnect {
 // ended tells that the session is over with nothing left to send.
 func (c *conn) start(st core.State, resume bool, after uint64) (_ wire.Welcome, _ *session.Subscription, ended bool, _ error) {
 	m, id := c.srv.m, c.tok.Session
-	if resume && after > st.Seq() && c.reaches(st.Seq(), after) {
+	if resume && after > st.Seq() && c.srv.cfg.resumeWait > 0 && c.reaches(st.Seq(), after) {
 		// The client had these events from another node of the service,
 		// and this node's runtime, which follows the store, has them now.
 		var err error
@@ -170,18 +170,10 @@ func (c *conn) start(st core.State, resume bool, after uint64) (_ wire.Welcome, 
 	return w, sub, st.Ended(), nil
 }
 
-// resumeWait bounds how long a resume from a seq beyond the session's
-// waits for the session to reach it: a client that had its events from
-// another node, whose store this node follows a few milliseconds behind
-// (seconds, while the stream's leader changes: seen 2 s on a loaded
-// machine). After it, the seq is taken for one the session never had, and
-// the client gets a fresh state.
-const resumeWait = 5 * time.Second
-
 // reaches reports whether the session, at seq cur, reaches seq after
-// within resumeWait.
+// within the resume wait (WithResumeWait).
 func (c *conn) reaches(cur, after uint64) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, resumeWait)
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.resumeWait)
 	defer cancel()
 	sub, err := c.srv.m.Subscribe(ctx, c.tok.Session, cur)
 	if err != nil {

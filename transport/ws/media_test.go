@@ -45,13 +45,20 @@ func TestMediaWithoutHub(t *testing.T) {
 	}
 }
 
-func TestWithMediaNil(t *testing.T) {
+// Options given a value that means nothing are refused.
+func TestInvalidOptions(t *testing.T) {
 	m, err := session.NewManager(session.NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close(testwait.Context(t))
-	if _, err := ws.NewServer(m, make([]byte, ws.MinKeySize), ws.WithMedia(nil)); !errors.Is(err, ws.ErrInvalidOption) {
-		t.Errorf("WithMedia(nil): %v, want ErrInvalidOption", err)
+	for name, opt := range map[string]ws.Option{
+		"WithMedia(nil)":      ws.WithMedia(nil),
+		"WithResumeWait(-1)":  ws.WithResumeWait(-1),
+		"WithWriteTimeout(0)": ws.WithWriteTimeout(0),
+	} {
+		if _, err := ws.NewServer(m, make([]byte, ws.MinKeySize), opt); !errors.Is(err, ws.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
 	}
 }

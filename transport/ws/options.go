@@ -16,6 +16,7 @@ const (
 	DefaultPingInterval  = 30 * time.Second
 	DefaultPingTimeout   = 10 * time.Second
 	DefaultResumeWindow  = 1024 // events
+	DefaultResumeWait    = 5 * time.Second
 	DefaultWriteTimeout  = 10 * time.Second
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	resumeWindow uint64
+	resumeWait   time.Duration
 	writeTimeout time.Duration
 	onDisconnect func(Disconnect)
 	now          func() time.Time
@@ -46,6 +48,7 @@ func defaults() config {
 		pingInterval: DefaultPingInterval,
 		pingTimeout:  DefaultPingTimeout,
 		resumeWindow: DefaultResumeWindow,
+		resumeWait:   DefaultResumeWait,
 		writeTimeout: DefaultWriteTimeout,
 		now:          time.Now,
 	}
@@ -131,6 +134,23 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 func WithResumeWindow(events uint64) Option {
 	return func(c *config) error {
 		c.resumeWindow = events
+		return nil
+	}
+}
+
+// WithResumeWait sets how long a client resuming from a seq beyond the
+// session's waits for the session to reach it (default 5 s): a client that
+// had its events from another node, whose log this node follows a few
+// milliseconds behind (seconds while the stream's leader changes: 2 s were
+// seen on a loaded machine). After it, the seq is taken for one the session
+// never had and the client gets a fresh state. 0 gives the fresh state at
+// once, for a server that is the session's only writer.
+func WithResumeWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return invalid("resume wait below 0")
+		}
+		c.resumeWait = d
 		return nil
 	}
 }

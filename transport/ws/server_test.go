@@ -311,7 +311,7 @@ func TestSlowClientCut(t *testing.T) {
 // too far behind, or ahead, a fresh snapshot.
 func TestResume(t *testing.T) {
 	leakcheck.Check(t)
-	srv := wstest.New(t, ws.WithResumeWindow(4))
+	srv := wstest.New(t, ws.WithResumeWindow(4), ws.WithResumeWait(0)) // one writer: an ahead seq is never reached
 	host := joined(t, srv, "hana", "host")
 	alice := joined(t, srv, "alice", "attendee")
 	seen := uint64(2) // hana joined at 1 (the welcome), alice at 2 (her join's result)
