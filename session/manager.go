@@ -153,6 +153,11 @@ func (m *Manager) open(sl *slot, id string) {
 	ctx, cancel := context.WithTimeout(m.life, m.cfg.openTimeout)
 	defer cancel()
 	s, err := open(ctx, id, m.store, m.cfg, sl.create)
+	if err != nil && m.life.Err() != nil {
+		// Close cancelled the open: the callers see the manager closed, not
+		// the cancellation of a context they never gave.
+		err = fmt.Errorf("session manager: %w", ErrClosed)
+	}
 	m.mu.Lock()
 	sl.s, sl.err = s, err
 	if err != nil && m.sessions[id] == sl {
