@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/nats"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 var hostPresets = core.Presets{
@@ -27,14 +27,7 @@ var hostPresets = core.Presets{
 // both stopped when the test ends, and returns the server's URL.
 func startNode(t *testing.T, opts ...nats.NodeOption) (*nats.Node, string) {
 	t.Helper()
-	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
+	srv := natscluster.StartOne(t)
 	n, err := nats.Start(testwait.Context(t), append([]nats.NodeOption{nats.WithURL(srv.ClientURL()),
 		nats.WithSessionOptions(session.WithPresets(hostPresets))}, opts...)...)
 	if err != nil {

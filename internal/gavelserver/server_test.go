@@ -24,7 +24,7 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/internal/gavelserver"
 	"github.com/gavelrtc/gavel/internal/mediatest"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
@@ -437,14 +437,7 @@ func TestRun(t *testing.T) {
 func TestExternalNATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	ns, err := natsserver.Start(ctx, natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	}()
+	ns := natscluster.StartOne(t)
 	unused := filepath.Join(t.TempDir(), "unused")
 	s := startServer(t, gavelserver.Config{NATSURL: ns.ClientURL(), DataDir: unused})
 	if _, err := s.Manager().Submit(ctx, "r1", core.Command{ID: "1", Type: core.Join, Actor: "ada", Name: "Ada", Preset: "host"}); err != nil {
@@ -470,14 +463,7 @@ func TestExternalNATS(t *testing.T) {
 func TestNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	ns, err := natsserver.Start(ctx, natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // after the servers' own
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
+	ns := natscluster.StartOne(t) // stopped after the servers started after it
 	cfg := gavelserver.Config{NATSURL: ns.ClientURL(), Node: "node-1", RelayOptions: []relay.Option{relay.WithTTL(time.Second)}}
 	one := startServer(t, cfg)
 	if got := one.Relay().Nodes(); !slices.Equal(got, []string{"node-1"}) {

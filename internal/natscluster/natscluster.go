@@ -1,8 +1,9 @@
-// Package natscluster runs a three-node NATS cluster with JetStream inside
-// a test process: three embedded nats-servers on loopback, routed to each
-// other, each with its own store directory, so that a test can give a
-// stream three replicas, stop one server (its stream leader, say) and
-// start it again on the same ports and data.
+// Package natscluster runs NATS servers with JetStream inside a test
+// process. StartOne starts one. Start starts a cluster: three embedded
+// nats-servers on loopback, routed to each other, each with its own store
+// directory, so that a test can give a stream three replicas, stop one
+// server (its stream leader, say) and start it again on the same ports
+// and data.
 //
 //	c := natscluster.Start(t)               // skipped under -short
 //	nc, _ := nats.Connect(c.URLs())         // every client URL
@@ -13,14 +14,22 @@
 // leader (in ~1% of starts on an idle machine, far more often on a loaded
 // one); Start throws such a cluster away and starts another.
 //
-// Package natscluster imports nats-server, nats.go, internal/testwait and
-// the standard library (testing among it); no gavel package, so the tests
-// of any package (transport/nats's own) use it. The tests of
-// transport/nats and package internal/clustertest (gavel nodes on such a
-// cluster) use it; no package that is not a test imports it.
+// Each server is started by transport/nats/natsserver, with the options
+// (WithName, WithPort, WithDataDir, WithCluster) that cmd/gavel starts a
+// node of a cluster with, so the tests run the servers production runs.
+//
+// Package natscluster imports nats-server, nats.go, internal/testwait,
+// transport/nats/natsserver (which imports nothing of gavel) and the
+// standard library (testing among it); no other gavel package, so the
+// tests of any package (transport/nats's own) use it: those of
+// transport/nats, transport/ws/wsmedia/relay and package
+// internal/clustertest (gavel nodes on such a cluster) start clusters,
+// and tests of one server use StartOne; no package that is not a test
+// imports it.
 package natscluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -33,6 +42,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gavelrtc/gavel/internal/testwait"
+	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 // Size is the number of servers of a cluster.
@@ -42,7 +52,15 @@ const Size = 3
 type Cluster struct {
 	mu      sync.Mutex
 	servers [Size]*server.Server
-	opts    [Size]*server.Options // what Restart starts again: same ports, same data
+	nodes   [Size]node // what Restart starts again: same ports, same data
+}
+
+// node is what a server of the cluster is started with.
+type node struct {
+	dir    string // JetStream's store
+	port   int    // client port: -1 until the first start has taken one
+	listen string // cluster address, host:port
+	routes []string
 }
 
 // Start starts a cluster, and shuts it down when the test ends; it skips
@@ -68,32 +86,20 @@ func Start(t testing.TB) *Cluster {
 
 func try(t testing.TB) (*Cluster, error) {
 	var routes []string
-	var ports [Size]int
-	for i := range ports {
-		ports[i] = FreePort(t)
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
+	var listen [Size]string
+	for i := range listen {
+		listen[i] = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		routes = append(routes, "nats://"+listen[i])
 	}
 	c := &Cluster{}
-	for i, p := range ports {
-		c.opts[i] = &server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			// Cluster.Host defaults to 0.0.0.0; the cluster size is derived
-			// from the routes, the node's own included.
-			Cluster: server.ClusterOpts{Name: "gavel", Host: "127.0.0.1", Port: p},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-			NoLog:   true,
-			NoSigs:  true,
-		}
+	for i := range c.nodes {
+		c.nodes[i] = node{dir: t.TempDir(), port: -1, listen: listen[i], routes: routes}
 		if err := c.start(i); err != nil {
 			c.shutdown()
 			return nil, err
 		}
 		// A restart comes back on the same client port.
-		c.opts[i].Port = c.servers[i].Addr().(*net.TCPAddr).Port
+		c.nodes[i].port = c.servers[i].Addr().(*net.TCPAddr).Port
 	}
 	ready := waitFor(4*time.Second, func() bool {
 		leaders := 0
@@ -121,18 +127,21 @@ func try(t testing.TB) (*Cluster, error) {
 	return c, nil
 }
 
-// start starts server i from its options. NoLog hides start-up failures:
-// a server that is not clustered is one.
+// start starts server i with natsserver.Start, as cmd/gavel starts a
+// node of a cluster.
 func (c *Cluster) start(i int) error {
-	srv, err := server.NewServer(c.opts[i])
+	n := c.nodes[i]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv, err := natsserver.Start(ctx, natsserver.WithName(fmt.Sprintf("n%d", i)), natsserver.WithPort(n.port),
+		natsserver.WithDataDir(n.dir), natsserver.WithCluster(n.listen, n.routes...))
 	if err != nil {
-		return err
+		return fmt.Errorf("server %d: %w", i, err)
 	}
-	srv.Start()
 	c.mu.Lock()
 	c.servers[i] = srv
 	c.mu.Unlock()
-	if !srv.ReadyForConnections(5*time.Second) || !srv.JetStreamEnabled() || !srv.JetStreamIsClustered() {
+	if !srv.JetStreamIsClustered() {
 		return fmt.Errorf("server %d did not start clustered", i)
 	}
 	return nil
@@ -170,7 +179,7 @@ func (c *Cluster) Servers() []*server.Server {
 }
 
 // URL is server i's client URL; it stays the same across Restart.
-func (c *Cluster) URL(i int) string { return fmt.Sprintf("nats://127.0.0.1:%d", c.opts[i].Port) }
+func (c *Cluster) URL(i int) string { return fmt.Sprintf("nats://127.0.0.1:%d", c.nodes[i].port) }
 
 // URLs are the client URLs of the three servers, comma separated, as
 // nats.Connect takes them.
@@ -215,7 +224,11 @@ func (c *Cluster) StreamLeader(t testing.TB, nc *nats.Conn, stream string, want 
 	}
 	var leader *server.Server
 	ok := waitFor(testwait.Limit, func() bool {
-		s, err := js.Stream(testwait.Context(t), stream)
+		// A request the JetStream API drops (no meta leader for a moment
+		// after a server stopped) is not answered: ask again.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
 		if err != nil {
 			return false
 		}
@@ -256,6 +269,23 @@ func waitFor(d time.Duration, cond func() bool) bool {
 			return false
 		}
 	}
+}
+
+// StartOne starts one embedded JetStream server, not clustered, with its
+// data in a test directory and opts, and shuts it down when the test ends;
+// it runs under -short too. It is what the tests of one server, or of
+// nodes sharing one, need of natsserver.Start.
+func StartOne(t testing.TB, opts ...natsserver.Option) *server.Server {
+	t.Helper()
+	srv, err := natsserver.Start(testwait.Context(t), append([]natsserver.Option{natsserver.WithDataDir(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
 }
 
 // FreePort returns a loopback port nobody listens on right now.

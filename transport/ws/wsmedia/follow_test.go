@@ -9,10 +9,10 @@ import (
 	"github.com/gavelrtc/gavel/core"
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/gaveltest/fake"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	gavelnats "github.com/gavelrtc/gavel/transport/nats"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
 	"github.com/gavelrtc/gavel/transport/ws/wsmedia/internal/wsmediatest"
 	"github.com/gavelrtc/gavel/transport/ws/wstest"
@@ -25,14 +25,7 @@ import (
 // reaches A's router, which stops the muted audio while the video goes on,
 // and the participants' sockets on A, which get its event.
 func TestMediaFollowsOtherInstances(t *testing.T) {
-	ns, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
+	ns := natscluster.StartOne(t)
 	store := func() *gavelnats.Store {
 		nc, err := gonats.Connect(ns.ClientURL())
 		if err != nil {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/gavelrtc/gavel/internal/leakcheck"
 	"github.com/gavelrtc/gavel/internal/mediatest"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/transport/nats/natsserver"
 )
 
 // views records the live nodes a registry reports.
@@ -51,15 +51,7 @@ func (v *views) wait(t *testing.T, who string, want ...string) {
 // natsURL starts an embedded server for the test and returns its URL.
 func natsURL(t *testing.T) string {
 	t.Helper()
-	srv, err := natsserver.Start(testwait.Context(t), natsserver.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv.ClientURL()
+	return natscluster.StartOne(t).ClientURL()
 }
 
 func join(t *testing.T, url, node string, cfg config) (*registry, *views, *nats.Conn) {
