@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -268,5 +269,109 @@ func TestManagerFollows(t *testing.T) {
 	}
 	if diff := cmp.Diff(res.Events, next(t, sub, 1)); diff != "" {
 		t.Errorf("a's watcher (-b's answer +got):\n%s", diff)
+	}
+}
+
+// heldStore is one runtime's view of a followStore: its first Append of
+// command hold waits for release, it notes the from of every Records call,
+// and it hands over the position of each record its follow stream gave
+// the runtime.
+type heldStore struct {
+	*followStore
+	hold      string
+	once      sync.Once
+	entered   chan struct{} // closed when the held Append starts
+	release   chan struct{}
+	delivered chan sessionlog.Position // each record handed over, once deliver returned
+
+	mu    sync.Mutex
+	froms []uint64
+}
+
+func (s *heldStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	var err error
+	if rec.Command.ID == s.hold {
+		s.once.Do(func() {
+			close(s.entered)
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		})
+	}
+	if err != nil {
+		return 0, err
+	}
+	return s.followStore.Append(ctx, id, expected, rec)
+}
+
+func (s *heldStore) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
+	s.mu.Lock()
+	s.froms = append(s.froms, from)
+	s.mu.Unlock()
+	return s.followStore.Records(ctx, id, from)
+}
+
+func (s *heldStore) Follow(ctx context.Context, id string, after sessionlog.Position) iter.Seq2[sessionlog.Record, error] {
+	return func(yield func(sessionlog.Record, error) bool) {
+		for rec, err := range s.followStore.Follow(ctx, id, after) {
+			if !yield(rec, err) {
+				return
+			}
+			if err == nil {
+				s.delivered <- rec.Pos
+			}
+		}
+	}
+}
+
+// TestConflictTakesDeliveries: a runtime whose append conflicts while its
+// follow stream has delivered the other writer's records (queued behind
+// the batch it was deciding) folds those and reads from the store only
+// what they do not hold, so a long tail is not read again (on JetStream,
+// a consumer's creation per conflict); the command is then decided on the
+// whole log.
+func TestConflictTakesDeliveries(t *testing.T) {
+	fs := newFollowStore()
+	held := &heldStore{followStore: fs, hold: "a-1", entered: make(chan struct{}), release: make(chan struct{}),
+		delivered: make(chan sessionlog.Position, 100)}
+	a := open(t, "room-1", held)
+	b := open(t, "room-1", fs)
+	var last session.Result
+	last = submit(t, b, joinCmd("join", "host", "host"))
+	testwait.Recv(t, held.delivered, "the join at a")
+	answered := make(chan error, 1)
+	go func() {
+		_, err := a.Submit(testwait.Context(t), audioCmd("a-1", "host", false))
+		answered <- err
+	}()
+	testwait.Recv(t, held.entered, "a's append")
+	const tail = 20
+	for i := range tail {
+		last = submit(t, b, audioCmd(fmt.Sprintf("b-%d", i), "host", i%2 == 1))
+	}
+	for range tail {
+		testwait.Recv(t, held.delivered, "b's records at a")
+	}
+	held.mu.Lock()
+	before := len(held.froms)
+	held.mu.Unlock()
+	close(held.release)
+	if err := testwait.Recv(t, answered, "a's answer"); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.conflicts.Load(); n != 1 {
+		t.Errorf("%d conflicts, want 1", n)
+	}
+	held.mu.Lock()
+	froms := held.froms[before:]
+	held.mu.Unlock()
+	if want := []uint64{last.Seq + 1}; !cmp.Equal(froms, want) {
+		t.Errorf("a read the log from seqs %v after the conflict, want %v: past the %d records its follow stream had delivered", froms, want, tail)
+	}
+	full := checkLog(t, "room-1", logOf(t, fs, "room-1"))
+	if got, _ := a.State(testwait.Context(t)); !got.Equal(full) {
+		t.Errorf("a's state is not the log's: %+v", got.Snapshot())
 	}
 }

@@ -508,6 +508,19 @@ func (m *machine) settleUnseq(seq uint64) {
 	m.rd.unseq = m.rd.unseq[:0]
 }
 
+// conflictRead returns, when the read in progress is a conflict's, how
+// many conflicts in a row the batch has met; else 0. A conflict's records
+// may come from the follow stream's deliveries before the store.
+func (m *machine) conflictRead() int {
+	if m.rd.mode != readConflict {
+		return 0
+	}
+	return m.conflicts
+}
+
+// readSeq is the seq of the state the read in progress has folded so far.
+func (m *machine) readSeq() uint64 { return m.rd.b.Current().Seq() }
+
 // full reports whether the read has folded enough records that its plan
 // should be carried out before it goes on (see flush).
 func (m *machine) full() bool { return m.rd.taken >= maxTaken }

@@ -15,7 +15,7 @@ const (
 	DefaultCatchUpBatch      = 1024
 	DefaultSnapshotInterval  = 10_000
 	DefaultIdleTimeout       = 5 * time.Minute
-	DefaultConflictRetries   = 8
+	DefaultConflictRetries   = 32
 	DefaultMaxBatch          = 512
 	DefaultOpenTimeout       = 30 * time.Second
 )
@@ -180,7 +180,8 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithConflictRetries sets how many times a command is decided again after
-// an ErrConflict from the store before Submit gives up (default 8).
+// an ErrConflict from the store before Submit gives up (default 32; each
+// retry waits a little longer, see the package doc).
 func WithConflictRetries(n int) Option {
 	return func(c *config) error {
 		if n < 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -131,8 +132,26 @@ func (o *owner) act(acts []action) {
 
 // read hands the machine the records from seq from, carrying out its plan
 // every few hundred records, and returns the plan that ends the read.
+//
+// A conflict's read first pauses (conflictPause), then takes the records
+// the follow stream has delivered meanwhile and the queue holds (another
+// writer's, which this batch held back), and reads from the store only what
+// they do not hold: on JetStream a long read costs a consumer, tens of
+// milliseconds, while the other writers go on appending.
 func (o *owner) read(ctx context.Context, from uint64) *plan {
 	o.m.beginRead()
+	if n := o.m.conflictRead(); n > 0 {
+		pause(ctx, conflictPause(n))
+		for _, rec := range o.s.takeDelivered() {
+			if !o.m.take(rec) {
+				return o.m.endRead(nil)
+			}
+			if o.m.full() {
+				o.act(o.m.flush().acts)
+			}
+		}
+		from = max(from, o.m.readSeq()+1)
+	}
 	for rec, err := range o.store.Records(ctx, o.s.id, from) {
 		if err != nil {
 			return o.m.endRead(fmt.Errorf("reading the log: %w", err))
@@ -145,6 +164,33 @@ func (o *owner) read(ctx context.Context, from uint64) *plan {
 		}
 	}
 	return o.m.endRead(nil)
+}
+
+// conflictStep and maxConflictSteps shape conflictPause.
+const (
+	conflictStep     = 500 * time.Microsecond
+	maxConflictSteps = 10
+)
+
+// conflictPause is how long a batch waits after its n-th conflict in a
+// row before it reads the log and decides again: a random time below n
+// steps, at most maxConflictSteps. The writer that won is most likely in
+// the middle of a batch of its own, which a store without BatchAppender
+// (JetStream) appends one record at a time: deciding again at once
+// conflicts again with its next record, and each round costs the store a
+// read. The jitter keeps several losers from retrying together.
+func conflictPause(n int) time.Duration {
+	return time.Duration(rand.Int64N(int64(min(n, maxConflictSteps)) * int64(conflictStep)))
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // deliver folds records the follow stream delivered.

@@ -313,6 +313,34 @@ func (s *Session) deliver(rec sessionlog.Record) bool {
 	return true
 }
 
+// takeDelivered takes the follow stream's deliveries out of the queue, up
+// to its first piece of work that is neither a delivery nor a command
+// (a call, a failed follow stream), and returns their records in order.
+// Commands waiting there are decided later, on a state that holds these
+// records either way.
+func (s *Session) takeDelivered() []sessionlog.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var recs []sessionlog.Record
+	q := s.queue[:0]
+	for i, w := range s.queue {
+		switch {
+		case w.recs != nil:
+			recs = append(recs, w.recs...)
+		case w.req != nil:
+			q = append(q, w)
+		default:
+			q = append(q, s.queue[i:]...)
+			clear(s.queue[len(q):])
+			s.queue = q
+			return recs
+		}
+	}
+	clear(s.queue[len(q):])
+	s.queue = q
+	return recs
+}
+
 // followFailed tells the machine that the follow stream failed, and
 // reports false once the session is stopped.
 func (s *Session) followFailed() bool {

@@ -581,8 +581,8 @@ func TestConcurrencyManySessions(t *testing.T) {
 // TestTwoWriters has two runtimes serve one session on one store, as two
 // gavel instances would: conflicts are retried, the log never forks, and
 // each runtime's subscribers see the other's events. Each runtime has 16
-// submitters, so one can lose more than the default 8 rounds in a row to
-// the other (3 runs in 40 did): the test allows 64, and what it checks is
+// submitters, so one can lose more than 8 rounds in a row to the other
+// (3 runs in 40 did, before the pause after a conflict): the test allows 64, and what it checks is
 // the log, not how a runtime shares a session under such contention.
 func TestTwoWriters(t *testing.T) {
 	mem := session.NewMemStore()
