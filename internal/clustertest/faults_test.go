@@ -21,12 +21,13 @@ import (
 
 // hookStore is a node's store with hooks around each append: before it
 // (an error fails the append, nothing stored) and after it. It embeds the
-// JetStream store, so the node still follows.
+// JetStream store, so the node still follows. after learns whether the
+// append stored the record: one that conflicted did not.
 type hookStore struct {
 	*gnats.Store
 	node   int
 	before func(node int, rec sessionlog.Record) error
-	after  func(node int, rec sessionlog.Record)
+	after  func(node int, rec sessionlog.Record, err error)
 }
 
 func (s *hookStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
@@ -37,7 +38,7 @@ func (s *hookStore) Append(ctx context.Context, id string, expected sessionlog.P
 	}
 	pos, err := s.Store.Append(ctx, id, expected, rec)
 	if s.after != nil {
-		s.after(s.node, rec)
+		s.after(s.node, rec, err)
 	}
 	return pos, err
 }
@@ -78,8 +79,8 @@ func killMidCommand(t *testing.T, via string, stored bool) {
 	}
 	hook := &hookStore{}
 	if stored {
-		hook.after = func(node int, rec sessionlog.Record) {
-			if rec.Command.ID == id {
+		hook.after = func(node int, rec sessionlog.Record, err error) {
+			if rec.Command.ID == id && err == nil { // stored, not a conflict the runtime tries again
 				kill(node)
 			}
 		}

@@ -117,9 +117,9 @@ func runHistory(t *testing.T, fault string) {
 	for i := 0; i < clients; i += 2 {
 		onWS[workloads[i][0].Actor] = true
 	}
-	appended := func(node int, rec sessionlog.Record) {
+	appended := func(node int, rec sessionlog.Record, err error) {
 		// A websocket client's: the NATS client sends again by itself.
-		if fault != "kill" || node != int(victim.Load()) || answered.Load() < int64(total/3) || !onWS[rec.Command.Actor] {
+		if fault != "kill" || err != nil || node != int(victim.Load()) || answered.Load() < int64(total/3) || !onWS[rec.Command.Actor] {
 			return
 		}
 		killOnce.Do(func() {
