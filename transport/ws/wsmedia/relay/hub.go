@@ -240,7 +240,9 @@ func (h *Hub) report(err error) {
 }
 
 // Close stops serving, deregisters the node (the others move its sessions'
-// media at once), ends every media connection of the hub (those homed here
+// media at once; when the key cannot be deleted, the cluster having lost
+// its quorum say, the error handler hears of it and the key expires within
+// the TTL), ends every media connection of the hub (those homed here
 // with reason moved) and waits until the connections it served for other
 // nodes are closed, or ctx ends. Connect fails with ErrClosed from now on.
 func (h *Hub) Close(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,27 @@ func TestRegistrySameID(t *testing.T) {
 		if err := r.leave(testwait.Context(t)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestLeaveWithoutQuorum: a node that cannot delete its key (its server is
+// gone, as for the last nodes of a cluster without a quorum) still leaves
+// without an error: the key expires within a TTL. The error handler hears
+// of it.
+func TestLeaveWithoutQuorum(t *testing.T) {
+	leakcheck.Check(t)
+	srv := natscluster.StartOne(t)
+	cfg := defaultConfig()
+	cfg.ttl = 300 * time.Millisecond // bounds the delete's wait
+	r, v, _ := join(t, srv.ClientURL(), "node-a", cfg)
+	v.wait(t, "node-a", "node-a")
+	srv.Shutdown()
+	if err := r.leave(testwait.Context(t)); err != nil {
+		t.Fatalf("leave: %v, want nil (the key expires)", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !slices.ContainsFunc(v.errs, func(err error) bool { return err != nil && strings.Contains(err.Error(), "deregistering node node-a") }) {
+		t.Errorf("errors reported %v, want the failed deregistration", v.errs)
 	}
 }
