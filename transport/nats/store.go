@@ -688,7 +688,9 @@ func (s *Store) readSnapshot(ctx context.Context, tok string) (session.Snapshot,
 // Records implements session.Store. It finds the record holding event from-1
 // by a search over stream sequences (reading the Gavel-Seq header of a few
 // messages, starting from the end of the log), then reads the subject in
-// order: a few direct gets, and an ordered consumer for anything longer.
+// order: a few gets one after the other, then, when the rest lies within
+// 128 stream sequences (another writer's batch), gets of those 16 at a
+// time, and an ordered consumer for anything longer.
 func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
 	return func(yield func(sessionlog.Record, error) bool) {
 		tok, err := s.known(ctx, id)
