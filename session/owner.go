@@ -176,9 +176,10 @@ const (
 // row before it reads the log and decides again: a random time below n
 // steps, at most maxConflictSteps. The writer that won is most likely in
 // the middle of a batch of its own, which a store without BatchAppender
-// (JetStream) appends one record at a time: deciding again at once
-// conflicts again with its next record, and each round costs the store a
-// read. The jitter keeps several losers from retrying together.
+// (or a JetStream server before 2.12) appends one record at a time:
+// deciding again at once conflicts again with its next record, and each
+// round costs the store a read. The jitter keeps several losers from
+// retrying together.
 func conflictPause(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(min(n, maxConflictSteps)) * int64(conflictStep)))
 }

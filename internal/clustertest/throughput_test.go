@@ -24,8 +24,8 @@ import (
 	gnats "github.com/gavelrtc/gavel/transport/nats"
 )
 
-// countingStore is a node's store that counts its appends, the conflicts
-// among them and its reads of the log (a conflict's reload, a session's
+// countingStore is a node's store that counts its appends (a batch's
+// AppendBatch is one), the conflicts among them and its reads of the log (a conflict's reload, a session's
 // open). It embeds the JetStream store, so the node still follows.
 type countingStore struct {
 	*gnats.Store
@@ -36,13 +36,26 @@ type countingStore struct {
 func (s *countingStore) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
 	began := time.Now()
 	pos, err := s.Store.Append(ctx, id, expected, rec)
+	s.counted(began, err)
+	return pos, err
+}
+
+// AppendBatch counts as one append: one write to the store.
+func (s *countingStore) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
+	began := time.Now()
+	pos, err := s.Store.AppendBatch(ctx, id, expected, recs)
+	s.counted(began, err)
+	return pos, err
+}
+
+// counted counts an append that began at began and ended with err.
+func (s *countingStore) counted(began time.Time, err error) {
 	s.appends.Add(1)
 	s.appendTime.Add(int64(time.Since(began)))
 	if errors.Is(err, session.ErrConflict) {
 		s.conflicts.Add(1)
 		s.conflictTime.Add(int64(time.Since(began)))
 	}
-	return pos, err
 }
 
 func (s *countingStore) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {

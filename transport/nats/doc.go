@@ -75,6 +75,23 @@
 // command has one outcome whichever instances its attempts reach
 // (TestHistoryLinearizable checks this with porcupine).
 //
+// # Group commit
+//
+// The runtime decides the commands queued while it appended as one batch
+// and hands their records to Store.AppendBatch (session.BatchAppender),
+// which publishes them as one JetStream atomic batch (nats-server 2.12 and
+// later; NewStore turns the stream's AllowAtomicPublish on, for a stream
+// created before too): the records are stored at consecutive stream
+// sequences, all or none, in one round trip and one write of the stream's
+// Raft group, with the expected last sequence on the batch's first message.
+// One instance's batch then holds the log for one round trip instead of one
+// per record, and another instance's conflicting batch costs it one round
+// trip. A server that takes no atomic batches (older than 2.12: its stream
+// reports AllowAtomicPublish off) or refuses one as a whole (more than
+// max_batch_size records, a record over max_payload, a reused command id)
+// stores nothing, and the runtime appends the records one at a time, each
+// with its own outcome.
+//
 // modernice/goes deprecated its JetStream event store (backend/natsjs); its
 // code shows what to avoid, and this store does: appends without an expected sequence (here every
 // append has one); a second, non-atomic write to a KV index (here one

@@ -56,9 +56,11 @@ const jsErrCodeSubjectSeqNotReady jetstream.ErrorCode = 10163
 // unknownOutcome reports whether a request may or may not have had its
 // effect, or failed for a passing reason: worth sending again. That is a
 // timeout, no responders, a JetStream 503 or 10163 (a new stream leader
-// still loading its state), or a command service's failure reply.
+// still loading its state), 10176 (an atomic batch the server did not get
+// whole: its first message refused, as when too many batches are in
+// flight, or one lost), or a command service's failure reply.
 func unknownOutcome(err error) bool {
-	if apiCode(err) == jsErrCodeSubjectSeqNotReady {
+	if c := apiCode(err); c == jsErrCodeSubjectSeqNotReady || c == jsErrCodeBatchIncomplete {
 		return true
 	}
 	var apiErr *jetstream.APIError

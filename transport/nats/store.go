@@ -69,6 +69,9 @@ type Store struct {
 	headers sync.Map // session id → sessionlog.Header; a header never changes
 	tails   sync.Map // session id → tail: the last append this store made
 
+	// batches is whether the stream takes atomic batches (AppendBatch).
+	batches atomic.Bool
+
 	// Counters, read by the tests.
 	wrongSeq      atomic.Int64 // 10071 answers
 	wrongSeqConst atomic.Int64 // 10164 answers
@@ -83,15 +86,17 @@ type tail struct {
 }
 
 var (
-	_ session.Store       = (*Store)(nil)
-	_ session.Snapshotter = (*Store)(nil)
-	_ session.Follower    = (*Store)(nil)
+	_ session.Store         = (*Store)(nil)
+	_ session.Snapshotter   = (*Store)(nil)
+	_ session.Follower      = (*Store)(nil)
+	_ session.BatchAppender = (*Store)(nil)
 )
 
 // NewStore returns a Store on nc's JetStream, creating the stream (WithStream,
 // default GAVEL) or updating its configuration: file storage (or
 // WithMemoryStorage), WithReplicas replicas, WithDuplicateWindow, message
-// deletion denied (a log has no holes), reads from the stream leader only.
+// deletion denied (a log has no holes), atomic batch publish allowed
+// (AppendBatch), reads from the stream leader only.
 // Snapshots go to a JetStream object store, bucket <stream>_SNAP (its stream
 // is OBJ_<stream>_SNAP), one object per session: an object is cut into
 // chunks that fit the server's max_payload, so a snapshot of any size is
@@ -122,6 +127,9 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 		Duplicates:  cfg.duplicates,
 		Retention:   jetstream.LimitsPolicy,
 		DenyDelete:  true,
+		// AppendBatch's one write per batch (nats-server 2.12 and later;
+		// an older server ignores it, and its stream reports it off).
+		AllowAtomicPublish: true,
 		// AllowDirect stays off: direct gets may be answered by a
 		// follower that lags, and conflict checks must see the leader's log.
 	}
@@ -151,13 +159,15 @@ func newStoreWith(ctx context.Context, nc *gonats.Conn, cfg storeConfig) (*Store
 	}
 	// A chunk is a message of its own: leave room for its headers.
 	chunk := uint32(min(128<<10, max(nc.MaxPayload()-1024, 512)))
-	return &Store{
+	s := &Store{
 		js:       js,
 		reader:   logReader{stream: stream, subj: subj, wait: cfg.storeWait},
 		follower: logReader{stream: fstream, subj: subj, wait: cfg.storeWait},
 		snaps:    snaps,
 		chunk:    chunk,
-	}, nil
+	}
+	s.batches.Store(stream.CachedInfo().Config.AllowAtomicPublish)
+	return s, nil
 }
 
 func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, c shared) (jetstream.Stream, error) {
@@ -260,6 +270,38 @@ func (s *Store) append(ctx context.Context, id string, expected sessionlog.Posit
 	if err != nil {
 		return 0, err
 	}
+	msg := recordMsg(subject, tok, expected, rec, after, writer)
+	ack, err := s.publish(ctx, msg)
+	pos := sessionlog.Position(0)
+	switch {
+	case err == nil && !ack.Duplicate:
+		pos = sessionlog.Position(ack.Sequence)
+	case err == nil:
+		if pos, _, err = s.landed(ctx, subject, expected, writer, 1); err == nil && pos == 0 {
+			err = session.ErrConflict
+			if ack.Sequence <= uint64(expected) {
+				err = ErrDuplicateID
+			}
+			err = fmt.Errorf("command %q is at position %d: %w", rec.Command.ID, ack.Sequence, err)
+		}
+	case isWrongSeq(err):
+		cause := err
+		if pos, _, err = s.landed(ctx, subject, expected, writer, 1); err == nil && pos == 0 {
+			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("session %q: append after position %d: %w", id, expected, err)
+	}
+	s.noteTail(id, pos, after)
+	return pos, nil
+}
+
+// recordMsg returns the message of rec, the session's seq after it being
+// after, for the log subject of the session whose token is tok, published
+// by writer; its first message (Append's only one) expects the subject's
+// last record at expected.
+func recordMsg(subject, tok string, expected sessionlog.Position, rec sessionlog.Record, after uint64, writer string) *gonats.Msg {
 	msg := &gonats.Msg{
 		Subject: subject,
 		Header: gonats.Header{
@@ -273,27 +315,124 @@ func (s *Store) append(ctx context.Context, id string, expected sessionlog.Posit
 		// Duplicate detection is stream wide: the session is part of the id.
 		msg.Header[jetstream.MsgIDHeader] = []string{string(escape(append([]byte(tok), '/'), rec.Command.ID))}
 	}
-	ack, err := s.publish(ctx, msg)
-	pos := sessionlog.Position(0)
+	return msg
+}
+
+// Headers of JetStream's atomic batch publish (nats-server 2.12 and later).
+const (
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchSeq    = "Nats-Batch-Sequence" // 1, 2, … in the batch
+	hdrBatchCommit = "Nats-Batch-Commit"   // "1" on the last message
+)
+
+// JetStream error codes of atomic batch publish.
+const (
+	jsErrCodeBatchesOff      jetstream.ErrorCode = 10174 // the stream's AllowAtomicPublish is off
+	jsErrCodeBatchIncomplete jetstream.ErrorCode = 10176 // the server does not hold the batch whole
+	jsErrCodeBatchTooLarge   jetstream.ErrorCode = 10199 // more messages than the server takes in one batch
+	jsErrCodeBatchDuplicate  jetstream.ErrorCode = 10201 // a message's Nats-Msg-Id is in the duplicate window
+)
+
+// maxBatch is the most messages an atomic batch holds: the server's
+// default (its jetstream limit max_batch_size may lower it; the answer
+// then says so).
+const maxBatch = 1000
+
+// errNotAsBatch is matched by the error of AppendBatch when the records
+// cannot be stored as one batch, however often it is asked, and nothing was
+// stored: the runtime then appends them one at a time, each with its own
+// outcome.
+var errNotAsBatch error = notAsBatch("gavel/nats: the records cannot be stored as one batch")
+
+type notAsBatch string
+
+func (e notAsBatch) Error() string { return string(e) }
+
+// Is makes errNotAsBatch match session.ErrPermanent, which sends the
+// runtime to one append per record.
+func (e notAsBatch) Is(target error) bool { return target == session.ErrPermanent }
+
+// AppendBatch implements session.BatchAppender with JetStream's atomic
+// batch publish (nats-server 2.12 and later; NewStore turns the stream's
+// AllowAtomicPublish on): the records' messages, as Append makes them, are
+// stored all at once, at consecutive stream sequences, or none is. Only the
+// first carries Nats-Expected-Last-Subject-Sequence = expected (the server
+// takes it on a batch's first message only, and stores the batch as one
+// write, so the others follow it directly). Each message carries
+// Nats-Batch-Id (new for each attempt) and Nats-Batch-Sequence, the last
+// Nats-Batch-Commit; all but the last are published without waiting for an
+// answer, and the last is a request answered with the batch's
+// acknowledgement: one round trip, whatever the batch's size.
+//
+// Outcomes are resolved as Append's: an unknown one (also "batch
+// incomplete", a batch the server did not hold whole) sends the batch
+// again, with a new batch id; a wrong sequence or a command id in the
+// server's duplicate window (which fails a whole batch) makes AppendBatch
+// look at the first record after expected, and if it is its own an earlier
+// attempt landed. Otherwise a wrong sequence, or a duplicate when the log
+// has moved on past expected, is session.ErrConflict. A duplicate of a
+// record at or before expected (a reused command id), a record larger than
+// the server takes (session.ErrTooLarge), more records than a batch holds,
+// and a stream that takes no atomic batches (a server before 2.12, or
+// AllowAtomicPublish turned off since NewStore: AppendBatch stops trying)
+// are errors matching session.ErrPermanent, and nothing was stored: the
+// runtime then appends the records one at a time, and each gets its own
+// outcome.
+func (s *Store) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
+	return s.appendBatch(ctx, id, expected, recs, nuid.Next())
+}
+
+// appendBatch is AppendBatch as writer.
+func (s *Store) appendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record, writer string) (sessionlog.Position, error) {
 	switch {
-	case err == nil && !ack.Duplicate:
-		pos = sessionlog.Position(ack.Sequence)
-	case err == nil:
-		if pos, err = s.landed(ctx, subject, expected, writer); err == nil && pos == 0 {
-			err = session.ErrConflict
-			if ack.Sequence <= uint64(expected) {
-				err = ErrDuplicateID
-			}
-			err = fmt.Errorf("command %q is at position %d: %w", rec.Command.ID, ack.Sequence, err)
-		}
-	case isWrongSeq(err):
-		cause := err
-		if pos, err = s.landed(ctx, subject, expected, writer); err == nil && pos == 0 {
-			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
+	case len(recs) == 1:
+		return s.append(ctx, id, expected, recs[0], writer)
+	case len(recs) == 0:
+		return 0, fmt.Errorf("session %q: append of no records", id)
+	case !s.batches.Load():
+		return 0, fmt.Errorf("session %q: stream without atomic batch publish: %w", id, errNotAsBatch)
+	case len(recs) > maxBatch:
+		return 0, fmt.Errorf("session %q: %d records, more than a batch holds (%d): %w", id, len(recs), maxBatch, errNotAsBatch)
+	}
+	tok, err := s.known(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	subject := s.reader.subj.log + tok
+	after, err := s.afterSeq(ctx, id, subject, expected, recs[0])
+	if err != nil {
+		return 0, err
+	}
+	msgs := make([]*gonats.Msg, len(recs))
+	for i, rec := range recs {
+		after = rec.LastSeq(after)
+		msgs[i] = recordMsg(subject, tok, expected, rec, after, writer)
+		if i > 0 {
+			delete(msgs[i].Header, jetstream.ExpectedLastSubjSeqHeader)
 		}
 	}
+	ack, err := s.publish(ctx, msgs...)
+	pos := sessionlog.Position(0)
+	switch code := apiCode(err); {
+	case err == nil:
+		pos = sessionlog.Position(ack.Sequence)
+	case code == jsErrCodeBatchDuplicate || isWrongSeq(err):
+		cause := err
+		var moved bool
+		if pos, moved, err = s.landed(ctx, subject, expected, writer, len(recs)); err == nil && pos == 0 {
+			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
+			if !moved && code == jsErrCodeBatchDuplicate {
+				err = fmt.Errorf("%w: %w (%w)", errNotAsBatch, ErrDuplicateID, cause)
+			}
+		}
+	case code == jsErrCodeBatchesOff:
+		s.batches.Store(false)
+		err = fmt.Errorf("%w (%w)", errNotAsBatch, err)
+	case code == jsErrCodeBatchTooLarge:
+		err = fmt.Errorf("%w (%w)", errNotAsBatch, err)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("session %q: append after position %d: %w", id, expected, err)
+		return 0, fmt.Errorf("session %q: append of %d records after position %d: %w", id, len(recs), expected, err)
 	}
 	s.noteTail(id, pos, after)
 	return pos, nil
@@ -320,15 +459,28 @@ func (s *Store) noteMsg(id string, seq uint64, h gonats.Header) {
 	}
 }
 
-// landed returns the position of the record after expected if writer
-// published it (an earlier attempt of this Append landed), else 0.
-func (s *Store) landed(ctx context.Context, subject string, expected sessionlog.Position, writer string) (sessionlog.Position, error) {
+// landed returns the position of the last of the n records after expected
+// if writer published them (an earlier attempt of this append landed), else
+// 0; moved tells whether the log holds a record after expected. A batch is
+// stored at consecutive stream sequences: its last record is checked too.
+func (s *Store) landed(ctx context.Context, subject string, expected sessionlog.Position, writer string, n int) (pos sessionlog.Position, moved bool, err error) {
 	m, err := s.reader.first(ctx, subject, uint64(expected)+1)
-	if err != nil || m == nil || m.Header.Get(hdrWriter) != writer {
-		return 0, err
+	if err != nil || m == nil {
+		return 0, false, err
+	}
+	if m.Header.Get(hdrWriter) != writer {
+		return 0, true, nil
+	}
+	if last := m.Sequence + uint64(n) - 1; last != m.Sequence {
+		if m, err = s.reader.get(ctx, last); err != nil {
+			return 0, true, err
+		}
+		if m == nil || m.Subject != subject || m.Header.Get(hdrWriter) != writer {
+			return 0, true, fmt.Errorf("batch of %d records at position %d: position %d is not its last", n, last-uint64(n)+1, last)
+		}
 	}
 	s.ownLanded.Add(1)
-	return sessionlog.Position(m.Sequence), nil
+	return sessionlog.Position(m.Sequence), true, nil
 }
 
 // lastPosition returns the stream sequence of the last message on the
@@ -372,12 +524,17 @@ func (s *Store) afterSeq(ctx context.Context, id, subject string, expected sessi
 	return seqHeader(m.Header)
 }
 
-// publish sends msg, and sends it again while the outcome is unknown, for up
-// to the store timeout. A wrong-sequence answer is returned as it came (an
-// error holding the *jetstream.APIError); a message larger than the server
-// takes is session.ErrTooLarge, at once.
-func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck, error) {
+// publish sends msgs, one message or an atomic batch of several (see
+// stage), and sends them again while the outcome is unknown, for up to the
+// store timeout. A wrong-sequence answer is returned as it came (an error
+// holding the *jetstream.APIError); a message larger than the server takes
+// is session.ErrTooLarge, at once.
+func (s *Store) publish(ctx context.Context, msgs ...*gonats.Msg) (*jetstream.PubAck, error) {
+	msg := msgs[len(msgs)-1]
 	ack, err := retry(ctx, s.reader.wait, attemptTimeout, func(ctx context.Context) (*jetstream.PubAck, error) {
+		if err := s.stage(msgs); err != nil {
+			return nil, err
+		}
 		return s.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
 	}, &s.retried)
 	// A wrong sequence is not retried, so it is always the error as it came.
@@ -388,12 +545,38 @@ func (s *Store) publish(ctx context.Context, msg *gonats.Msg) (*jetstream.PubAck
 	case code == jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 		s.wrongSeqConst.Add(1)
 	case tooLarge(err):
+		size := 0
+		for _, m := range msgs {
+			size = max(size, len(m.Data))
+		}
 		err = fmt.Errorf("publish to %s: a message of %d bytes, more than the server takes: %w (%w)",
-			msg.Subject, len(msg.Data), session.ErrTooLarge, err)
+			msg.Subject, size, session.ErrTooLarge, err)
 	default:
 		err = fmt.Errorf("publish to %s: %w", msg.Subject, err)
 	}
 	return ack, err
+}
+
+// stage makes msgs, if more than one, a new atomic batch, and publishes
+// all but the last (its commit) without waiting: the connection keeps them
+// in order, and a batch the server did not get whole is refused at its
+// commit ("batch incomplete").
+func (s *Store) stage(msgs []*gonats.Msg) error {
+	if len(msgs) == 1 {
+		return nil
+	}
+	batch := []string{nuid.Next()}
+	for i, m := range msgs {
+		m.Header[hdrBatchID] = batch
+		m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
+	}
+	msgs[len(msgs)-1].Header[hdrBatchCommit] = []string{"1"}
+	for _, m := range msgs[:len(msgs)-1] {
+		if err := s.js.Conn().PublishMsg(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tooLarge reports whether err says a message is larger than the
@@ -505,7 +688,9 @@ func (s *Store) readSnapshot(ctx context.Context, tok string) (session.Snapshot,
 // Records implements session.Store. It finds the record holding event from-1
 // by a search over stream sequences (reading the Gavel-Seq header of a few
 // messages, starting from the end of the log), then reads the subject in
-// order: a few direct gets, and an ordered consumer for anything longer.
+// order: a few gets one after the other, then, when the rest lies within
+// 128 stream sequences (another writer's batch), gets of those 16 at a
+// time, and an ordered consumer for anything longer.
 func (s *Store) Records(ctx context.Context, id string, from uint64) iter.Seq2[sessionlog.Record, error] {
 	return func(yield func(sessionlog.Record, error) bool) {
 		tok, err := s.known(ctx, id)

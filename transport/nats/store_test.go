@@ -161,8 +161,9 @@ func TestAppendLanded(t *testing.T) {
 
 // TestRecordsFromLongLog reads from every seq of a log interleaved with
 // other sessions' records, so that the search over stream sequences has
-// gaps to cross, and longer than the direct reads, so that the consumer
-// takes over.
+// gaps to cross, and longer than the direct reads, so that the gets of a
+// span of stream sequences, and for the longest reads the consumer, take
+// over.
 func TestRecordsFromLongLog(t *testing.T) {
 	srv := startServer(t)
 	nc := connect(t, srv.ClientURL())
@@ -173,7 +174,7 @@ func TestRecordsFromLongLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs, other := storetest.Records(60), storetest.Records(60)
+	recs, other := storetest.Records(60), storetest.Records(120)
 	var all []sessionlog.Record
 	var afters []uint64 // afters[i]: the seq after all[i]
 	var la, lb sessionlog.Position
@@ -188,7 +189,7 @@ func TestRecordsFromLongLog(t *testing.T) {
 		all = append(all, r)
 		seq = r.LastSeq(seq)
 		afters = append(afters, seq)
-		for range i % 3 { // a varying number of b's records in between
+		for range i % 5 { // a varying number of b's records in between
 			if lb, err = st.Append(ctx, "b", lb, other[0]); err != nil {
 				t.Fatal(err)
 			}
