@@ -197,6 +197,19 @@ func (s *Store) Create(ctx context.Context, h sessionlog.Header) error {
 	}
 	if _, err := s.publish(ctx, msg); err != nil {
 		if isWrongSeq(err) {
+			// Another instance's header is stored or, on a replicated
+			// stream, still on its way to the leader's store: wait until it
+			// can be read, so that the caller, told ErrExists, finds it.
+			_, err := retry(ctx, s.reader.wait, attemptTimeout, func(ctx context.Context) (sessionlog.Header, error) {
+				got, err := s.Header(ctx, h.Session)
+				if errors.Is(err, session.ErrNotFound) {
+					err = ErrUnavailable // not readable yet: read again
+				}
+				return got, err
+			}, nil)
+			if err != nil {
+				return fmt.Errorf("session %q: create: another instance's header: %w", h.Session, err)
+			}
 			return fmt.Errorf("session %q: %w", h.Session, session.ErrExists)
 		}
 		return fmt.Errorf("session %q: create: %w", h.Session, err)
