@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 )
@@ -230,11 +231,16 @@ func (r *registry) leave(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.ttl)
 	defer cancel()
-	if err := r.kv.Delete(ctx, r.self); err != nil {
-		// The last nodes of a cluster that lost its quorum cannot delete: the
-		// key expires within a TTL anyway, so the others still move this
-		// node's sessions, only later. Said to the error handler, not a
-		// failure of Close.
+	err := r.kv.Delete(ctx, r.self)
+	switch {
+	case err == nil:
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return fmt.Errorf("relay: deregistering node %s: %w", r.self, err)
+	default:
+		// The server did not answer: the last nodes of a cluster that lost
+		// its quorum cannot delete. The key expires within a TTL anyway, so
+		// the others still move this node's sessions, only later: said to
+		// the error handler, not a failure of leaving.
 		r.report(fmt.Errorf("relay: deregistering node %s (its key expires within %v): %w", r.self, r.ttl, err))
 	}
 	return nil
