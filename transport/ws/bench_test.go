@@ -189,6 +189,19 @@ func (f *fanout) round(tb testing.TB, send func()) {
 	}
 }
 
+// fanoutServer starts a server whose session has its host, hana, for a
+// fan-out to n clients: n is GAVEL_FANOUT_N if set, else def.
+func fanoutServer(b *testing.B, def int) (_ *wstest.Server, n int) {
+	b.Helper()
+	n = def
+	if s := os.Getenv("GAVEL_FANOUT_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	srv := wstest.New(b, ws.WithCommandRate(0, 0))
+	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
+	return srv, n
+}
+
 // BenchmarkFanout1000: one event to 1,000 connected clients (from Submit
 // until every client has read it), against a raw broadcast of the same
 // bytes to 1,000 coder/websocket connections from one loop, alternately.
@@ -196,12 +209,7 @@ func (f *fanout) round(tb testing.TB, send func()) {
 // process's CPU time per fan-out too: the work, which a loaded machine
 // blurs less than the wall time.
 func BenchmarkFanout1000(b *testing.B) {
-	n := 1000
-	if s := os.Getenv("GAVEL_FANOUT_N"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	srv := wstest.New(b, ws.WithCommandRate(0, 0))
-	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
+	srv, n := fanoutServer(b, 1000)
 	gavel := newFanout(b, n, func(i int) *websocket.Conn {
 		c := dial(b, srv, srv.Token(room, "p"+strconv.Itoa(i), "attendee"), nil)
 		return c.c

@@ -19,7 +19,6 @@ import (
 	"github.com/gavelrtc/gavel/internal/benchpair"
 	"github.com/gavelrtc/gavel/transport/ws"
 	"github.com/gavelrtc/gavel/transport/ws/wire"
-	"github.com/gavelrtc/gavel/transport/ws/wstest"
 )
 
 // BenchmarkFanoutDisableAll: a disable_all_audio in a session followed by
@@ -34,12 +33,7 @@ import (
 //
 //	go test ./transport/ws/ -run '^$' -bench FanoutDisableAll -benchtime 40x
 func BenchmarkFanoutDisableAll(b *testing.B) {
-	n := 5000
-	if s := os.Getenv("GAVEL_FANOUT_N"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	srv := wstest.New(b, ws.WithCommandRate(0, 0))
-	srv.Submit(b, room, core.Command{ID: "host", Type: core.Join, Actor: "hana", Name: "Hana", Preset: "host"})
+	srv, n := fanoutServer(b, 5000)
 	raw := newEchoServer(b, false)
 	_, stdout := startHelper(b, "TestFanoutClientsHelper", "GAVEL_FANOUT_RAW="+raw.url, "GAVEL_FANOUT_GAVEL="+srv.URL,
 		"GAVEL_FANOUT_KEY="+hex.EncodeToString(srv.Key), "GAVEL_FANOUT_CLIENTS="+strconv.Itoa(n))
