@@ -96,9 +96,7 @@ func checkMuted(t *testing.T, r *media.Router, hana, bob *wsmediatest.Participan
 }
 
 // from names a forwarded track as a subscriber sees it.
-func from(participant string, kind webrtc.RTPCodecType) mediatest.From {
-	return mediatest.From{Participant: participant, Kind: kind}
-}
+var from = wsmediatest.From
 
 // What a participant dial makes has: frames only, a PeerConnection, or a
 // PeerConnection that publishes.

@@ -233,16 +233,13 @@ func (c *cluster) routers() []string {
 	return out
 }
 
-func from(participant string, kind webrtc.RTPCodecType) mediatest.From {
-	return mediatest.From{Participant: participant, Kind: kind}
-}
-
 var (
 	audio = webrtc.RTPCodecTypeAudio
 	video = webrtc.RTPCodecTypeVideo
 )
 
 var (
+	from          = wsmediatest.From
 	isOffer       = wsmediatest.IsOffer
 	isMediaClosed = wsmediatest.IsMediaClosed
 )

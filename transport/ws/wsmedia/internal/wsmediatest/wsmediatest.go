@@ -253,6 +253,11 @@ func ServerRead(t testing.TB, r *media.Router, participant string, kind webrtc.R
 	})
 }
 
+// From names a forwarded track as a subscriber sees it.
+func From(participant string, kind webrtc.RTPCodecType) mediatest.From {
+	return mediatest.From{Participant: participant, Kind: kind}
+}
+
 // IsOffer reports whether f is a signal with an offer.
 func IsOffer(f wire.Frame) bool {
 	return f.Type == wire.TypeSignal && f.Signal.Description != nil && f.Signal.Description.Type == wire.SDPOffer
