@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/benchpair"
 	"github.com/gavelrtc/gavel/internal/mediatest"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/media"
@@ -46,7 +47,7 @@ func BenchmarkMediaSetup(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	ph, pr := median(home), median(relayed)
+	ph, pr := benchpair.Median(home), benchpair.Median(relayed)
 	b.ReportMetric(ms(ph), "home-p50-ms")
 	b.ReportMetric(ms(pr), "relayed-p50-ms")
 	b.ReportMetric(float64(pr)/float64(ph), "relayed/home")
@@ -69,8 +70,8 @@ func BenchmarkFailover(b *testing.B) {
 				f, d := failoverOnce(b, how)
 				first, back = append(first, f), append(back, d)
 			}
-			b.ReportMetric(ms(median(first)), "first-setup-p50-ms")
-			b.ReportMetric(ms(median(back)), "failover-p50-ms")
+			b.ReportMetric(ms(benchpair.Median(first)), "first-setup-p50-ms")
+			b.ReportMetric(ms(benchpair.Median(back)), "failover-p50-ms")
 		})
 	}
 }
@@ -180,14 +181,12 @@ func BenchmarkMuteAcrossNodes(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(ms(median(fromAway)), "away-p50-ms")
+	b.ReportMetric(ms(benchpair.Median(fromAway)), "away-p50-ms")
 	b.ReportMetric(ms(quantile(fromAway, 0.99)), "away-p99-ms")
-	b.ReportMetric(ms(median(fromHome)), "home-p50-ms")
+	b.ReportMetric(ms(benchpair.Median(fromHome)), "home-p50-ms")
 	b.ReportMetric(ms(quantile(fromHome, 0.99)), "home-p99-ms")
-	b.ReportMetric(float64(median(fromAway))/float64(median(fromHome)), "away/home-p50")
+	b.ReportMetric(float64(benchpair.Median(fromAway))/float64(benchpair.Median(fromHome)), "away/home-p50")
 }
-
-func median(ds []time.Duration) time.Duration { return quantile(ds, 0.5) }
 
 // quantile is the q-quantile of ds (nearest rank).
 func quantile(ds []time.Duration, q float64) time.Duration {
