@@ -131,7 +131,7 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	natsListen := fs.String("nats-listen", env("GAVEL_NATS_LISTEN", ""), "`address` the embedded NATS server takes clients on, for gavel nodes that join with -nats (GAVEL_NATS_LISTEN; default 127.0.0.1, any port)")
 	clusterListen := fs.String("cluster-listen", env("GAVEL_CLUSTER_LISTEN", ""), "`address` the embedded NATS server takes routes from the other cluster nodes on: makes this node one of a cluster, with -name, and -data defaults to gavel-data/NAME (GAVEL_CLUSTER_LISTEN)")
 	routes := fs.String("routes", env("GAVEL_ROUTES", ""), "the other cluster nodes' route `URL`s, comma separated, as nats://127.0.0.1:6223 (GAVEL_ROUTES)")
-	replicas := fs.Int("replicas", envInt(getenv, "GAVEL_REPLICAS"), "copies of each log the cluster keeps (GAVEL_REPLICAS; default 3 with -cluster-listen, with -nats as many as the logs have, else 1)")
+	replicas := fs.Int("replicas", 0, "copies of each log the cluster keeps (GAVEL_REPLICAS; default 3 with -cluster-listen, with -nats as many as the logs have, else 1)")
 	clusterWait := fs.Duration("cluster-wait", DefaultClusterWait, "how long start waits for the cluster's JetStream: the other nodes to start (GAVEL_CLUSTER_WAIT)")
 	presets := fs.String("presets", env("GAVEL_PRESETS", ""), "JSON `file` of presets (GAVEL_PRESETS; default host with every host control, attendee with none)")
 	dev := &devFlag{v: env("GAVEL_DEV", "auto")}
@@ -155,16 +155,18 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	if fs.NArg() > 0 {
 		return Config{}, configErr("unexpected argument %q", fs.Arg(0))
 	}
-	if *replicas < 0 {
-		return Config{}, configErr("GAVEL_REPLICAS %q: want a number from 1 to 5", getenv("GAVEL_REPLICAS"))
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["cluster-wait"] {
-		if v := getenv("GAVEL_CLUSTER_WAIT"); v != "" {
-			if *clusterWait, err = time.ParseDuration(v); err != nil {
-				return Config{}, configErr("GAVEL_CLUSTER_WAIT %q: want a duration, as 1m", v)
-			}
+	// A number or a duration from a variable is parsed only where its flag
+	// is not given: a bad variable the command line overrides is no error.
+	if v := getenv("GAVEL_REPLICAS"); v != "" && !set["replicas"] {
+		if *replicas, err = strconv.Atoi(v); err != nil || *replicas < 0 {
+			return Config{}, configErr("GAVEL_REPLICAS %q: want a number from 1 to 5", v)
+		}
+	}
+	if v := getenv("GAVEL_CLUSTER_WAIT"); v != "" && !set["cluster-wait"] {
+		if *clusterWait, err = time.ParseDuration(v); err != nil {
+			return Config{}, configErr("GAVEL_CLUSTER_WAIT %q: want a duration, as 1m", v)
 		}
 	}
 
@@ -218,20 +220,6 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		c.Secret = []byte(s)
 	}
 	return c, nil
-}
-
-// envInt reads a number from the environment; a variable that is not one
-// is -1, which ParseConfig refuses.
-func envInt(getenv func(string) string, name string) int {
-	v := getenv(name)
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
 }
 
 // defaultNodeName is a node name for a gavel joining NATS by URL without

@@ -375,14 +375,20 @@ func containsReason(rs []wire.Reason, r wire.Reason) bool {
 }
 
 // syncBuffer is a bytes.Buffer safe for Run's writes and the test's reads.
+// Each write signals wrote (made by the test, if it waits on writes).
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	select {
+	case b.wrote <- struct{}{}:
+	default: // a signal is already waiting; the reader reads it all
+	}
 	return b.b.Write(p)
 }
 
@@ -395,16 +401,19 @@ func (b *syncBuffer) String() string {
 // TestRun: gavel prints the URL to open, serves, and stops with status 0
 // when its context ends (SIGINT, SIGTERM in cmd/gavel).
 func TestRun(t *testing.T) {
-	var stdout, stderr syncBuffer
+	stdout, stderr := syncBuffer{wrote: make(chan struct{}, 1)}, syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
 		done <- gavelserver.Run(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-log-json"}, env(nil), &stdout, &stderr)
 	}()
-	deadline := time.Now().Add(waitLimit)
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
 	var url string
 	for url == "" {
-		if time.Now().After(deadline) {
+		select {
+		case <-stdout.wrote:
+		case <-deadline.C:
 			cancel()
 			t.Fatalf("no URL printed; stderr:\n%s", stderr.String())
 		}
@@ -412,7 +421,6 @@ func TestRun(t *testing.T) {
 			url = strings.Fields(out[strings.Index(out, "http://"):])[0]
 			url = strings.TrimSuffix(url, ":")
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if res, body := get(t, url+"healthz"); res.StatusCode != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", res.StatusCode, body)
