@@ -74,28 +74,9 @@ func submitRetrying(ctx context.Context, m *session.Manager, id string, cmd core
 // not nil) is called once, when half of them are in.
 func raceManagers(t *testing.T, ms []*session.Manager, id string, submitters, each int, halfway func()) []gaveltest.Answer {
 	t.Helper()
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		answers []gaveltest.Answer
-		once    sync.Once
-	)
-	for w, cmds := range gaveltest.Clients(presets, submitters, each).Example(11) {
-		m := ms[w%len(ms)]
-		wg.Go(func() {
-			for _, cmd := range cmds {
-				res, err := submitRetrying(testwait.Context(t), m, id, cmd)
-				mu.Lock()
-				answers = append(answers, gaveltest.Answer{Command: cmd, Events: res.Events, Err: err})
-				if len(answers) == submitters*each/2 && halfway != nil {
-					once.Do(halfway)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	testwait.Wait(t, "the submitters", wg.Wait)
-	return answers
+	return raceWith(t, 11, submitters, each, halfway, func(w int, cmd core.Command) (session.Result, error) {
+		return submitRetrying(testwait.Context(t), ms[w%len(ms)], id, cmd)
+	})
 }
 
 // wsClient reads a websocket client's events in the background: the

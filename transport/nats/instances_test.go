@@ -16,10 +16,23 @@ import (
 )
 
 // race submits the commands of submitters clients of one session
-// (gaveltest.Clients, the same every run), each client's in order, and
-// returns every answer; halfway (if not nil) is called once, when half of
-// them are in.
+// (gaveltest.Clients, the same every run), each client's in order, through
+// c, and returns every answer; halfway (if not nil) is called once, when
+// half of them are in.
 func race(t *testing.T, c *Client, id string, submitters, each int, halfway func()) []gaveltest.Answer {
+	t.Helper()
+	return raceWith(t, 7, submitters, each, halfway, func(_ int, cmd core.Command) (session.Result, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		return c.Submit(ctx, id, cmd)
+	})
+}
+
+// raceWith submits the commands of submitters clients of one session
+// (gaveltest.Clients(presets, submitters, each).Example(seed), the same every
+// run), client w's in order through submit(w, cmd), and returns every
+// answer; halfway (if not nil) is called once, when half of them are in.
+func raceWith(t *testing.T, seed, submitters, each int, halfway func(), submit func(w int, cmd core.Command) (session.Result, error)) []gaveltest.Answer {
 	t.Helper()
 	var (
 		wg      sync.WaitGroup
@@ -27,12 +40,10 @@ func race(t *testing.T, c *Client, id string, submitters, each int, halfway func
 		answers []gaveltest.Answer
 		once    sync.Once
 	)
-	for _, cmds := range gaveltest.Clients(presets, submitters, each).Example(7) {
+	for w, cmds := range gaveltest.Clients(presets, submitters, each).Example(seed) {
 		wg.Go(func() {
 			for _, cmd := range cmds {
-				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-				res, err := c.Submit(ctx, id, cmd)
-				cancel()
+				res, err := submit(w, cmd)
 				mu.Lock()
 				answers = append(answers, gaveltest.Answer{Command: cmd, Events: res.Events, Err: err})
 				if len(answers) == submitters*each/2 && halfway != nil {
@@ -42,7 +53,7 @@ func race(t *testing.T, c *Client, id string, submitters, each int, halfway func
 			}
 		})
 	}
-	wg.Wait()
+	testwait.Wait(t, "the submitters", wg.Wait)
 	return answers
 }
 

@@ -298,10 +298,7 @@ func (s *Store) append(ctx context.Context, id string, expected sessionlog.Posit
 			err = fmt.Errorf("command %q is at position %d: %w", rec.Command.ID, ack.Sequence, err)
 		}
 	case isWrongSeq(err):
-		cause := err
-		if pos, _, err = s.landed(ctx, subject, expected, writer, 1); err == nil && pos == 0 {
-			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
-		}
+		pos, _, err = s.ownOrConflict(ctx, subject, expected, writer, 1, err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("session %q: append after position %d: %w", id, expected, err)
@@ -432,11 +429,10 @@ func (s *Store) appendBatch(ctx context.Context, id string, expected sessionlog.
 	case code == jsErrCodeBatchDuplicate || isWrongSeq(err):
 		cause := err
 		var moved bool
-		if pos, moved, err = s.landed(ctx, subject, expected, writer, len(recs)); err == nil && pos == 0 {
-			err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
-			if !moved && code == jsErrCodeBatchDuplicate {
-				err = fmt.Errorf("%w: %w (%w)", errNotAsBatch, ErrDuplicateID, cause)
-			}
+		pos, moved, err = s.ownOrConflict(ctx, subject, expected, writer, len(recs), cause)
+		if code == jsErrCodeBatchDuplicate && !moved && errors.Is(err, session.ErrConflict) {
+			// Nothing after expected: a record at or before it has the id.
+			err = fmt.Errorf("%w: %w (%w)", errNotAsBatch, ErrDuplicateID, cause)
 		}
 	case code == jsErrCodeBatchesOff:
 		s.batches.Store(false)
@@ -494,6 +490,18 @@ func (s *Store) landed(ctx context.Context, subject string, expected sessionlog.
 	}
 	s.ownLanded.Add(1)
 	return sessionlog.Position(m.Sequence), true, nil
+}
+
+// ownOrConflict resolves a publish of writer's n records after expected
+// that the server refused with cause (a wrong sequence, or a duplicate of a
+// batch): if an earlier attempt landed, the position of its last record
+// (landed); otherwise session.ErrConflict, wrapping cause.
+func (s *Store) ownOrConflict(ctx context.Context, subject string, expected sessionlog.Position, writer string, n int, cause error) (sessionlog.Position, bool, error) {
+	pos, moved, err := s.landed(ctx, subject, expected, writer, n)
+	if err == nil && pos == 0 {
+		err = fmt.Errorf("%w (%w)", session.ErrConflict, cause)
+	}
+	return pos, moved, err
 }
 
 // lastPosition returns the stream sequence of the last message on the
