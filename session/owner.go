@@ -361,7 +361,7 @@ func (o *owner) shutdown() {
 func (o *owner) follow(ctx context.Context, f Follower) {
 	defer o.s.follows.Done()
 	const minPause, maxPause = 20 * time.Millisecond, 2 * time.Second
-	pause := minPause
+	wait := minPause
 	for {
 		after := sessionlog.Position(o.known.Load())
 		delivered := false
@@ -381,16 +381,12 @@ func (o *owner) follow(ctx context.Context, f Follower) {
 			return
 		}
 		if delivered {
-			pause = minPause
+			wait = minPause
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if pause(ctx, wait); ctx.Err() != nil {
 			return
 		}
-		pause = min(2*pause, maxPause)
+		wait = min(2*wait, maxPause)
 	}
 }
 
