@@ -143,11 +143,8 @@ func (o *owner) read(ctx context.Context, from uint64) *plan {
 	if n := o.m.conflictRead(); n > 0 {
 		pause(ctx, conflictPause(n))
 		for _, rec := range o.s.takeDelivered() {
-			if !o.m.take(rec) {
+			if !o.take(rec) {
 				return o.m.endRead(nil)
-			}
-			if o.m.full() {
-				o.act(o.m.flush().acts)
 			}
 		}
 		from = max(from, o.m.readSeq()+1)
@@ -156,14 +153,23 @@ func (o *owner) read(ctx context.Context, from uint64) *plan {
 		if err != nil {
 			return o.m.endRead(fmt.Errorf("reading the log: %w", err))
 		}
-		if !o.m.take(rec) {
+		if !o.take(rec) {
 			break
-		}
-		if o.m.full() {
-			o.act(o.m.flush().acts)
 		}
 	}
 	return o.m.endRead(nil)
+}
+
+// take hands rec, read, to the machine, carrying out its plan so far when
+// it has folded enough, and reports whether the read goes on.
+func (o *owner) take(rec sessionlog.Record) bool {
+	if !o.m.take(rec) {
+		return false
+	}
+	if o.m.full() {
+		o.act(o.m.flush().acts)
+	}
+	return true
 }
 
 // conflictStep and maxConflictSteps shape conflictPause.
@@ -355,7 +361,7 @@ func (o *owner) shutdown() {
 func (o *owner) follow(ctx context.Context, f Follower) {
 	defer o.s.follows.Done()
 	const minPause, maxPause = 20 * time.Millisecond, 2 * time.Second
-	pause := minPause
+	wait := minPause
 	for {
 		after := sessionlog.Position(o.known.Load())
 		delivered := false
@@ -375,16 +381,12 @@ func (o *owner) follow(ctx context.Context, f Follower) {
 			return
 		}
 		if delivered {
-			pause = minPause
+			wait = minPause
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if pause(ctx, wait); ctx.Err() != nil {
 			return
 		}
-		pause = min(2*pause, maxPause)
+		wait = min(2*wait, maxPause)
 	}
 }
 

@@ -184,16 +184,12 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 	}
 	req := requestPool.Get().(*request)
 	req.cmd = cmd
-	s.mu.Lock()
-	switch {
-	case s.stopped:
-		s.mu.Unlock()
+	switch s.enter(func() { s.queue = append(s.queue, work{req: req}) }) {
+	case stopped:
 		requestPool.Put(req)
 		return Result{}, s.closedErr()
-	case !s.busy:
+	case entered:
 		// The session is free: decide here, with no goroutine hand-off.
-		s.busy = true
-		s.mu.Unlock()
 		s.own.batch = append(s.own.batch[:0], req)
 		s.own.process(ctx, s.own.batch)
 		s.own.batch[0] = nil
@@ -203,8 +199,6 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 		requestPool.Put(req)
 		return r.res, r.err
 	}
-	s.queue = append(s.queue, work{req: req})
-	s.mu.Unlock()
 	select {
 	case r := <-req.reply:
 		req.cmd = core.Command{}
@@ -225,6 +219,32 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 		}
 		return Result{}, ctx.Err() // else req is dropped, not reused: the owner still answers it
 	}
+}
+
+// entry is how enter found the session.
+type entry uint8
+
+const (
+	queued  entry = iota // busy: the work is queued for the holder
+	entered              // free: the caller holds the decider role
+	stopped              // stopped: nothing was queued
+)
+
+// enter takes the decider role if the session is free; the caller then
+// does its work and calls leave. If another holds the role it calls queue,
+// under s.mu, to queue the work for the holder instead.
+func (s *Session) enter(queue func()) entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopped:
+		return stopped
+	case !s.busy:
+		s.busy = true
+		return entered
+	}
+	queue()
+	return queued
 }
 
 // leave gives the decider role up, to the owner goroutine if work waits
@@ -260,21 +280,18 @@ func (s *Session) do(ctx context.Context, f func(o *owner)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	switch {
-	case s.stopped:
-		s.mu.Unlock()
+	var c *call
+	switch s.enter(func() {
+		c = &call{f: f, ran: make(chan struct{})}
+		s.queue = append(s.queue, work{call: c})
+	}) {
+	case stopped:
 		return s.closedErr()
-	case !s.busy:
-		s.busy = true
-		s.mu.Unlock()
+	case entered:
 		f(s.own)
 		s.leave()
 		return nil
 	}
-	c := &call{f: f, ran: make(chan struct{})}
-	s.queue = append(s.queue, work{call: c})
-	s.mu.Unlock()
 	select {
 	case <-c.ran:
 	case <-ctx.Done():
@@ -290,26 +307,21 @@ func (s *Session) do(ctx context.Context, f func(o *owner)) error {
 // if the session is free, else through the queue (after the records queued
 // already). It reports false once the session is stopped.
 func (s *Session) deliver(rec sessionlog.Record) bool {
-	s.mu.Lock()
-	switch {
-	case s.stopped:
-		s.mu.Unlock()
+	switch s.enter(func() {
+		if n := len(s.queue); n > 0 && s.queue[n-1].recs != nil {
+			s.queue[n-1].recs = append(s.queue[n-1].recs, rec)
+		} else {
+			s.queue = append(s.queue, work{recs: []sessionlog.Record{rec}})
+		}
+	}) {
+	case stopped:
 		return false
-	case !s.busy:
-		s.busy = true
-		s.mu.Unlock()
+	case entered:
 		s.own.one[0] = rec
 		s.own.deliver(s.own.one[:])
 		s.own.one[0] = sessionlog.Record{}
 		s.leave()
-		return true
 	}
-	if n := len(s.queue); n > 0 && s.queue[n-1].recs != nil {
-		s.queue[n-1].recs = append(s.queue[n-1].recs, rec)
-	} else {
-		s.queue = append(s.queue, work{recs: []sessionlog.Record{rec}})
-	}
-	s.mu.Unlock()
 	return true
 }
 
@@ -344,20 +356,13 @@ func (s *Session) takeDelivered() []sessionlog.Record {
 // followFailed tells the machine that the follow stream failed, and
 // reports false once the session is stopped.
 func (s *Session) followFailed() bool {
-	s.mu.Lock()
-	switch {
-	case s.stopped:
-		s.mu.Unlock()
+	switch s.enter(func() { s.queue = append(s.queue, work{followFailed: true}) }) {
+	case stopped:
 		return false
-	case !s.busy:
-		s.busy = true
-		s.mu.Unlock()
+	case entered:
 		s.own.m.followFailed()
 		s.leave()
-		return true
 	}
-	s.queue = append(s.queue, work{followFailed: true})
-	s.mu.Unlock()
 	return true
 }
 

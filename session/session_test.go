@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1036,61 +1035,55 @@ func TestTooLarge(t *testing.T) {
 // TestTooLargeInABatch: when one command of a batch can never be stored,
 // the others before and after it are stored, in order, and answered.
 func TestTooLargeInABatch(t *testing.T) {
-	for attempt := 0; ; attempt++ {
-		st := &tooLargeStore{MemStore: session.NewMemStore()}
-		s := open(t, "room-1", st)
-		submit(t, s, joinCmd("c0", "host", "host"))
-		gate := make(chan struct{})
-		st.mu.Lock()
-		st.gate, st.entered = gate, make(chan struct{})
-		st.mu.Unlock()
-		first := make(chan error, 1)
-		go func() {
-			_, err := s.Submit(t.Context(), audioCmd("first", "host", false))
-			first <- err
-		}()
-		<-st.entered
-		// While the owner waits on the store, queue commands: the owner
-		// takes them as one batch.
-		cmds := []core.Command{joinCmd("a", "ann", "attendee"), audioCmd("big-mid", "host", true),
-			joinCmd("b", "bob", "attendee"), joinCmd("big-c", "cy", "attendee"), audioCmd("c", "host", true)}
-		errs := make([]error, len(cmds))
-		var started, done sync.WaitGroup
-		for i, cmd := range cmds {
-			started.Add(1)
-			done.Go(func() {
-				started.Done()
-				_, errs[i] = s.Submit(t.Context(), cmd)
-			})
+	st := &tooLargeStore{MemStore: session.NewMemStore()}
+	s := open(t, "room-1", st)
+	submit(t, s, joinCmd("c0", "host", "host"))
+	gate := make(chan struct{})
+	st.mu.Lock()
+	st.gate, st.entered = gate, make(chan struct{})
+	st.mu.Unlock()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Submit(t.Context(), audioCmd("first", "host", false))
+		first <- err
+	}()
+	testwait.Recv(t, st.entered, "the first append")
+	// While the owner waits on the store, queue commands: the owner
+	// takes them as one batch.
+	cmds := []core.Command{joinCmd("a", "ann", "attendee"), audioCmd("big-mid", "host", true),
+		joinCmd("b", "bob", "attendee"), joinCmd("big-c", "cy", "attendee"), audioCmd("c", "host", true)}
+	errs := make([]error, len(cmds))
+	var done sync.WaitGroup
+	for i, cmd := range cmds {
+		done.Go(func() {
+			_, errs[i] = s.Submit(t.Context(), cmd)
+		})
+	}
+	testwait.Wait(t, "the commands to be queued", func() {
+		for session.Queued(s) < len(cmds) {
+			time.Sleep(time.Millisecond)
 		}
-		started.Wait()
-		for range 10 {
-			runtime.Gosched()
+	})
+	close(gate)
+	testwait.Wait(t, "the commands' answers", done.Wait)
+	if err := testwait.Recv(t, first, "the first command's answer"); err != nil {
+		t.Fatal(err)
+	}
+	for i, cmd := range cmds {
+		if big := strings.HasPrefix(cmd.ID, "big"); big != errors.Is(errs[i], session.ErrTooLarge) || !big && errs[i] != nil {
+			t.Errorf("%s: %v", cmd.ID, errs[i])
 		}
-		close(gate)
-		done.Wait()
-		if err := <-first; err != nil {
-			t.Fatal(err)
-		}
-		for i, cmd := range cmds {
-			if big := strings.HasPrefix(cmd.ID, "big"); big != errors.Is(errs[i], session.ErrTooLarge) || !big && errs[i] != nil {
-				t.Errorf("%s: %v", cmd.ID, errs[i])
-			}
-		}
-		recs := logOf(t, st, "room-1")
-		checkLog(t, "room-1", recs)
-		if ids := commandIDs(recs); len(ids) != 5 || slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "big") }) {
-			t.Errorf("the log holds %v", ids)
-		}
-		s.Close(t.Context())
-		if st.mu.Lock(); st.mixed {
-			st.mu.Unlock()
-			return
-		}
-		st.mu.Unlock()
-		if attempt == 20 {
-			t.Fatalf("in 20 attempts the runtime never appended a batch with the record too large: %v", st.batches)
-		}
+	}
+	recs := logOf(t, st, "room-1")
+	checkLog(t, "room-1", recs)
+	if ids := commandIDs(recs); len(ids) != 5 || slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "big") }) {
+		t.Errorf("the log holds %v", ids)
+	}
+	s.Close(testwait.Context(t))
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.mixed {
+		t.Fatalf("the runtime never appended a batch with the record too large: %v", st.batches)
 	}
 }
 
