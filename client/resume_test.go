@@ -224,7 +224,12 @@ func TestSlowCutResumes(t *testing.T) {
 	gone := make(chan ws.Disconnect, 16)
 	// A queue of 8 frames: the catch-up of thousands of events is paced.
 	srv := wstest.New(t, ws.WithOutboundQueue(8), ws.WithWriteTimeout(50*time.Millisecond), ws.WithResumeWindow(1<<20),
-		ws.WithDisconnectHandler(func(d ws.Disconnect) { gone <- d }))
+		ws.WithDisconnectHandler(func(d ws.Disconnect) {
+			select { // the test reads the first; a loaded machine may cut alice again while it catches up
+			case gone <- d:
+			default:
+			}
+		}))
 	host := strings.Repeat("\x01", core.MaxIDLen) // the longest id, six bytes a character in JSON: big events fill the socket buffers sooner
 	srv.Submit(t, room, core.Command{ID: "join-host", Type: core.Join, Actor: host, Name: "Host", Preset: "host"})
 	g := newGate()
