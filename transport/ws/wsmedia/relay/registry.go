@@ -219,9 +219,10 @@ func (r *registry) run(life context.Context, w jetstream.KeyWatcher, live map[st
 	}
 }
 
-// leave deletes self's key, so that the other nodes see this one go at
-// once, and stops the goroutine. It waits until ctx ends at most, and no
-// longer than the TTL for the deletion: by then the key has expired.
+// leave stops the goroutine (no heartbeat may put the key back), then
+// deletes self's key, so that the other nodes see this one go at once. It
+// waits until ctx ends at most, and no longer than the TTL for the
+// deletion: by then the key has expired.
 func (r *registry) leave(ctx context.Context) error {
 	r.cancel()
 	select {
