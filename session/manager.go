@@ -190,11 +190,34 @@ func (m *Manager) retry(ctx context.Context, id string, create bool, f func(s *S
 }
 
 // Submit submits cmd to session id (see Session.Submit), opening it if
-// needed and creating it if the store does not have it.
+// needed and creating it if the store does not have it. With WithRouter,
+// a command the Router routes to another instance is decided there, and
+// this instance does not open the session for it.
 func (m *Manager) Submit(ctx context.Context, id string, cmd core.Command) (Result, error) {
 	if err := reducer.WellFormed(cmd); err != nil {
 		return Result{}, err // creates nothing: see Session.Submit
 	}
+	if m.cfg.router != nil {
+		if res, routed, err := m.cfg.router.Route(ctx, id, cmd); routed {
+			return res, err
+		}
+	}
+	return m.decide(ctx, id, cmd)
+}
+
+// Decide is Submit without the Router of WithRouter: this instance
+// decides cmd. It is for the receiving end of a Router (a command another
+// instance routed here is decided here, whatever this instance takes the
+// home to be, so a command is routed once at most).
+func (m *Manager) Decide(ctx context.Context, id string, cmd core.Command) (Result, error) {
+	if err := reducer.WellFormed(cmd); err != nil {
+		return Result{}, err
+	}
+	return m.decide(ctx, id, cmd)
+}
+
+// decide submits cmd, well formed, to session id here.
+func (m *Manager) decide(ctx context.Context, id string, cmd core.Command) (Result, error) {
 	var res Result
 	err := m.retry(ctx, id, true, func(s *Session) (err error) {
 		res, err = s.Submit(ctx, cmd)

@@ -36,6 +36,7 @@ type config struct {
 	conflictRetries  int
 	maxBatch         int
 	openTimeout      time.Duration
+	router           Router // WithRouter; the Manager's only
 }
 
 func defaults() config {

@@ -194,30 +194,42 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 		s.own.process(ctx, s.own.batch)
 		s.own.batch[0] = nil
 		s.leave()
-		r := <-req.reply // answered by the plan just carried out
+	}
+	r := s.wait(ctx, req)
+	return r.res, r.err
+}
+
+// wait waits for the answer to req, queued or decided (then it is there
+// already), and puts req back in the pool unless the owner may still
+// answer it.
+func (s *Session) wait(ctx context.Context, req *request) reply {
+	put := func(r reply) reply {
 		req.cmd = core.Command{}
 		requestPool.Put(req)
-		return r.res, r.err
+		return r
+	}
+	select {
+	case r := <-req.reply: // an answer that is there wins over ctx's end
+		return put(r)
+	default:
 	}
 	select {
 	case r := <-req.reply:
-		req.cmd = core.Command{}
-		requestPool.Put(req)
-		return r.res, r.err
+		return put(r)
 	case <-s.done:
 		// Every queued request is answered before the owner stops, unless
 		// Close gave up waiting: look once more.
 		select {
 		case r := <-req.reply:
-			return r.res, r.err
+			return r
 		default:
-			return Result{}, s.closedErr()
+			return reply{err: s.closedErr()}
 		}
 	case <-ctx.Done():
 		if s.unqueue(func(w work) bool { return w.req == req }) {
 			requestPool.Put(req) // never taken: not decided
 		}
-		return Result{}, ctx.Err() // else req is dropped, not reused: the owner still answers it
+		return reply{err: ctx.Err()} // else req is dropped, not reused: the owner still answers it
 	}
 }
 

@@ -2,9 +2,13 @@
 // deployment behind a load balancer runs them: a three-node NATS cluster
 // (package internal/natscluster) whose stream has three replicas, and on
 // each server a node (as transport/nats.Start makes one: the JetStream
-// store, a session.Manager that follows it, the NATS command service and a
-// Client) with a websocket endpoint (transport/ws) on a loopback port. Every node
+// store, a session.Manager that follows it and routes each session's
+// commands to its home, the NATS command service and a Client) with a
+// websocket endpoint (transport/ws) on a loopback port. Every node
 // shares one token key, so a participant's token is good on any node.
+// Node i is named NodeName(i); a session's home is relay.Home over the
+// three names, whether they run or not (a node that is down is not asked
+// twice: its Router finds no responder and decides itself).
 //
 //	c := clustertest.Start(t, presets)                // skipped under -short
 //	url := c.Node(1).WSURL() + "?token=" + c.Token("room-1", "alice", "host")
@@ -17,9 +21,10 @@
 // (internal/gavelserver with Config.NATSURL) on natscluster.Start's URLs
 // instead.
 //
-// Package clustertest imports transport/nats, transport/ws, session, core,
-// internal/natscluster, internal/testwait and the standard library (testing
-// among it). Only tests import it.
+// Package clustertest imports transport/nats, transport/ws,
+// transport/ws/wsmedia/relay (its Home), session, core,
+// internal/natscluster, internal/testwait and the standard library
+// (testing among it). Only tests import it.
 package clustertest
 
 import (
@@ -41,10 +46,21 @@ import (
 	"github.com/gavelrtc/gavel/session"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
 	"github.com/gavelrtc/gavel/transport/ws"
+	"github.com/gavelrtc/gavel/transport/ws/wsmedia/relay"
 )
 
 // Size is the number of nodes.
 const Size = natscluster.Size
+
+// NodeName is the name of node i, as its service serves routed commands
+// (transport/nats.WithNode) and Home names it.
+func NodeName(i int) string { return fmt.Sprintf("n%d", i) }
+
+// Home is the node that decides session's commands when routing is on:
+// relay.Home over the names of the three nodes.
+func Home(session string) string { return relay.Home(session, names[:]) }
+
+var names = [Size]string{NodeName(0), NodeName(1), NodeName(2)}
 
 // Cluster is three gavel nodes on a three-node NATS cluster.
 type Cluster struct {
@@ -97,9 +113,16 @@ func (n *Node) WSURL() string { return "ws://" + n.addr + "/" }
 type Option func(*options)
 
 type options struct {
-	session []session.Option
-	ws      []ws.Option
-	store   func(node int, st *gnats.Store) session.Store
+	session   []session.Option
+	ws        []ws.Option
+	store     func(node int, st *gnats.Store) session.Store
+	noRouting bool
+}
+
+// WithoutRouting starts nodes without routers: each decides the commands
+// it is given, and their appends conflict.
+func WithoutRouting() Option {
+	return func(o *options) { o.noRouting = true }
 }
 
 // WithStore runs node i's manager on wrap(i, st) instead of its store st:
@@ -181,10 +204,18 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 	if c.opts.store != nil {
 		st = c.opts.store(i, n.Store)
 	}
-	if n.Manager, err = session.NewManager(st, append([]session.Option{session.WithPresets(c.presets)}, c.opts.session...)...); err != nil {
+	sopts := append([]session.Option{session.WithPresets(c.presets)}, c.opts.session...)
+	if !c.opts.noRouting {
+		r, err := gnats.NewRouter(n.Conn, NodeName(i), Home)
+		if err != nil {
+			fail(err)
+		}
+		sopts = append(sopts, session.WithRouter(r))
+	}
+	if n.Manager, err = session.NewManager(st, sopts...); err != nil {
 		fail(err)
 	}
-	if n.Service, err = gnats.NewService(ctx, n.Conn, n.Manager); err != nil {
+	if n.Service, err = gnats.NewService(ctx, n.Conn, n.Manager, gnats.WithNode(NodeName(i))); err != nil {
 		fail(err)
 	}
 	if n.Client, err = gnats.NewClient(n.Conn); err != nil {

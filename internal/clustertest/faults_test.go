@@ -43,22 +43,34 @@ func (s *hookStore) Append(ctx context.Context, id string, expected sessionlog.P
 	return pos, err
 }
 
-// TestKilledMidCommand kills a node while it decides a command from one
-// of its clients, before the command's record is stored and after it, a
-// websocket client and a NATS client each: the client, never answered,
-// sends it again, same id, through another node, and gets one outcome:
-// applied once (a repeat of the stored one, or applied on the other node
-// for the lost one), as the log says, the log holding the id once; the
-// websocket client's stream, resumed on the other node, is the log's.
+// TestKilledMidCommand kills the session's home while it decides a
+// command, before the command's record is stored and after it, for a
+// websocket client and a NATS client each. A client of the home (subtests
+// "home") is never answered: it sends the command again, same id, through
+// another node. A client of another node (subtests "routed"), whose node
+// routed the command to the home, is answered by its own node once the
+// home gives no answer (transport/nats.WithForwardTimeout). Either way
+// the command has one outcome: applied once (a repeat of the stored one,
+// or applied on the other node for the lost one), as the log says, the log
+// holding the id once; the websocket client's stream, resumed on the
+// other node, is the log's.
 func TestKilledMidCommand(t *testing.T) {
-	for _, stored := range []bool{false, true} {
-		for _, via := range []string{"websocket", "nats"} {
-			t.Run(fmt.Sprintf("%s/stored=%v", via, stored), func(t *testing.T) { killMidCommand(t, via, stored) })
+	if clustertest.Home(room) != clustertest.NodeName(0) {
+		t.Fatalf("the home of %s is %s: the test takes it to be node 0", room, clustertest.Home(room))
+	}
+	for _, at := range []int{0, 1} {
+		for _, stored := range []bool{false, true} {
+			for _, via := range []string{"websocket", "nats"} {
+				name := fmt.Sprintf("%s/%s/stored=%v", []string{"home", "routed"}[at], via, stored)
+				t.Run(name, func(t *testing.T) { killMidCommand(t, via, stored, at) })
+			}
 		}
 	}
 }
 
-func killMidCommand(t *testing.T, via string, stored bool) {
+// killMidCommand runs a subtest of TestKilledMidCommand whose client is
+// on node at.
+func killMidCommand(t *testing.T, via string, stored bool, at int) {
 	const id = "mid-1"
 	var (
 		c      *clustertest.Cluster
@@ -96,29 +108,36 @@ func killMidCommand(t *testing.T, via string, stored bool) {
 		return &hookStore{Store: st, node: node, before: hook.before, after: hook.after}
 	}))
 	ctx := testwait.Context(t)
-	w := newWSClient(c, room, "alice", "host", 0) // on node 0
-	if err := w.dial(ctx, 0); err != nil {
+	w := newWSClient(c, room, "alice", "host", uint64(at)) // on node at
+	if err := w.dial(ctx, at); err != nil {
 		t.Fatal(err)
 	}
 	join := core.Command{ID: "a1", Type: core.Join, Actor: "alice", Name: "Alice", Preset: "host", Audio: true}
-	if _, err := w.attempt(ctx, 0, join, nil); err != nil {
+	if _, err := w.attempt(ctx, at, join, nil); err != nil {
 		t.Fatal(err)
 	}
-	n := newNATSClient(t, c, room, 0) // its attempts through server 0 reach node 0
+	n := newNATSClient(t, c, room, uint64(at)) // its attempts through server at reach node at
 	bob := core.Command{ID: "b1", Type: core.Join, Actor: "bob", Name: "Bob", Preset: "attendee", Audio: true}
-	if _, err := n.submit(ctx, 0, bob); err != nil {
+	if _, err := n.submit(ctx, at, bob); err != nil {
 		t.Fatal(err)
 	}
 
 	cmd := core.Command{ID: id, Type: core.DisableAudio, Actor: "alice", Target: "bob"}
 	var out outcome
 	var err error
-	if via == "websocket" {
+	switch {
+	case at != 0: // routed to the home, which is killed: answered here
+		if via == "websocket" {
+			out, err = w.attempt(ctx, at, cmd, nil)
+		} else {
+			out, err = n.submit(ctx, at, cmd)
+		}
+	case via == "websocket":
 		if _, err = w.attempt(ctx, 0, cmd, nil); !errors.Is(err, errNoAnswer) {
 			t.Fatalf("the attempt on the killed node was answered: %v", err)
 		}
 		out, err = w.attempt(ctx, 1, cmd, nil) // reconnects to node 1, resuming
-	} else {
+	default:
 		// The client itself sends the command again when an attempt is not
 		// answered; its connection moves to another server.
 		if out, err = n.submit(ctx, 0, cmd); errors.Is(err, errNoAnswer) {
@@ -129,6 +148,9 @@ func killMidCommand(t *testing.T, via string, stored bool) {
 		t.Fatal(err)
 	}
 	victim := testwait.Recv(t, killed, "the kill")
+	if victim != 0 {
+		t.Fatalf("node %d was killed, not the home", victim)
+	}
 
 	recs := readLog(t, c.Node((victim+1)%clustertest.Size).Store)
 	var (

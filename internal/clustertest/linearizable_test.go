@@ -50,8 +50,9 @@ func (n *natsClient) attempt(ctx context.Context, node int, cmd core.Command, se
 // each its own one at a time. An attempt without an answer is sent again,
 // same id, through another node; a quarter of the answered commands are
 // sent again through another node too, and must be answered with their
-// first outcome. A third of the way in, the node whose server leads the
-// stream is stopped while a command is on its way to it (subtest stop:
+// first outcome. The session is one whose home is the node whose server
+// leads the stream, so every node routes its commands to that node. A
+// third of the way in, that node is stopped while a command is on its way to it (subtest stop:
 // goodbye shutdown, its service drained), or killed the moment its store
 // has appended a record, before its runtime answers (subtest kill: sockets
 // cut, its NATS connection closed, the commands in flight there
@@ -137,6 +138,7 @@ func runHistory(t *testing.T, fault string) {
 			victim.Store(int64(i))
 		}
 	}
+	room := homedAt("room", int(victim.Load()))
 
 	var (
 		wss   []*wsClient

@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -81,6 +82,10 @@ type Server struct {
 	node  *gnats.Node
 	hub   *wsmedia.Hub
 	relay *relay.Hub // with Config.Node
+	// homes is relay once it runs: the node's Router sends each
+	// session's commands to its media home, so the node that routes a
+	// session's media also decides its commands (one group commit).
+	homes atomic.Pointer[relay.Hub]
 	ws    *ws.Server
 	ln    net.Listener
 	http  *http.Server
@@ -150,6 +155,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			return nil, configErr("media relay of node %q: %v", cfg.Node, err)
 		}
 		mediaHub = s.relay
+		s.homes.Store(s.relay)
 	}
 	wsOpts := append([]ws.Option{ws.WithMedia(mediaHub), ws.WithMaxFrameSize(maxFrame)}, cfg.WSOptions...)
 	if s.ws, err = ws.NewServer(s.node.Manager(), cfg.Secret, wsOpts...); err != nil {
@@ -203,6 +209,9 @@ func (s *Server) startNATS(ctx context.Context) (int, error) {
 	}
 	where := "NATS at " + cfg.NATSURL
 	opts := []gnats.NodeOption{gnats.WithSessionOptions(session.WithPresets(cfg.Presets))}
+	if cfg.Node != "" {
+		opts = append(opts, gnats.WithRouting(cfg.Node, s.home))
+	}
 	var setup func() (*nats.Conn, error) // a connection to look at JetStream before the node starts
 	stop := func() {}                    // the embedded server, until the node owns it
 	if cfg.NATSURL != "" {
@@ -254,6 +263,15 @@ func (s *Server) startNATS(ctx context.Context) (int, error) {
 		return 0, configErr("%s: %v", where, err)
 	}
 	return replicas, nil
+}
+
+// home is the home of session among the live nodes, "" (decide here)
+// before the relay runs.
+func (s *Server) home(session string) string {
+	if h := s.homes.Load(); h != nil {
+		return h.Home(session)
+	}
+	return ""
 }
 
 // streamReplicas is the replicas of the logs' stream, 1 if there is none

@@ -60,8 +60,9 @@ type Node struct {
 // (reconnecting forever, 50 ms apart, unless WithNATSOptions says
 // otherwise), or in process to the server of WithEmbeddedServer; then it
 // creates the stream (as NewStore), a session.Manager (WithSessionOptions
-// plus the store), the command service (as NewService) and a client (as
-// NewClient), each with the options of its kind. Close it when done.
+// plus the store, and with WithRouting a Router as NewRouter makes), the
+// command service (as NewService) and a client (as NewClient), each with
+// the options of its kind. Close it when done.
 func Start(ctx context.Context, opts ...NodeOption) (_ *Node, err error) {
 	cfg := defaultNode()
 	// Every option is applied, even after one fails, so that the server of
@@ -101,7 +102,15 @@ func Start(ctx context.Context, opts ...NodeOption) (_ *Node, err error) {
 	if n.store, err = newStoreWith(ctx, n.nc, cfg.store); err != nil {
 		return nil, err
 	}
-	if n.mgr, err = session.NewManager(n.store, cfg.sessionOpts...); err != nil {
+	sessionOpts := cfg.sessionOpts
+	if cfg.home != nil {
+		r, err := newRouterWith(n.nc, cfg.service.node, cfg.home, cfg.router)
+		if err != nil {
+			return nil, err
+		}
+		sessionOpts = append(sessionOpts[:len(sessionOpts):len(sessionOpts)], session.WithRouter(r))
+	}
+	if n.mgr, err = session.NewManager(n.store, sessionOpts...); err != nil {
 		return nil, err
 	}
 	if n.svc, err = newServiceWith(ctx, n.nc, n.mgr, cfg.service); err != nil {

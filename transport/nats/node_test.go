@@ -272,6 +272,9 @@ func TestOptionKinds(t *testing.T) {
 		if _, ok := o.(ClientOption); ok {
 			k = append(k, "client")
 		}
+		if _, ok := o.(RouterOption); ok {
+			k = append(k, "router")
+		}
 		if _, ok := o.(NodeOption); ok {
 			k = append(k, "node")
 		}
@@ -293,6 +296,9 @@ func TestOptionKinds(t *testing.T) {
 		"WithConcurrency":     kinds(WithConcurrency(1)),
 		"WithRequestTimeout":  kinds(WithRequestTimeout(time.Second)),
 		"WithSubmitTimeout":   kinds(WithSubmitTimeout(time.Second)),
+		"WithNode":            kinds(WithNode("n1")),
+		"WithForwardTimeout":  kinds(WithForwardTimeout(time.Second)),
+		"WithRouting":         kinds(WithRouting("n1", func(string) string { return "" })),
 	}
 	want := map[string]string{
 		"WithURL":             "node",
@@ -300,7 +306,7 @@ func TestOptionKinds(t *testing.T) {
 		"WithNATSOptions":     "node",
 		"WithSessionOptions":  "node",
 		"WithStream":          "store client node",
-		"WithPrefix":          "store service client node",
+		"WithPrefix":          "store service client router node",
 		"WithStoreTimeout":    "store client node",
 		"WithReplicas":        "store node",
 		"WithMemoryStorage":   "store node",
@@ -310,6 +316,9 @@ func TestOptionKinds(t *testing.T) {
 		"WithConcurrency":     "service node",
 		"WithRequestTimeout":  "client node",
 		"WithSubmitTimeout":   "client node",
+		"WithNode":            "service node",
+		"WithForwardTimeout":  "router node",
+		"WithRouting":         "node",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("what each option configures (-want +got):\n%s", d)
@@ -321,20 +330,21 @@ func TestOptionKinds(t *testing.T) {
 func TestOptionsReachTheirPart(t *testing.T) {
 	cfg := defaultNode()
 	for _, o := range []NodeOption{WithPrefix("p"), WithStream("S"), WithStoreTimeout(time.Second), WithReplicas(3),
-		WithQueue("q"), WithRequestTimeout(3 * time.Second)} {
+		WithQueue("q"), WithRequestTimeout(3 * time.Second), WithForwardTimeout(time.Second), WithNode("n1")} {
 		if err := o.applyNode(&cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := defaultNode()
-	for _, sh := range []*shared{&want.store.shared, &want.service.shared, &want.client.shared} {
+	for _, sh := range []*shared{&want.store.shared, &want.service.shared, &want.client.shared, &want.router.shared} {
 		sh.prefix = "p"
 	}
 	for _, sh := range []*shared{&want.store.shared, &want.client.shared} {
 		sh.stream, sh.storeWait = "S", time.Second
 	}
 	want.store.replicas, want.service.queue, want.client.requestTimeout = 3, "q", 3*time.Second
-	if d := cmp.Diff(want, cfg, cmp.AllowUnexported(nodeConfig{}, storeConfig{}, serviceConfig{}, clientConfig{}, shared{})); d != "" {
+	want.router.timeout, want.service.node = time.Second, "n1"
+	if d := cmp.Diff(want, cfg, cmp.AllowUnexported(nodeConfig{}, storeConfig{}, serviceConfig{}, clientConfig{}, routerConfig{}, shared{})); d != "" {
 		t.Errorf("node config (-want +got):\n%s", d)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	DefaultRequestTimeout = 2 * time.Second
 	DefaultSubmitTimeout  = 10 * time.Second
 	DefaultStoreTimeout   = 10 * time.Second
+	DefaultForwardTimeout = 2 * time.Second
 )
 
 // ErrInvalidOption is matched by the error of an option given a bad value,
@@ -53,6 +54,12 @@ type (
 		NodeOption
 		applyClient(*clientConfig) error
 	}
+	// RouterOption configures NewRouter, and the router of Start's
+	// WithRouting. A nil RouterOption is skipped.
+	RouterOption interface {
+		NodeOption
+		applyRouter(*routerConfig) error
+	}
 	// StreamOption configures the stream as both the store, which writes
 	// it, and the client, which reads it, must see it: give the same to
 	// NewStore and NewClient.
@@ -66,6 +73,7 @@ type (
 		StoreOption
 		ServiceOption
 		ClientOption
+		RouterOption
 	}
 )
 
@@ -88,12 +96,18 @@ type serviceConfig struct {
 	queue       string
 	maxCommand  int
 	concurrency int
+	node        string // WithNode: "" serves no routed commands
 }
 
 type clientConfig struct {
 	shared
 	requestTimeout time.Duration
 	submitTimeout  time.Duration
+}
+
+type routerConfig struct {
+	shared
+	timeout time.Duration
 }
 
 type nodeConfig struct {
@@ -104,6 +118,8 @@ type nodeConfig struct {
 	store       storeConfig
 	service     serviceConfig
 	client      clientConfig
+	router      routerConfig
+	home        func(session string) string // WithRouting; nil: no router
 }
 
 func defaultShared() shared {
@@ -124,8 +140,12 @@ func defaultClient() clientConfig {
 		submitTimeout: DefaultSubmitTimeout}
 }
 
+func defaultRouter() routerConfig {
+	return routerConfig{shared: defaultShared(), timeout: DefaultForwardTimeout}
+}
+
 func defaultNode() nodeConfig {
-	return nodeConfig{store: defaultStore(), service: defaultService(), client: defaultClient()}
+	return nodeConfig{store: defaultStore(), service: defaultService(), client: defaultClient(), router: defaultRouter()}
 }
 
 // apply applies opts to c, skipping nil ones, and returns the first error.
@@ -152,8 +172,9 @@ type (
 	storeOpt   func(*storeConfig) error
 	serviceOpt func(*serviceConfig) error
 	clientOpt  func(*clientConfig) error
+	routerOpt  func(*routerConfig) error
 	streamOpt  func(*shared) error // store and client
-	subjectOpt func(*shared) error // store, service and client
+	subjectOpt func(*shared) error // store, service, client and router
 )
 
 func (f nodeOpt) applyNode(c *nodeConfig) error { return f(c) }
@@ -167,6 +188,9 @@ func (f serviceOpt) applyNode(c *nodeConfig) error       { return f(&c.service) 
 func (f clientOpt) applyClient(c *clientConfig) error { return f(c) }
 func (f clientOpt) applyNode(c *nodeConfig) error     { return f(&c.client) }
 
+func (f routerOpt) applyRouter(c *routerConfig) error { return f(c) }
+func (f routerOpt) applyNode(c *nodeConfig) error     { return f(&c.router) }
+
 func (f streamOpt) applyStore(c *storeConfig) error   { return f(&c.shared) }
 func (f streamOpt) applyClient(c *clientConfig) error { return f(&c.shared) }
 func (f streamOpt) applyNode(c *nodeConfig) error {
@@ -176,8 +200,9 @@ func (f streamOpt) applyNode(c *nodeConfig) error {
 func (f subjectOpt) applyStore(c *storeConfig) error     { return f(&c.shared) }
 func (f subjectOpt) applyService(c *serviceConfig) error { return f(&c.shared) }
 func (f subjectOpt) applyClient(c *clientConfig) error   { return f(&c.shared) }
+func (f subjectOpt) applyRouter(c *routerConfig) error   { return f(&c.shared) }
 func (f subjectOpt) applyNode(c *nodeConfig) error {
-	return errors.Join(f(&c.store.shared), f(&c.service.shared), f(&c.client.shared))
+	return errors.Join(f(&c.store.shared), f(&c.service.shared), f(&c.client.shared), f(&c.router.shared))
 }
 
 // WithURL makes Start connect to the NATS server or cluster at urls (comma
@@ -225,7 +250,8 @@ func WithStream(name string) StreamOption {
 
 // WithPrefix sets the first subject token of every gavel subject (default
 // gavel): commands on <prefix>.cmd.<session>, records on
-// <prefix>.log.<session>, headers on <prefix>.head.<session>.
+// <prefix>.log.<session>, headers on <prefix>.head.<session>, commands
+// routed to a node on <prefix>.decide.<node>.<session>.
 func WithPrefix(prefix string) SubjectOption {
 	return subjectOpt(func(c *shared) error {
 		if prefix == "" || strings.ContainsAny(prefix, "*> \t\r\n") ||
@@ -347,5 +373,49 @@ func WithSubmitTimeout(d time.Duration) ClientOption {
 		}
 		c.submitTimeout = d
 		return nil
+	})
+}
+
+// WithNode makes the service also decide the commands that the other
+// nodes' Routers route to node (NewRouter), on <prefix>.decide.<node>.>:
+// it decides them itself (session.Manager.Decide), whatever it takes
+// their session's home to be, so a command is routed once at most. node is
+// the name the nodes' home functions give this one: 1 to 64 bytes of
+// [A-Za-z0-9_-], unique among the nodes.
+func WithNode(node string) ServiceOption {
+	return serviceOpt(func(c *serviceConfig) error {
+		if !validNode(node) {
+			return invalid("node name %q: want 1 to 64 bytes of [A-Za-z0-9_-]", node)
+		}
+		c.node = node
+		return nil
+	})
+}
+
+// WithForwardTimeout sets how long a Router waits for the home's answer to
+// a command (default 2 s) before it lets its own node decide the command
+// (see session.Router).
+func WithForwardTimeout(d time.Duration) RouterOption {
+	return routerOpt(func(c *routerConfig) error {
+		if d <= 0 {
+			return invalid("forward timeout %v", d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithRouting makes Start's node one of several that route each
+// session's commands to its home: node is this node's name (WithNode, for
+// its service) and home gives the home of a session as NewRouter takes
+// it. Start gives the node's Manager a Router (session.WithRouter) with
+// the node's RouterOptions.
+func WithRouting(node string, home func(session string) string) NodeOption {
+	return nodeOpt(func(c *nodeConfig) error {
+		if home == nil {
+			return invalid("nil home function")
+		}
+		c.home = home
+		return WithNode(node).applyNode(c)
 	})
 }

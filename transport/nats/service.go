@@ -21,10 +21,15 @@ import (
 // Every instance of a deployment joins one queue group (WithQueue), so each
 // command is served by one of them; their managers share the JetStream
 // store, whose expected sequences keep the instances from forking a session.
+// With WithNode, it also decides the commands other nodes' Routers route
+// to this node, on <prefix>.decide.<node>.<session>.
 type Service struct {
 	mgr    *session.Manager
-	sub    *gonats.Subscription
-	prefix string // <prefix>.cmd.
+	subs   []*gonats.Subscription
+	msgs   chan *gonats.Msg // what the subscriptions deliver
+	stop   chan struct{}    // closed by Close: the workers take no more
+	prefix string           // <prefix>.cmd.
+	decide string           // <prefix>.decide.<node>., "" without WithNode
 	max    int
 	limit  int // workers at most: WithConcurrency
 
@@ -46,8 +51,8 @@ const spareWorkers = 4
 
 // NewService subscribes to the command subjects on nc (a connection to the
 // server or cluster that holds the store's stream) and serves commands with
-// mgr until Close. It returns once the server has the subscription. Options:
-// WithPrefix, WithQueue, WithMaxCommand, WithConcurrency.
+// mgr until Close. It returns once the server has the subscriptions. Options:
+// WithPrefix, WithQueue, WithMaxCommand, WithConcurrency, WithNode.
 func NewService(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, opts ...ServiceOption) (*Service, error) {
 	cfg := defaultService()
 	if err := apply(&cfg, opts, ServiceOption.applyService); err != nil {
@@ -58,24 +63,36 @@ func NewService(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, opts
 
 func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, cfg serviceConfig) (_ *Service, err error) {
 	life, cancel := context.WithCancel(context.Background())
+	subj := newSubjects(cfg.prefix)
 	s := &Service{
 		mgr:    mgr,
-		prefix: newSubjects(cfg.prefix).cmd,
+		msgs:   make(chan *gonats.Msg, nc.Opts.SubChanLen),
+		stop:   make(chan struct{}),
+		prefix: subj.cmd,
 		max:    cfg.maxCommand,
 		limit:  cfg.concurrency,
 		life:   life,
 		cancel: cancel,
 	}
 	// ">" rather than "*": a subject with too many tokens is answered too.
-	s.sub, err = nc.QueueSubscribeSync(s.prefix+">", cfg.queue)
+	sub, err := nc.ChanQueueSubscribe(s.prefix+">", cfg.queue, s.msgs)
+	if err == nil {
+		s.subs = append(s.subs, sub)
+		if cfg.node != "" {
+			s.decide = subj.decide + cfg.node + "."
+			if sub, err = nc.ChanSubscribe(s.decide+">", s.msgs); err == nil {
+				s.subs = append(s.subs, sub)
+			}
+		}
+	}
 	if err == nil {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = nc.FlushWithContext(fctx)
 		cancel()
 	}
 	if err != nil {
-		if s.sub != nil {
-			_ = s.sub.Unsubscribe()
+		for _, sub := range s.subs {
+			_ = sub.Unsubscribe()
 		}
 		cancel()
 		return nil, fmt.Errorf("gavel/nats: subscribe to %s>: %w", s.prefix, err)
@@ -105,8 +122,10 @@ func (s *Service) spawn() {
 	go s.work()
 }
 
-// work serves commands until the subscription ends, the service closes,
-// or spareWorkers others wait for the next command.
+// work serves commands until the service closes, or spareWorkers others
+// wait for the next command. (Messages a full channel could not take are
+// dropped by the connection, which tells its error handler; their
+// requesters retry.)
 func (s *Service) work() {
 	defer func() {
 		s.mu.Lock()
@@ -115,13 +134,12 @@ func (s *Service) work() {
 		s.serving.Done()
 	}()
 	for {
-		m, err := s.sub.NextMsgWithContext(s.life)
-		switch {
-		case errors.Is(err, gonats.ErrSlowConsumer):
-			continue // messages were dropped (their requesters retry); the subscription goes on
-		case err != nil:
+		var m *gonats.Msg
+		select {
+		case m = <-s.msgs:
+		case <-s.stop:
 			s.idle.Add(-1)
-			return // unsubscribed, the connection closed, or Close gave up waiting
+			return
 		}
 		if s.idle.Add(-1) == 0 {
 			s.spawn() // someone waits for the next command
@@ -153,11 +171,16 @@ func (s *Service) serve(m *gonats.Msg) {
 // replyBufs holds reply buffers, reused from one command to the next.
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// submit decodes m and submits it. Bad input is answered with
-// invalid_command before anything reaches the runtime, so it neither creates
-// a session nor appends anything.
+// submit decodes m and submits it, or decides it here when another node
+// routed it to this one. Bad input is answered with invalid_command before
+// anything reaches the runtime, so it neither creates a session nor
+// appends anything.
 func (s *Service) submit(m *gonats.Msg) (session.Result, error) {
-	id, err := SessionFromToken(strings.TrimPrefix(m.Subject, s.prefix))
+	submit, tok := s.mgr.Submit, strings.TrimPrefix(m.Subject, s.prefix)
+	if s.decide != "" && strings.HasPrefix(m.Subject, s.decide) {
+		submit, tok = s.mgr.Decide, m.Subject[len(s.decide):]
+	}
+	id, err := SessionFromToken(tok)
 	if err != nil {
 		return session.Result{}, core.Errorf(core.CodeInvalidCommand, "subject %q does not name a session: %v", m.Subject, err)
 	}
@@ -171,7 +194,7 @@ func (s *Service) submit(m *gonats.Msg) (session.Result, error) {
 	if err := reducer.WellFormed(cmd); err != nil {
 		return session.Result{}, err
 	}
-	return s.mgr.Submit(s.life, id, cmd)
+	return submit(s.life, id, cmd)
 }
 
 // Close stops taking commands, waits until those taken are answered, and
@@ -185,10 +208,12 @@ func (s *Service) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	var err error
 	if !already {
-		err = s.sub.Unsubscribe()
-		if errors.Is(err, gonats.ErrConnectionClosed) || errors.Is(err, gonats.ErrBadSubscription) {
-			err = nil
+		for _, sub := range s.subs {
+			if e := sub.Unsubscribe(); !errors.Is(e, gonats.ErrConnectionClosed) && !errors.Is(e, gonats.ErrBadSubscription) {
+				err = errors.Join(err, e)
+			}
 		}
+		close(s.stop)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -117,12 +117,20 @@ func unhex(c byte) int {
 //	<prefix>.cmd.<token>   commands, request/reply, served by a queue group
 //	<prefix>.log.<token>   the session's command records, in the stream
 //	<prefix>.head.<token>  the session's header, one message, in the stream
+//	<prefix>.decide.<node>.<token>  commands routed to a node, request/reply
 //
 // (Snapshots are objects of an object store: see NewStore.)
 type subjects struct {
-	cmd, log, head string // each ends with '.'
+	cmd, log, head, decide string // each ends with '.'
 }
 
 func newSubjects(prefix string) subjects {
-	return subjects{cmd: prefix + ".cmd.", log: prefix + ".log.", head: prefix + ".head."}
+	return subjects{cmd: prefix + ".cmd.", log: prefix + ".log.", head: prefix + ".head.", decide: prefix + ".decide."}
+}
+
+// validNode reports whether node may name a node in subjects: 1 to 64
+// bytes that are their own session token.
+func validNode(node string) bool {
+	tok, err := SessionToken(node)
+	return err == nil && tok == node && len(node) <= 64
 }

@@ -1,0 +1,191 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	gonats "github.com/nats-io/nats.go"
+
+	"github.com/gavelrtc/gavel/core"
+	"github.com/gavelrtc/gavel/internal/testwait"
+	"github.com/gavelrtc/gavel/session"
+	"github.com/gavelrtc/gavel/sessionlog"
+)
+
+// countingAppends is a store that counts the appends made through it: a
+// node that decided nothing made none.
+type countingAppends struct {
+	*Store
+	appends atomic.Int64
+}
+
+func (s *countingAppends) Append(ctx context.Context, id string, expected sessionlog.Position, rec sessionlog.Record) (sessionlog.Position, error) {
+	s.appends.Add(1)
+	return s.Store.Append(ctx, id, expected, rec)
+}
+
+func (s *countingAppends) AppendBatch(ctx context.Context, id string, expected sessionlog.Position, recs []sessionlog.Record) (sessionlog.Position, error) {
+	s.appends.Add(1)
+	return s.Store.AppendBatch(ctx, id, expected, recs)
+}
+
+// TestRouter runs node a, whose Router sends each session's commands to
+// the home its home function names, beside node b (Start with
+// WithRouting), on one server: a command a routes to b is decided by b
+// (a appends nothing) and answered with b's outcome, rejections included;
+// b decides what is routed to it even when its own home function names
+// another node (a command is routed once); and a decides itself, with
+// the same outcome per id, when the home gives no outcome: it is gone,
+// silent (WithForwardTimeout), answers a passing failure or not a reply.
+// When the caller's context ends first, the caller gets its error and a
+// decides nothing.
+func TestRouter(t *testing.T) {
+	srv := startServer(t)
+	homeA := map[string]string{"to-b": "b", "loop": "b", "gone": "b", "silent": "c", "failing": "d", "garbage": "e", "ctx": "c"}
+	homeB := map[string]string{"loop": "a"}
+	b := startNode(t, WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets)),
+		WithRouting("b", func(id string) string { return homeB[id] }))
+
+	nc := connect(t, srv.ClientURL())
+	st := &countingAppends{Store: newStore(t, nc)}
+	r, err := NewRouter(nc, "a", func(id string) string { return homeA[id] }, WithForwardTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := session.NewManager(st, session.WithPresets(presets), session.WithRouter(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { a.Close(ctx) })
+	// a serves what is routed to it too: were a routed command routed on,
+	// "loop" would go from a to b and back until a's forward timed out.
+	svc, err := NewService(testwait.Context(t), nc, a, WithNode("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { svc.Close(ctx) })
+
+	// Nodes c, d and e: c never answers, d fails, e answers nonsense.
+	other := connect(t, srv.ClientURL())
+	for node, reply := range map[string]string{"c": "", "d": `{"failure":"store out of reach"}`, "e": `nonsense`} {
+		if _, err := other.Subscribe("gavel.decide."+node+".>", func(m *gonats.Msg) {
+			if reply != "" {
+				m.Respond([]byte(reply))
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := other.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := testwait.Context(t)
+	submit := func(id string, cmd core.Command) (session.Result, int64, error) {
+		t.Helper()
+		before := st.appends.Load()
+		res, err := a.Submit(ctx, id, cmd)
+		return res, st.appends.Load() - before, err
+	}
+
+	for _, id := range []string{"to-b", "loop"} {
+		res, appends, err := submit(id, join("alice"))
+		if err != nil || appends != 0 || res.Seq != 1 {
+			t.Fatalf("%s: join routed to b: seq %d, %v, %d appends on a (want seq 1, none)", id, res.Seq, err, appends)
+		}
+		state, err := b.Manager().State(ctx, id)
+		if _, ok := state.Participant("alice"); err != nil || !ok {
+			t.Fatalf("%s: b's state has no alice (%v): b did not decide the join", id, err)
+		}
+		res, appends, err = submit(id, join("alice"))
+		if err != nil || !res.Duplicate || appends != 0 {
+			t.Errorf("%s: the join again: duplicate %v, %v, %d appends on a; want b's first outcome", id, res.Duplicate, err, appends)
+		}
+	}
+	bad := core.Command{ID: "x1", Type: core.DisableAudio, Actor: "nobody", Target: "alice"}
+	if _, appends, err := submit("to-b", bad); !errors.Is(err, core.ErrNotJoined) || appends != 0 {
+		t.Errorf("a command b rejects: %v, %d appends on a; want b's rejection, none", err, appends)
+	}
+
+	// The home gives no outcome: a decides.
+	for _, id := range []string{"silent", "failing", "garbage"} {
+		res, appends, err := submit(id, join("bob"))
+		if err != nil || res.Seq != 1 || appends == 0 {
+			t.Errorf("%s: seq %d, %v, %d appends on a; want a to decide the join", id, res.Seq, err, appends)
+		}
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, appends, err := submit("gone", join("carol"))
+	if err != nil || res.Seq != 1 || appends == 0 {
+		t.Errorf("home gone: seq %d, %v, %d appends on a; want a to decide the join", res.Seq, err, appends)
+	}
+	// Decided by b before it went, the same id decided again on a: b's
+	// outcome, from the log.
+	res, _, err = submit("to-b", join("alice"))
+	if err != nil || !res.Duplicate || res.Seq != 1 {
+		t.Errorf("to-b, home gone: seq %d, duplicate %v, %v; want b's first outcome", res.Seq, res.Duplicate, err)
+	}
+
+	// The caller goes away while the home is silent: a decides nothing.
+	r2, err := NewRouter(nc, "a", func(string) string { return "c" }, WithForwardTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, routed, err := r2.Route(short, "ctx", join("dave"))
+	if !routed || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller gone: routed %v, %v; want routed, context.DeadlineExceeded", routed, err)
+	}
+}
+
+// TestRouterSkips: a Router leaves to its own node the sessions it is
+// the home of, those with no home, and those whose home is not a node
+// name, without a request.
+func TestRouterSkips(t *testing.T) {
+	srv := startServer(t)
+	nc := connect(t, srv.ClientURL())
+	homes := map[string]string{"mine": "a", "none": "", "bad": "a.b"}
+	r, err := NewRouter(nc, "a", func(id string) string { return homes[id] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := nc.Stats().OutMsgs
+	for id := range homes {
+		if res, routed, err := r.Route(testwait.Context(t), id, join("alice")); routed || err != nil || !cmp.Equal(res, session.Result{}) {
+			t.Errorf("%s: routed %v, %+v, %v; want not routed", id, routed, res, err)
+		}
+	}
+	if sent := nc.Stats().OutMsgs - before; sent != 0 {
+		t.Errorf("%d messages sent", sent)
+	}
+}
+
+// TestRouterOptions: NewRouter, WithNode and WithRouting refuse what
+// cannot name a node, a nil connection or home function, a timeout not
+// above 0.
+func TestRouterOptions(t *testing.T) {
+	srv := startServer(t)
+	nc := connect(t, srv.ClientURL())
+	home := func(string) string { return "" }
+	for name, f := range map[string]func() error{
+		"empty node":       func() error { _, err := NewRouter(nc, "", home); return err },
+		"dotted node":      func() error { _, err := NewRouter(nc, "a.b", home); return err },
+		"long node":        func() error { _, err := NewRouter(nc, string(make([]byte, 65)), home); return err },
+		"nil conn":         func() error { _, err := NewRouter(nil, "a", home); return err },
+		"nil home":         func() error { _, err := NewRouter(nc, "a", nil); return err },
+		"zero timeout":     func() error { _, err := NewRouter(nc, "a", home, WithForwardTimeout(0)); return err },
+		"service node":     func() error { return WithNode("a b").applyService(&serviceConfig{}) },
+		"routing nil home": func() error { return WithRouting("a", nil).applyNode(&nodeConfig{}) },
+	} {
+		if err := f(); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+}
