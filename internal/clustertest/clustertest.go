@@ -187,8 +187,10 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 	}
 	var err error
 	ctx := testwait.Context(t)
+	// In process, as transport/nats.Start connects to its embedded server.
 	// The 2 s default reconnect wait would dominate a failover.
-	if n.Conn, err = gonats.Connect(c.NATS.URL(i), gonats.MaxReconnects(-1), gonats.ReconnectWait(20*time.Millisecond)); err != nil {
+	if n.Conn, err = gonats.Connect(c.NATS.URL(i), gonats.InProcessServer(c.NATS.Server(i)),
+		gonats.MaxReconnects(-1), gonats.ReconnectWait(20*time.Millisecond)); err != nil {
 		fail(err)
 	}
 	// A server just back may not answer JetStream requests at once: try

@@ -133,7 +133,8 @@ func readLog(t *testing.T, s *gavelserver.Server, id string) ([]core.Command, co
 // node joining by URL keeps; a command made on
 // node 1 is in the log read through node 3, and a client on node 3 sees
 // it; with node 2 stopped, nodes 1 and 3 go on serving the session, and
-// the relay counts two nodes.
+// the relay counts two nodes; a command made on node 1 for a session
+// whose home (relay.Home) is node 3 is routed to node 3.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
@@ -210,6 +211,27 @@ func TestCluster(t *testing.T) {
 	if p, ok := st1.Participant("bob"); !st1.Joined("carol") || !ok || p.AudioEnabled {
 		t.Errorf("after node 2 stopped: %+v, want carol joined and bob's audio off", st1.Snapshot())
 	}
+
+	// A command made on node 1 for a session whose home is node 3 is
+	// routed there: node 3 decides it.
+	id := "routed-0"
+	for k := 1; relay.Home(id, []string{"n1", "n3"}) != "n3"; k++ {
+		id = "routed-" + strconv.Itoa(k)
+	}
+	routed, err := nc.SubscribeSync("gavel.decide.n3." + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.Manager().Submit(ctx, id, core.Command{ID: "e", Type: core.Join, Actor: "eve", Name: "Eve", Preset: "host"}); err != nil {
+		t.Fatalf("node 1, a session homed on node 3: %v", err)
+	}
+	if _, err := routed.NextMsgWithContext(ctx); err != nil {
+		t.Errorf("node 1 did not route the command of %s to node 3, its home: %v", id, err)
+	}
+
 	for _, n := range []*gavelserver.Server{n1, n3} {
 		if res, body := get(t, n.URL()+"healthz"); res.StatusCode != 200 {
 			t.Errorf("%s/healthz: %d %q", n.URL(), res.StatusCode, body)
