@@ -117,6 +117,13 @@
 // current, the expected position keeps the log whole. A store with one
 // writer (memory, files) needs no Follower.
 //
+// Several deciders are correct, not fast: their batches exclude one
+// another. A Manager given a Router (WithRouter) sends each command to the
+// instance the Router names, the session's home, so that one instance
+// decides a session's commands, as when it runs alone; it decides a
+// command itself only when the Router says so (the home is this instance,
+// or gave no outcome). Manager.Decide is the receiving end.
+//
 // A caller that must not decide on a state that lags the log even by the
 // follow stream's few milliseconds (admitting a participant's media right
 // after a kick on another instance) calls Sync, a read barrier: the

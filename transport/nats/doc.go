@@ -167,12 +167,36 @@
 // Client.Subscribe reads the stream itself the same way: a service that is
 // not a gavel instance follows a session with it, and resumes from any seq.
 //
+// # One decider per session
+//
+// Following makes every instance's state current; it does not make their
+// decisions share a batch. Instances that each decide the commands they
+// are given append with expected sequences: correct (the loser of a
+// conflict reads and decides again), but a session's commands spread over
+// three instances then need several times the appends, plus the conflicts.
+// So instances that name themselves (Start's WithRouting; NewRouter and
+// the service's WithNode) route each command to the session's home, the
+// instance a home function shared by all names (cmd/gavel uses the media
+// relay's rendezvous choice over the live nodes, so the node that routes
+// a session's media decides its commands), on <prefix>.decide.<home>.<session>.
+// The home decides it (session.Manager.Decide: never routed again) with
+// the rest of the session's commands, one group commit. When the home
+// gives no outcome (it is gone, silent for WithForwardTimeout, or failing
+// for a passing reason) the instance decides itself; when two instances
+// each take themselves for the home for a moment, both decide. Neither
+// costs correctness: the expected sequences and the idempotency window
+// still give each command one outcome. Tested with the home killed before
+// and after it stored a routed command (internal/clustertest's
+// TestKilledMidCommand) and under porcupine (TestLinearizable).
+//
 // # Trust
 //
 // The NATS transport is for trusted services. Whoever may publish on
 // gavel.cmd.<session> may submit any command as any actor: the command
-// names its actor and nothing checks it. Whoever may publish on gavel.log.*,
-// gavel.head.* or $O.GAVEL_SNAP.> writes the log directly. So untrusted clients (browsers,
+// names its actor and nothing checks it (so may whoever may publish on
+// gavel.decide.>, where instances route commands to one another). Whoever
+// may publish on gavel.log.*, gavel.head.* or $O.GAVEL_SNAP.> writes the
+// log directly. So untrusted clients (browsers,
 // participants' apps) never get NATS credentials: they come in through the
 // websocket transport, which authenticates them and sets the actor. On
 // NATS, only gavel instances may write the log and take commands, and
@@ -185,8 +209,8 @@
 //	    {
 //	      user: gavel, password: $GAVEL_PASSWORD
 //	      permissions: {
-//	        publish: { allow: ["gavel.log.*", "gavel.head.*", "$O.GAVEL_SNAP.>", "$JS.API.>"] }
-//	        subscribe: { allow: ["gavel.cmd.>", "_INBOX.>"] }
+//	        publish: { allow: ["gavel.log.*", "gavel.head.*", "gavel.decide.>", "$O.GAVEL_SNAP.>", "$JS.API.>"] }
+//	        subscribe: { allow: ["gavel.cmd.>", "gavel.decide.>", "_INBOX.>"] }
 //	        allow_responses: true
 //	      }
 //	    }

@@ -15,9 +15,10 @@ import (
 )
 
 // TestPermissions runs gavel under testdata/permissions.conf, the
-// configuration the package doc shows: a gavel instance and a trusted
-// service do their work, and the service can neither write a log nor take
-// commands meant for gavel.
+// configuration the package doc shows: two gavel instances (routing
+// commands to one another) and a trusted service do their work, and the
+// service can neither write a log, nor take commands meant for gavel, nor
+// route a command to an instance.
 func TestPermissions(t *testing.T) {
 	t.Setenv("GAVEL_PASSWORD", "g-secret")
 	t.Setenv("SERVICE_PASSWORD", "s-secret")
@@ -28,8 +29,19 @@ func TestPermissions(t *testing.T) {
 	opts.Host, opts.Port, opts.StoreDir, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, t.TempDir(), true, true
 	srv := runServer(t, opts)
 
-	startNode(t, WithURL(srv.ClientURL()), WithNATSOptions(gonats.UserInfo("gavel", "g-secret")),
-		WithSessionOptions(session.WithPresets(presets)))
+	// Two instances, each command of room-1 routed to the second: a
+	// permission they lack is reported to their error handlers.
+	refused := make(chan error, 16)
+	for _, name := range []string{"n1", "n2"} {
+		startNode(t, WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets)),
+			WithNATSOptions(gonats.UserInfo("gavel", "g-secret"), gonats.ErrorHandler(func(_ *gonats.Conn, _ *gonats.Subscription, err error) {
+				select {
+				case refused <- err:
+				default:
+				}
+			})),
+			WithRouting(name, func(string) string { return "n2" }))
+	}
 
 	denied := make(chan error, 16)
 	nc := connect(t, srv.ClientURL(), gonats.UserInfo("service", "s-secret"),
@@ -71,6 +83,17 @@ func TestPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectDenied(t, denied)
+
+	// Routing a command itself: refused.
+	if err := nc.Publish("gavel.decide.n2.room-1", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	expectDenied(t, denied)
+	select {
+	case err := <-refused:
+		t.Errorf("a gavel instance was refused: %v", err)
+	default:
+	}
 
 	// The log holds the service's commands only.
 	store := newStore(t, connect(t, srv.ClientURL(), gonats.UserInfo("gavel", "g-secret")))
