@@ -89,6 +89,9 @@ type Node struct {
 	Store *gnats.Store
 	// Manager runs the node's sessions.
 	Manager *session.Manager
+	// Router routes the node's commands to their sessions' homes (nil
+	// with WithoutRouting).
+	Router *gnats.Router
 	// Service answers commands on NATS; Client submits them there.
 	Service *gnats.Service
 	Client  *gnats.Client
@@ -208,11 +211,10 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 	}
 	sopts := append([]session.Option{session.WithPresets(c.presets)}, c.opts.session...)
 	if !c.opts.noRouting {
-		r, err := gnats.NewRouter(n.Conn, NodeName(i), Home)
-		if err != nil {
+		if n.Router, err = gnats.NewRouter(n.Conn, NodeName(i), Home); err != nil {
 			fail(err)
 		}
-		sopts = append(sopts, session.WithRouter(r))
+		sopts = append(sopts, session.WithRouter(n.Router))
 	}
 	if n.Manager, err = session.NewManager(st, sopts...); err != nil {
 		fail(err)
@@ -333,6 +335,9 @@ func (n *Node) closeParts(ctx context.Context) error {
 	}
 	if n.Manager != nil {
 		errs = append(errs, n.Manager.Close(ctx))
+	}
+	if n.Router != nil {
+		n.Router.Close()
 	}
 	if n.Conn != nil {
 		n.Conn.Close()

@@ -111,7 +111,7 @@ func TestFigureThroughput(t *testing.T) {
 	if os.Getenv("GAVEL_FIGURES") != "1" {
 		t.Skip("a figure: run with GAVEL_FIGURES=1")
 	}
-	const rounds, commands = 6, 1536 // timed commands per round
+	const rounds, commands = 12, 3072 // timed commands per round
 
 	var stores []*countingStore
 	var mu sync.Mutex

@@ -49,6 +49,7 @@ type Node struct {
 	nc     *gonats.Conn
 	store  *Store
 	mgr    *session.Manager
+	router *Router // WithRouting
 	svc    *Service
 	client *Client
 
@@ -104,11 +105,10 @@ func Start(ctx context.Context, opts ...NodeOption) (_ *Node, err error) {
 	}
 	sessionOpts := cfg.sessionOpts
 	if cfg.home != nil {
-		r, err := newRouterWith(n.nc, cfg.service.node, cfg.home, cfg.router)
-		if err != nil {
+		if n.router, err = newRouterWith(n.nc, cfg.service.node, cfg.home, cfg.router); err != nil {
 			return nil, err
 		}
-		sessionOpts = append(sessionOpts[:len(sessionOpts):len(sessionOpts)], session.WithRouter(r))
+		sessionOpts = append(sessionOpts[:len(sessionOpts):len(sessionOpts)], session.WithRouter(n.router))
 	}
 	if n.mgr, err = session.NewManager(n.store, sessionOpts...); err != nil {
 		return nil, err
@@ -145,7 +145,8 @@ func (n *Node) Manager() *session.Manager { return n.mgr }
 func (n *Node) Client() *Client { return n.client }
 
 // Close stops the service (waiting for the commands it took), closes the
-// sessions, the connection and the embedded server (WithEmbeddedServer). It returns ctx's error
+// sessions, the router's connections (WithRouting), the connection and the
+// embedded server (WithEmbeddedServer). It returns ctx's error
 // if ctx ends first; the parts are closed anyway. Later calls return the
 // first one's result.
 func (n *Node) Close(ctx context.Context) error {
@@ -156,6 +157,9 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		if n.mgr != nil {
 			errs = append(errs, n.mgr.Close(ctx))
+		}
+		if n.router != nil {
+			n.router.Close()
 		}
 		if n.nc != nil {
 			n.nc.Close()

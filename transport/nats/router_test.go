@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func TestRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	a, err := session.NewManager(st, session.WithPresets(presets), session.WithRouter(r))
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +139,7 @@ func TestRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r2.Close)
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	_, routed, err := r2.Route(short, "ctx", join("dave"))
@@ -156,6 +159,7 @@ func TestRouterSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	before := nc.Stats().OutMsgs
 	for id := range homes {
 		if res, routed, err := r.Route(testwait.Context(t), id, join("alice")); routed || err != nil || !cmp.Equal(res, session.Result{}) {
@@ -187,5 +191,92 @@ func TestRouterOptions(t *testing.T) {
 		if err := f(); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// TestRouterDirect: a Router whose home is on another server of the
+// cluster connects to that server (the one the home's service names) and
+// sends the home's commands there, still decided by the home; when the
+// home goes, its commands are decided here; Close closes the connection.
+// A home on the Router's own server gets no connection of its own.
+func TestRouterDirect(t *testing.T) {
+	c := startCluster(t)
+	opts := func(i int, name string) []NodeOption {
+		return []NodeOption{WithURL(c.URL(i)), WithReplicas(3), WithSessionOptions(session.WithPresets(presets)),
+			WithRouting(name, func(string) string { return "b" })}
+	}
+	b := startNode(t, opts(1, "b")...)
+	startNode(t, opts(0, "near")...) // a home on a's server
+	nc := connect(t, c.URL(0))
+	st := &countingAppends{Store: newStore(t, nc, WithReplicas(3))}
+	homes := map[string]string{"far": "b", "near": "near"}
+	r, err := NewRouter(nc, "a", func(id string) string { return homes[id] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close) // after the manager's: cleanups run last in, first out
+	a, err := session.NewManager(st, session.WithPresets(presets), session.WithRouter(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { a.Close(ctx) })
+	ctx := testwait.Context(t)
+
+	// The first commands go through a's own connection while the Router
+	// connects; then through the connection to b's server.
+	var direct *gonats.Conn
+	for i := 0; direct == nil; i++ {
+		if res, err := a.Submit(ctx, "far", join(fmt.Sprintf("p%d", i))); err != nil || res.Duplicate {
+			t.Fatalf("far: %v", err)
+		}
+		r.mu.Lock()
+		if d := r.direct["b"]; d != nil && d.nc != nil {
+			direct = d.nc
+		}
+		r.mu.Unlock()
+		if direct == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatal("no connection to b's server")
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	if got, want := direct.ConnectedServerName(), c.Server(1).Name(); got != want {
+		t.Errorf("the Router connected to server %s; b is on %s", got, want)
+	}
+	before := direct.Stats().OutMsgs
+	if _, err := a.Submit(ctx, "far", join("q")); err != nil {
+		t.Fatal(err)
+	}
+	if direct.Stats().OutMsgs == before {
+		t.Error("the command did not go through the connection to b's server")
+	}
+	if n := st.appends.Load(); n != 0 {
+		t.Errorf("a appended %d times: b decides far", n)
+	}
+
+	if _, err := a.Submit(ctx, "near", join("n")); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Wait(t, "the dials", r.dials.Wait)
+	r.mu.Lock()
+	if d := r.direct["near"]; d == nil || d.nc != nil || d.next.IsZero() {
+		t.Errorf("near, on a's server: %+v, want no connection of its own", d)
+	}
+	r.mu.Unlock()
+
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Submit(ctx, "far", join("late")); err != nil {
+		t.Fatal(err)
+	}
+	if st.appends.Load() == 0 {
+		t.Error("b is gone, and a did not decide far's command")
+	}
+	r.Close()
+	if !direct.IsClosed() {
+		t.Error("Close left the connection to b's server open")
 	}
 }

@@ -25,11 +25,13 @@ import (
 // to this node, on <prefix>.decide.<node>.<session>.
 type Service struct {
 	mgr    *session.Manager
+	nc     *gonats.Conn
 	subs   []*gonats.Subscription
 	msgs   chan *gonats.Msg // what the subscriptions deliver
 	stop   chan struct{}    // closed by Close: the workers take no more
 	prefix string           // <prefix>.cmd.
 	decide string           // <prefix>.decide.<node>., "" without WithNode
+	where  string           // <prefix>.decide.<node>: where this node is (Router.connect)
 	max    int
 	limit  int // workers at most: WithConcurrency
 
@@ -66,6 +68,7 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 	subj := newSubjects(cfg.prefix)
 	s := &Service{
 		mgr:    mgr,
+		nc:     nc,
 		msgs:   make(chan *gonats.Msg, nc.Opts.SubChanLen),
 		stop:   make(chan struct{}),
 		prefix: subj.cmd,
@@ -82,6 +85,11 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 			s.decide = subj.decide + cfg.node + "."
 			if sub, err = nc.ChanSubscribe(s.decide+">", s.msgs); err == nil {
 				s.subs = append(s.subs, sub)
+				s.where = subj.decide + cfg.node
+				sub, err = nc.ChanSubscribe(s.where, s.msgs)
+				if err == nil {
+					s.subs = append(s.subs, sub)
+				}
 			}
 		}
 	}
@@ -158,6 +166,14 @@ func (s *Service) work() {
 
 // serve decides m and replies.
 func (s *Service) serve(m *gonats.Msg) {
+	if s.where != "" && m.Subject == s.where {
+		// Where this node is, for a Router that connects to its server.
+		r := gonats.NewMsg(m.Reply)
+		r.Header.Set(headerURL, s.nc.ConnectedUrl())
+		r.Header.Set(headerServer, s.nc.ConnectedServerName())
+		_ = m.RespondMsg(r)
+		return
+	}
 	res, err := s.submit(m)
 	buf := replyBufs.Get().(*[]byte)
 	*buf = appendReply((*buf)[:0], res, err)
