@@ -264,7 +264,11 @@ func newNATSClient(t *testing.T, c *clustertest.Cluster, room string, seed uint6
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		cl, err := gnats.NewClient(nc, gnats.WithRequestTimeout(500*time.Millisecond))
+		opts := []gnats.ClientOption{gnats.WithRequestTimeout(500 * time.Millisecond)}
+		if seed%4 == 1 { // half the NATS clients of TestLinearizable send to the homes themselves
+			opts = append(opts, gnats.WithDirectToHome())
+		}
+		cl, err := gnats.NewClient(nc, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -219,7 +219,7 @@ func (c *Cluster) start(t testing.TB, i int, addr string) {
 	if n.Manager, err = session.NewManager(st, sopts...); err != nil {
 		fail(err)
 	}
-	if n.Service, err = gnats.NewService(ctx, n.Conn, n.Manager, gnats.WithNode(NodeName(i))); err != nil {
+	if n.Service, err = gnats.NewService(ctx, n.Conn, n.Manager, gnats.WithNode(NodeName(i), Home)); err != nil {
 		fail(err)
 	}
 	if n.Client, err = gnats.NewClient(n.Conn); err != nil {

@@ -130,29 +130,36 @@ func TestFigureThroughput(t *testing.T) {
 		}
 	}
 	t.Logf("the stream's leader is node %d's server", leads)
-	for _, n := range []int{16, 64} {
+	for _, via := range []string{"manager", "nats", "nats-direct"} {
+		for _, n := range []int{16, 64} {
+			throughputRounds(t, c, stores, via, n, rounds, commands)
+		}
+	}
+}
+
+// throughputRounds runs TestFigureThroughput's rounds for n submitters
+// through via and reports them.
+func throughputRounds(t *testing.T, c *clustertest.Cluster, stores []*countingStore, via string, n, rounds, commands int) {
+	{
 		var one, three []float64
 		var ratios []float64
 		for r := range rounds {
 			var rate [2]float64
 			for k := range 2 {
 				spread := []int{1, 3}[(r+k)%2]
-				if only := os.Getenv("GAVEL_SPREAD"); only != "" && only != strconv.Itoa(spread) {
-					continue
-				}
 				nodes := []int{r % clustertest.Size}
 				if spread == 3 {
 					nodes = []int{0, 1, 2}
 				}
-				id := homedAt(fmt.Sprintf("tput-%d-%d-%d", n, r, spread), r%clustertest.Size)
+				id := homedAt(fmt.Sprintf("tput-%s-%d-%d-%d", via, n, r, spread), r%clustertest.Size)
 				before := countAll(stores)
-				res := throughputRound(t, c, id, n, commands/n, nodes)
+				res := throughputRound(t, c, id, n, commands/n, nodes, via)
 				d := countAll(stores)
 				d.appends, d.conflicts, d.reads = d.appends-before.appends, d.conflicts-before.conflicts, d.reads-before.reads
 				d.appendTime, d.conflictTime, d.readTime = d.appendTime-before.appendTime, d.conflictTime-before.conflictTime, d.readTime-before.readTime
 				cps := float64(commands) / res.elapsed.Seconds()
-				t.Logf("n=%2d round %d  %d node(s) %v (home %s): %6.0f commands/s  %4.0f µs CPU per command  %4d conflicts  %.2f appends and %.3f reads per command  %d sent again (%d gave up on conflicts)",
-					n, r, spread, nodes, clustertest.Home(id), cps, float64(res.cpu.Microseconds())/commands, d.conflicts,
+				t.Logf("%s n=%2d round %d  %d node(s) %v (home %s): %6.0f commands/s  %4.0f µs CPU per command  %4d conflicts  %.2f appends and %.3f reads per command  %d sent again (%d gave up on conflicts)",
+					via, n, r, spread, nodes, clustertest.Home(id), cps, float64(res.cpu.Microseconds())/float64(commands), d.conflicts,
 					float64(d.appends)/float64(res.answers), float64(d.reads)/float64(res.answers), res.again, res.gaveUp)
 				t.Logf("        wall %v; in appends %v (%v per append), in conflicting ones %v, in reads %v (%v per read)",
 					res.elapsed.Round(time.Millisecond), d.appendTime.Round(time.Millisecond), (d.appendTime / time.Duration(max(d.appends, 1))).Round(time.Microsecond),
@@ -165,11 +172,8 @@ func TestFigureThroughput(t *testing.T) {
 			}
 			ratios = append(ratios, rate[1]/rate[0])
 		}
-		if len(one) == 0 || len(three) == 0 {
-			continue // GAVEL_SPREAD: one kind of round only
-		}
-		t.Logf("n=%d: 1 node median %.0f commands/s, 3 nodes median %.0f: ratio of medians %.2f, median of the rounds' ratios %.2f (range %.2f–%.2f)",
-			n, median(one), median(three), median(three)/median(one), median(ratios), slices.Min(ratios), slices.Max(ratios))
+		t.Logf("%s n=%d: 1 node median %.0f commands/s, 3 nodes median %.0f: ratio of medians %.2f, median of the rounds' ratios %.2f (range %.2f–%.2f)",
+			via, n, median(one), median(three), median(three)/median(one), median(ratios), slices.Min(ratios), slices.Max(ratios))
 	}
 }
 
@@ -206,7 +210,7 @@ func cpuTime(t *testing.T) time.Duration {
 // sends each toggles of its microphone, one at a time; it returns the
 // time from the first toggle to the last answer, once the session's log
 // has been checked against the answers.
-func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each int, nodes []int) roundResult {
+func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each int, nodes []int, via string) roundResult {
 	t.Helper()
 	var (
 		mu      sync.Mutex
@@ -214,9 +218,27 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 		again   int
 		gaveUp  int
 	)
-	submit := func(m *session.Manager, cmd core.Command) {
+	type submitter func(ctx context.Context, id string, cmd core.Command) (session.Result, error)
+	direct := make([]*gnats.Client, clustertest.Size)
+	for i := range direct {
+		var err error
+		if direct[i], err = gnats.NewClient(c.Node(i).Conn, gnats.WithDirectToHome()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	through := func(w int) submitter {
+		i := nodes[w%len(nodes)]
+		switch via {
+		case "nats":
+			return c.Node(i).Client.Submit
+		case "nats-direct":
+			return direct[i].Submit
+		}
+		return c.Node(i).Manager.Submit
+	}
+	submit := func(m submitter, cmd core.Command) {
 		for {
-			res, err := m.Submit(testwait.Context(t), id, cmd)
+			res, err := m(testwait.Context(t), id, cmd)
 			mu.Lock()
 			answers = append(answers, gaveltest.Answer{Command: cmd, Events: res.Events, Err: err})
 			_, rejected := errors.AsType[*core.Error](err)
@@ -239,7 +261,7 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 	actor := func(w int) string { return "p" + strconv.Itoa(w) }
 	var wg sync.WaitGroup
 	for w := range n {
-		m := c.Node(nodes[w%len(nodes)]).Manager
+		m := through(w)
 		wg.Go(func() {
 			submit(m, core.Command{ID: actor(w) + "-join", Type: core.Join, Actor: actor(w), Name: actor(w), Preset: "host"})
 		})
@@ -251,7 +273,7 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 	}
 	start := make(chan struct{})
 	for w := range n {
-		m := c.Node(nodes[w%len(nodes)]).Manager
+		m := through(w)
 		wg.Go(func() {
 			<-start
 			for i := 1; i <= each; i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,11 +34,51 @@ type Client struct {
 	storeWait      time.Duration
 	requestTimeout time.Duration
 	submitTimeout  time.Duration
+
+	homes *homes // WithDirectToHome; nil without
+}
+
+// homes are the sessions' homes a Client has learnt from the services'
+// answers (WithDirectToHome).
+type homes struct {
+	mu sync.Mutex
+	of map[string]string // session → node
+}
+
+// maxHomes bounds what a Client remembers: past it, it forgets them all
+// and learns again (each costs one command through <prefix>.cmd).
+const maxHomes = 4096
+
+func (h *homes) get(id string) string {
+	if h == nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.of[id]
+}
+
+// set remembers home as id's, or forgets id's when home is "".
+func (h *homes) set(id, home string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case home == "":
+		delete(h.of, id)
+	case h.of[id] != home:
+		if len(h.of) >= maxHomes {
+			clear(h.of)
+		}
+		h.of[id] = home
+	}
 }
 
 // NewClient returns a client on nc. Options: WithPrefix and WithStream (as
 // the service's), WithRequestTimeout, WithSubmitTimeout, WithStoreTimeout
-// (for Subscribe's reads).
+// (for Subscribe's reads), WithDirectToHome.
 func NewClient(nc *gonats.Conn, opts ...ClientOption) (*Client, error) {
 	cfg := defaultClient()
 	if err := apply(&cfg, opts, ClientOption.applyClient); err != nil {
@@ -51,7 +92,7 @@ func newClientWith(nc *gonats.Conn, cfg clientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gavel/nats: jetstream: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		nc:             nc,
 		js:             js,
 		stream:         cfg.stream,
@@ -59,12 +100,19 @@ func newClientWith(nc *gonats.Conn, cfg clientConfig) (*Client, error) {
 		storeWait:      cfg.storeWait,
 		requestTimeout: cfg.requestTimeout,
 		submitTimeout:  cfg.submitTimeout,
-	}, nil
+	}
+	if cfg.direct {
+		c.homes = &homes{of: make(map[string]string)}
+	}
+	return c, nil
 }
 
 // Submit sends cmd to session id's command subject and returns its outcome
 // as session.Submit does: the Result, or the *core.Error that rejected it
-// (unwrapped, so errors.As and core.CodeOf see it).
+// (unwrapped, so errors.As and core.CodeOf see it). With WithDirectToHome,
+// once an answer has named the session's home, Submit sends the session's
+// commands to that node (<prefix>.decide.<home>.<session>), and again
+// through the command subject after an attempt there gave no outcome.
 //
 // When no answer comes (no service instance listening, a lost request, an
 // instance restarting) or the answer is a transient failure
@@ -94,14 +142,25 @@ func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (sessi
 	if d, ok := ctx.Deadline(); ok {
 		wait = time.Until(d) // ctx ends it
 	}
-	subject := c.subj.cmd + tok
 	data := events.AppendCommand(nil, cmd)
 	res, err := retry(ctx, wait, c.requestTimeout, func(ctx context.Context) (session.Result, error) {
+		subject, home := c.subj.cmd+tok, c.homes.get(id)
+		if home != "" {
+			subject = c.subj.decide + home + "." + tok
+		}
 		m, err := c.nc.RequestWithContext(ctx, subject, data)
 		if err != nil {
+			c.homes.set(id, "") // the next attempt goes through any service
 			return session.Result{}, err
 		}
-		return decodeReply(m.Data)
+		res, err := decodeReply(m.Data)
+		switch next := m.Header.Get(headerHome); {
+		case unknownOutcome(err):
+			c.homes.set(id, "")
+		case home == "" || next != "":
+			c.homes.set(id, next) // a routed answer names the home only when it moved
+		}
+		return res, err
 	}, nil)
 	var cerr *core.Error
 	if err != nil && !errors.As(err, &cerr) {

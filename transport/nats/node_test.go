@@ -296,7 +296,7 @@ func TestOptionKinds(t *testing.T) {
 		"WithConcurrency":     kinds(WithConcurrency(1)),
 		"WithRequestTimeout":  kinds(WithRequestTimeout(time.Second)),
 		"WithSubmitTimeout":   kinds(WithSubmitTimeout(time.Second)),
-		"WithNode":            kinds(WithNode("n1")),
+		"WithNode":            kinds(WithNode("n1", func(string) string { return "" })),
 		"WithForwardTimeout":  kinds(WithForwardTimeout(time.Second)),
 		"WithRouting":         kinds(WithRouting("n1", func(string) string { return "" })),
 	}
@@ -330,7 +330,7 @@ func TestOptionKinds(t *testing.T) {
 func TestOptionsReachTheirPart(t *testing.T) {
 	cfg := defaultNode()
 	for _, o := range []NodeOption{WithPrefix("p"), WithStream("S"), WithStoreTimeout(time.Second), WithReplicas(3),
-		WithQueue("q"), WithRequestTimeout(3 * time.Second), WithForwardTimeout(time.Second), WithNode("n1")} {
+		WithQueue("q"), WithRequestTimeout(3 * time.Second), WithForwardTimeout(time.Second), WithNode("n1", func(string) string { return "n1" })} {
 		if err := o.applyNode(&cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -344,6 +344,10 @@ func TestOptionsReachTheirPart(t *testing.T) {
 	}
 	want.store.replicas, want.service.queue, want.client.requestTimeout = 3, "q", 3*time.Second
 	want.router.timeout, want.service.node = time.Second, "n1"
+	if cfg.service.home == nil || cfg.service.home("x") != "n1" {
+		t.Error("WithNode's home function did not reach the service")
+	}
+	cfg.service.home = nil // funcs do not compare
 	if d := cmp.Diff(want, cfg, cmp.AllowUnexported(nodeConfig{}, storeConfig{}, serviceConfig{}, clientConfig{}, routerConfig{}, shared{})); d != "" {
 		t.Errorf("node config (-want +got):\n%s", d)
 	}

@@ -22,7 +22,7 @@ const (
 	DefaultRequestTimeout = 2 * time.Second
 	DefaultSubmitTimeout  = 10 * time.Second
 	DefaultStoreTimeout   = 10 * time.Second
-	DefaultForwardTimeout = 2 * time.Second
+	DefaultForwardTimeout = time.Second
 )
 
 // ErrInvalidOption is matched by the error of an option given a bad value,
@@ -96,13 +96,15 @@ type serviceConfig struct {
 	queue       string
 	maxCommand  int
 	concurrency int
-	node        string // WithNode: "" serves no routed commands
+	node        string                      // WithNode: "" serves no routed commands
+	home        func(session string) string // WithNode: the homes its answers name
 }
 
 type clientConfig struct {
 	shared
 	requestTimeout time.Duration
 	submitTimeout  time.Duration
+	direct         bool // WithDirectToHome
 }
 
 type routerConfig struct {
@@ -376,25 +378,33 @@ func WithSubmitTimeout(d time.Duration) ClientOption {
 	})
 }
 
-// WithNode makes the service also decide the commands that the other
-// nodes' Routers route to node (NewRouter), on <prefix>.decide.<node>.>:
-// it decides them itself (session.Manager.Decide), whatever it takes
-// their session's home to be, so a command is routed once at most. node is
-// the name the nodes' home functions give this one: 1 to 64 bytes of
-// [A-Za-z0-9_-], unique among the nodes.
-func WithNode(node string) ServiceOption {
+// WithNode makes the service also decide the commands routed to node, on
+// <prefix>.decide.<node>.<session>, by the other nodes' Routers
+// (NewRouter) and by Clients that know the session's home: it decides them
+// itself (session.Manager.Decide), whatever it takes their session's home
+// to be, so a command is routed once at most. node is the name the nodes'
+// home functions give this one: 1 to 64 bytes of [A-Za-z0-9_-], unique
+// among the nodes. home is that function: the service's answers on
+// <prefix>.cmd.<session> name the session's home (a Gavel-Home header),
+// so that a Client sends the session's next commands there itself.
+func WithNode(node string, home func(session string) string) ServiceOption {
 	return serviceOpt(func(c *serviceConfig) error {
-		if !validNode(node) {
+		switch {
+		case !validNode(node):
 			return invalid("node name %q: want 1 to 64 bytes of [A-Za-z0-9_-]", node)
+		case home == nil:
+			return invalid("nil home function")
 		}
-		c.node = node
+		c.node, c.home = node, home
 		return nil
 	})
 }
 
 // WithForwardTimeout sets how long a Router waits for the home's answer to
-// a command (default 2 s) before it lets its own node decide the command
-// (see session.Router).
+// a command (default 1 s) before it lets its own node decide the command
+// (see session.Router). Keep it well below the clients' wait for an answer
+// (WithRequestTimeout, 2 s by default): a client whose every attempt
+// outlasts a silent home's forward would never be answered.
 func WithForwardTimeout(d time.Duration) RouterOption {
 	return routerOpt(func(c *routerConfig) error {
 		if d <= 0 {
@@ -406,16 +416,27 @@ func WithForwardTimeout(d time.Duration) RouterOption {
 }
 
 // WithRouting makes Start's node one of several that route each
-// session's commands to its home: node is this node's name (WithNode, for
-// its service) and home gives the home of a session as NewRouter takes
-// it. Start gives the node's Manager a Router (session.WithRouter) with
-// the node's RouterOptions.
+// session's commands to its home: node is this node's name and home gives
+// the home of a session (WithNode, for its service, and NewRouter). Start
+// gives the node's Manager a Router (session.WithRouter) with the node's
+// RouterOptions.
 func WithRouting(node string, home func(session string) string) NodeOption {
 	return nodeOpt(func(c *nodeConfig) error {
-		if home == nil {
-			return invalid("nil home function")
-		}
 		c.home = home
-		return WithNode(node).applyNode(c)
+		return WithNode(node, home).applyNode(c)
+	})
+}
+
+// WithDirectToHome makes Client.Submit send a session's commands straight
+// to the session's home once a service's answer has named it (services
+// with WithNode do), skipping the service that would route them there;
+// after an attempt there that gives no outcome, it goes through the
+// command subject again. The client's NATS user then needs to publish on
+// <prefix>.decide.*.* (see the package doc's permissions): a publish it is
+// refused there costs an attempt its WithRequestTimeout.
+func WithDirectToHome() ClientOption {
+	return clientOpt(func(c *clientConfig) error {
+		c.direct = true
+		return nil
 	})
 }

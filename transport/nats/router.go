@@ -204,11 +204,13 @@ func (r *Router) connect(home string) (*gonats.Conn, error) {
 	return nc, nil
 }
 
-// The answer to a request on <prefix>.decide.<node>: where the node's
-// service is connected.
+// Headers of the services' answers: to a request on <prefix>.decide.<node>,
+// where the node's service is connected; to a command on
+// <prefix>.cmd.<session> (WithNode), the session's home.
 const (
 	headerURL    = "Gavel-Url"
 	headerServer = "Gavel-Server"
+	headerHome   = "Gavel-Home"
 )
 
 // Close closes the Router's connections to the homes' servers, once the

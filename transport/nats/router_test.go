@@ -65,7 +65,7 @@ func TestRouter(t *testing.T) {
 	testwait.Cleanup(t, func(ctx context.Context) { a.Close(ctx) })
 	// a serves what is routed to it too: were a routed command routed on,
 	// "loop" would go from a to b and back until a's forward timed out.
-	svc, err := NewService(testwait.Context(t), nc, a, WithNode("a"))
+	svc, err := NewService(testwait.Context(t), nc, a, WithNode("a", func(id string) string { return homeA[id] }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,8 @@ func TestRouterOptions(t *testing.T) {
 		"nil conn":         func() error { _, err := NewRouter(nil, "a", home); return err },
 		"nil home":         func() error { _, err := NewRouter(nc, "a", nil); return err },
 		"zero timeout":     func() error { _, err := NewRouter(nc, "a", home, WithForwardTimeout(0)); return err },
-		"service node":     func() error { return WithNode("a b").applyService(&serviceConfig{}) },
+		"service node":     func() error { return WithNode("a b", home).applyService(&serviceConfig{}) },
+		"service nil home": func() error { return WithNode("a", nil).applyService(&serviceConfig{}) },
 		"routing nil home": func() error { return WithRouting("a", nil).applyNode(&nodeConfig{}) },
 	} {
 		if err := f(); !errors.Is(err, ErrInvalidOption) {
@@ -279,4 +280,86 @@ func TestRouterDirect(t *testing.T) {
 	if !direct.IsClosed() {
 		t.Error("Close left the connection to b's server open")
 	}
+}
+
+// TestDirectToHome: a Client with WithDirectToHome learns a session's
+// home from a service's answer and sends the session's next commands
+// there itself; when the home is gone it goes through the command subject
+// again (and is answered); when a home's answer names another home, it
+// moves there. A Client without the option never sends to a home.
+func TestDirectToHome(t *testing.T) {
+	srv := startServer(t)
+	var home atomic.Value
+	home.Store("b")
+	homeOf := func(string) string { return home.Load().(string) }
+	a := startNode(t, WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets)), WithRouting("a", homeOf))
+	b := startNode(t, WithURL(srv.ClientURL()), WithSessionOptions(session.WithPresets(presets)), WithRouting("b", homeOf))
+	_ = a
+
+	spy := connect(t, srv.ClientURL())
+	var toA, toB atomic.Int64
+	var spies []*gonats.Subscription
+	for node, n := range map[string]*atomic.Int64{"a": &toA, "b": &toB} {
+		sub, err := spy.Subscribe("gavel.decide."+node+".room-1", func(*gonats.Msg) { n.Add(1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		spies = append(spies, sub)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testwait.Context(t)
+	plain := newClient(t, connect(t, srv.ClientURL()))
+	direct := newClient(t, connect(t, srv.ClientURL()), WithDirectToHome())
+	submit := func(c *Client, cmd core.Command) {
+		t.Helper()
+		if _, err := c.Submit(ctx, "room-1", cmd); err != nil {
+			t.Fatalf("%s: %v", cmd.ID, err)
+		}
+	}
+	flush := func() {
+		t.Helper()
+		if err := spy.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	submit(plain, join("p1"))
+	submit(plain, join("p2"))
+	submit(direct, join("d1")) // learns b
+	flush()
+	before := toB.Load() // the plain client's commands routed by a, if the queue gave them to a
+	submit(direct, join("d2"))
+	flush()
+	if toB.Load() != before+1 {
+		t.Fatalf("d2 went to b %d times, want once", toB.Load()-before)
+	}
+	submit(plain, join("p3"))
+	flush()
+	if toB.Load() > before+2 {
+		t.Errorf("the plain client's command went to b itself")
+	}
+
+	// b says the home is a now: the direct client moves.
+	home.Store("a")
+	submit(direct, join("d3")) // to b, which names a
+	submit(direct, join("d4"))
+	flush()
+	if toA.Load() != 1 {
+		t.Errorf("d4 went to a %d times, want once", toA.Load())
+	}
+
+	// The home is gone: the command goes through the command subject.
+	home.Store("b")
+	submit(direct, join("d5")) // to a, which names b
+	for _, sub := range spies {
+		if err := sub.Unsubscribe(); err != nil { // or b would not be gone, only silent
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	submit(direct, join("d6")) // b gone: no responders, then a
 }

@@ -27,11 +27,13 @@ type Service struct {
 	mgr    *session.Manager
 	nc     *gonats.Conn
 	subs   []*gonats.Subscription
-	msgs   chan *gonats.Msg // what the subscriptions deliver
-	stop   chan struct{}    // closed by Close: the workers take no more
-	prefix string           // <prefix>.cmd.
-	decide string           // <prefix>.decide.<node>., "" without WithNode
-	where  string           // <prefix>.decide.<node>: where this node is (Router.connect)
+	msgs   chan *gonats.Msg    // what the subscriptions deliver
+	stop   chan struct{}       // closed by Close: the workers take no more
+	prefix string              // <prefix>.cmd.
+	decide string              // <prefix>.decide.<node>., "" without WithNode
+	where  string              // <prefix>.decide.<node>: where this node is (Router.connect)
+	node   string              // WithNode
+	home   func(string) string // WithNode: the home its answers name
 	max    int
 	limit  int // workers at most: WithConcurrency
 
@@ -72,6 +74,8 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 		msgs:   make(chan *gonats.Msg, nc.Opts.SubChanLen),
 		stop:   make(chan struct{}),
 		prefix: subj.cmd,
+		node:   cfg.node,
+		home:   cfg.home,
 		max:    cfg.maxCommand,
 		limit:  cfg.concurrency,
 		life:   life,
@@ -174,14 +178,33 @@ func (s *Service) serve(m *gonats.Msg) {
 		_ = m.RespondMsg(r)
 		return
 	}
-	res, err := s.submit(m)
+	id, routed, res, err := s.submit(m)
 	buf := replyBufs.Get().(*[]byte)
 	*buf = appendReply((*buf)[:0], res, err)
 	// An error of Respond means the connection is gone: the requester times
 	// out and retries with the same id, which the runtime answers from its
-	// idempotency window.
-	_ = m.Respond(*buf) // copies *buf into the connection's buffer
+	// idempotency window. Both copy *buf into the connection's buffer.
+	if home := s.homeOf(id, routed); home != "" {
+		r := &gonats.Msg{Subject: m.Reply, Data: *buf, Header: gonats.Header{headerHome: []string{home}}}
+		_ = m.RespondMsg(r)
+	} else {
+		_ = m.Respond(*buf)
+	}
 	replyBufs.Put(buf)
+}
+
+// homeOf is the home of session id that an answer names, if any (a
+// service with WithNode): for a command that came on <prefix>.cmd, and for
+// one routed here when the home is another node now, so that a Client
+// sending there directly moves on.
+func (s *Service) homeOf(id string, routed bool) string {
+	if s.home == nil || id == "" {
+		return ""
+	}
+	if h := s.home(id); validNode(h) && (!routed || h != s.node) {
+		return h
+	}
+	return ""
 }
 
 // replyBufs holds reply buffers, reused from one command to the next.
@@ -191,26 +214,29 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 // routed it to this one. Bad input is answered with invalid_command before
 // anything reaches the runtime, so it neither creates a session nor
 // appends anything.
-func (s *Service) submit(m *gonats.Msg) (session.Result, error) {
+// It returns the session's id ("" when the subject names none) and
+// whether the command was routed here.
+func (s *Service) submit(m *gonats.Msg) (id string, routed bool, _ session.Result, _ error) {
 	submit, tok := s.mgr.Submit, strings.TrimPrefix(m.Subject, s.prefix)
 	if s.decide != "" && strings.HasPrefix(m.Subject, s.decide) {
-		submit, tok = s.mgr.Decide, m.Subject[len(s.decide):]
+		submit, tok, routed = s.mgr.Decide, m.Subject[len(s.decide):], true
 	}
 	id, err := SessionFromToken(tok)
 	if err != nil {
-		return session.Result{}, core.Errorf(core.CodeInvalidCommand, "subject %q does not name a session: %v", m.Subject, err)
+		return "", routed, session.Result{}, core.Errorf(core.CodeInvalidCommand, "subject %q does not name a session: %v", m.Subject, err)
 	}
 	if len(m.Data) > s.max {
-		return session.Result{}, core.Errorf(core.CodeInvalidCommand, "command of %d bytes, more than %d", len(m.Data), s.max)
+		return id, routed, session.Result{}, core.Errorf(core.CodeInvalidCommand, "command of %d bytes, more than %d", len(m.Data), s.max)
 	}
 	cmd, err := events.DecodeCommand(m.Data)
 	if err != nil {
-		return session.Result{}, err
+		return id, routed, session.Result{}, err
 	}
 	if err := reducer.WellFormed(cmd); err != nil {
-		return session.Result{}, err
+		return id, routed, session.Result{}, err
 	}
-	return submit(s.life, id, cmd)
+	res, err := submit(s.life, id, cmd)
+	return id, routed, res, err
 }
 
 // Close stops taking commands, waits until those taken are answered, and
@@ -230,6 +256,11 @@ func (s *Service) Close(ctx context.Context) error {
 			}
 		}
 		close(s.stop)
+		// Best effort: once the server has the unsubscriptions, a requester
+		// gets no responders at once rather than waiting for an answer.
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		_ = s.nc.FlushWithContext(fctx)
+		cancel()
 	}
 	done := make(chan struct{})
 	go func() {
