@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -90,21 +91,29 @@ func countAll(stores []*countingStore) counts {
 // TestFigureThroughput measures issue 13's throughput figure: one
 // session's committed commands per second with n concurrent submitters
 // (each its own participant, toggling its microphone, one command at a
-// time) all through one node's Manager, against the same submitters spread
-// over the three nodes' Managers (a third each), on the same three-node
-// cluster (R3 stream) in one run. In both, every node has a subscriber to
-// the session (as websocket clients on every node would), so every node
-// follows it. Rounds alternate the two (the order flipped every round),
-// each on a fresh session whose participants join before the clock
-// starts; the one node of a 1-node round goes round the three. It reports
-// commands/s, the process's CPU time per command (the NATS servers run in
-// it), the conflicts (appends refused for a wrong expected sequence), the
-// appends and log reads per command and the time spent in them, and the
-// ratio 3-node ÷ 1-node. A figure: no time decides anything, but every
-// round's log must hold every command once, as its submitter was told
-// (gaveltest.CheckRecords, CheckAnswers), and every node's subscriber
-// must have had the log's events, each once (gaveltest.CheckEvents). Runs
-// only with GAVEL_FIGURES=1:
+// time) all through one node, against the same submitters spread over the
+// three nodes (a third each), on the same three-node cluster (R3 stream)
+// in one run, the nodes routing each command to the session's home. The
+// one node of a 1-node round is the session's home (the session is chosen
+// so), the best a single node can do: its commands are decided where they
+// are submitted; spread, two thirds of them cross to the home. Submitters
+// go through the node's Manager ("manager"), through a NATS Client on the
+// node's server, whose command the node's service takes ("nats"), or
+// through such a Client WithDirectToHome ("nats-direct"). In all, every
+// node has a subscriber to the session (as websocket clients on every
+// node would), so every node follows it. Rounds alternate the two
+// spreads (the order flipped every round), each on a fresh session whose
+// participants join before the clock starts; the home goes round the
+// three nodes. It reports commands/s, the process's CPU time per command
+// (the NATS servers run in it), the conflicts (appends refused for a
+// wrong expected sequence), the appends and log reads per command and the
+// time spent in them, and the ratio 3-node ÷ 1-node. A figure: no time
+// decides anything, but every round's log must hold every command once,
+// as its submitter was told (gaveltest.CheckRecords, CheckAnswers), and
+// every node's subscriber must have had the log's events, each once
+// (gaveltest.CheckEvents). Runs only with GAVEL_FIGURES=1; with
+// GAVEL_ROUTING=off the nodes do not route (each decides what it is
+// given, as before routing):
 //
 //	GAVEL_FIGURES=1 go test -run TestFigureThroughput -v ./internal/clustertest/
 func TestFigureThroughput(t *testing.T) {
@@ -115,13 +124,17 @@ func TestFigureThroughput(t *testing.T) {
 
 	var stores []*countingStore
 	var mu sync.Mutex
-	c := clustertest.Start(t, presets, clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
+	opts := []clustertest.Option{clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
 		cs := &countingStore{Store: st}
 		mu.Lock()
 		stores = append(stores, cs)
 		mu.Unlock()
 		return cs
-	}))
+	})}
+	if os.Getenv("GAVEL_ROUTING") == "off" { // the deciders of before, for comparison
+		opts = append(opts, clustertest.WithoutRouting())
+	}
+	c := clustertest.Start(t, presets, opts...)
 	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
 	leads := -1
 	for i, s := range c.NATS.Servers() {
@@ -281,6 +294,7 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 			}
 		})
 	}
+	runtime.GC() // the last round's garbage is not this round's work
 	began, cpu := time.Now(), cpuTime(t)
 	close(start)
 	testwait.Wait(t, "the submitters", wg.Wait)
