@@ -178,9 +178,12 @@
 // the service's WithNode) route each command to the session's home, the
 // instance a home function shared by all names (cmd/gavel uses the media
 // relay's rendezvous choice over the live nodes, so the node that routes
-// a session's media decides its commands), on <prefix>.decide.<home>.<session>.
-// The home decides it (session.Manager.Decide: never routed again) with
-// the rest of the session's commands, one group commit. When the home
+// a session's media decides its commands), on <prefix>.decide.<home>.<session>,
+// over a connection of the Router's own to the home's server (so that
+// the command and its answer cross no route between servers). The home
+// decides it (session.Manager.Decide: never routed again) with the rest
+// of the session's commands, one group commit. The services' answers name
+// the home, and a Client WithDirectToHome sends there itself. When the home
 // gives no outcome (it is gone, silent for WithForwardTimeout, or failing
 // for a passing reason) the instance decides itself; when two instances
 // each take themselves for the home for a moment, both decide. Neither

@@ -211,11 +211,11 @@ func (s *Service) homeOf(id string, routed bool) string {
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // submit decodes m and submits it, or decides it here when another node
-// routed it to this one. Bad input is answered with invalid_command before
-// anything reaches the runtime, so it neither creates a session nor
-// appends anything.
-// It returns the session's id ("" when the subject names none) and
-// whether the command was routed here.
+// routed it to this one, and returns the session's id ("" when the
+// subject names none) and whether the command was routed here with the
+// outcome. Bad input is answered with invalid_command before anything
+// reaches the runtime, so it neither creates a session nor appends
+// anything.
 func (s *Service) submit(m *gonats.Msg) (id string, routed bool, _ session.Result, _ error) {
 	submit, tok := s.mgr.Submit, strings.TrimPrefix(m.Subject, s.prefix)
 	if s.decide != "" && strings.HasPrefix(m.Subject, s.decide) {
