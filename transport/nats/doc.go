@@ -238,7 +238,11 @@
 //	}
 //
 // A service that may only act on some sessions gets gavel.cmd.<token> for
-// those (SessionToken gives the token). The embedded server listens on
+// those (SessionToken gives the token). A service whose Client sends to
+// the sessions' homes itself (WithDirectToHome) also needs
+// gavel.decide.*.* (or gavel.decide.*.<token>): without it, every command
+// sent to a home is refused, and goes through gavel.cmd only after its
+// WithRequestTimeout. The embedded server listens on
 // 127.0.0.1 only and has no users: every process on the machine can reach
 // it, so run it where those are trusted.
 //
