@@ -403,8 +403,8 @@ func WithNode(node string, home func(session string) string) ServiceOption {
 // WithForwardTimeout sets how long a Router waits for the home's answer to
 // a command (default 1 s) before it lets its own node decide the command
 // (see session.Router). Keep it well below the clients' wait for an answer
-// (WithRequestTimeout, 2 s by default): a client whose every attempt
-// outlasts a silent home's forward would never be answered.
+// (WithRequestTimeout, 2 s by default): a client that gives up on every
+// attempt before a silent home's forward ends would never be answered.
 func WithForwardTimeout(d time.Duration) RouterOption {
 	return routerOpt(func(c *routerConfig) error {
 		if d <= 0 {
