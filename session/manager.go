@@ -198,6 +198,11 @@ func (m *Manager) Submit(ctx context.Context, id string, cmd core.Command) (Resu
 		return Result{}, err // creates nothing: see Session.Submit
 	}
 	if m.cfg.router != nil {
+		select {
+		case <-m.quit: // closed: routes nothing (see Close)
+			return Result{}, fmt.Errorf("session manager: %w", ErrClosed)
+		default:
+		}
 		if res, routed, err := m.cfg.router.Route(ctx, id, cmd); routed {
 			return res, err
 		}

@@ -66,3 +66,23 @@ func TestRouter(t *testing.T) {
 		t.Errorf("what the router was asked (-want +got):\n%s", d)
 	}
 }
+
+// TestRouterAfterClose: a closed Manager's Submit fails with ErrClosed,
+// as without a Router, and routes nothing.
+func TestRouterAfterClose(t *testing.T) {
+	r := &routeTo{away: map[string]bool{"away": true}, answer: session.Result{Seq: 42}}
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(presets), session.WithRouter(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testwait.Context(t)
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Submit(ctx, "away", core.Command{ID: "h1", Type: core.Join, Actor: "h1", Name: "H", Preset: "host"}); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Submit after Close: %v, want ErrClosed", err)
+	}
+	if len(r.asked) != 0 {
+		t.Errorf("the router was asked %v after Close", r.asked)
+	}
+}
