@@ -155,7 +155,7 @@ func (c *Client) Submit(ctx context.Context, id string, cmd core.Command) (sessi
 		}
 		res, err := decodeReply(m.Data)
 		switch next := m.Header.Get(headerHome); {
-		case unknownOutcome(err):
+		case unknownOutcome(err) || errors.Is(err, ErrBadReply): // no outcome
 			c.homes.set(id, "")
 		case home == "" || next != "":
 			c.homes.set(id, next) // a routed answer names the home only when it moved

@@ -369,3 +369,36 @@ func TestDirectToHome(t *testing.T) {
 	}
 	submit(direct, join("d6")) // b gone: no responders, then a
 }
+
+// TestDirectToHomeBadReply: a Client WithDirectToHome whose home answers
+// something that is not a reply (no outcome) gets ErrBadReply, and sends
+// the session's next command through the command subject again, as
+// WithDirectToHome says, rather than to that home for good.
+func TestDirectToHomeBadReply(t *testing.T) {
+	srv := startServer(t)
+	fake := connect(t, srv.ClientURL())
+	var viaCmd atomic.Int64
+	if _, err := fake.Subscribe("gavel.cmd.room-1", func(m *gonats.Msg) {
+		viaCmd.Add(1)
+		m.RespondMsg(&gonats.Msg{Data: []byte(`{"seq":1,"events":[]}`), Header: gonats.Header{headerHome: []string{"x"}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fake.Subscribe("gavel.decide.x.room-1", func(m *gonats.Msg) { m.Respond([]byte("nonsense")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, connect(t, srv.ClientURL()), WithDirectToHome())
+	ctx := testwait.Context(t)
+	if _, err := c.Submit(ctx, "room-1", join("a")); err != nil { // learns x
+		t.Fatal(err)
+	}
+	if _, err := c.Submit(ctx, "room-1", join("b")); !errors.Is(err, ErrBadReply) {
+		t.Fatalf("x's nonsense: %v, want ErrBadReply", err)
+	}
+	if _, err := c.Submit(ctx, "room-1", join("c")); err != nil || viaCmd.Load() != 2 {
+		t.Errorf("after x's nonsense: %v, %d commands through gavel.cmd; want the command sent there again", err, viaCmd.Load())
+	}
+}
