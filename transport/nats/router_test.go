@@ -402,3 +402,31 @@ func TestDirectToHomeBadReply(t *testing.T) {
 		t.Errorf("after x's nonsense: %v, %d commands through gavel.cmd; want the command sent there again", err, viaCmd.Load())
 	}
 }
+
+// TestServiceBounded: every subscription a service with WithNode reads
+// commands from keeps a bound in messages and in bytes, so a flood of
+// commands costs the node bounded memory (its requesters retry what is
+// dropped).
+func TestServiceBounded(t *testing.T) {
+	srv := startServer(t)
+	nc := connect(t, srv.ClientURL())
+	m, err := session.NewManager(session.NewMemStore(), session.WithPresets(presets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { m.Close(ctx) })
+	svc, err := NewService(testwait.Context(t), nc, m, WithNode("a", func(string) string { return "a" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Cleanup(t, func(ctx context.Context) { svc.Close(ctx) })
+	if len(svc.subs) != 3 {
+		t.Fatalf("%d subscriptions, want 3 (commands, routed commands, where)", len(svc.subs))
+	}
+	for _, sub := range svc.subs {
+		msgs, bytes, err := sub.PendingLimits()
+		if err != nil || msgs <= 0 || bytes <= 0 {
+			t.Errorf("%s: pending limits %d messages, %d bytes (%v): want both bounded", sub.Subject, msgs, bytes, err)
+		}
+	}
+}

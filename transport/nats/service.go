@@ -26,14 +26,11 @@ import (
 type Service struct {
 	mgr    *session.Manager
 	nc     *gonats.Conn
-	subs   []*gonats.Subscription
-	msgs   chan *gonats.Msg    // what the subscriptions deliver
-	stop   chan struct{}       // closed by Close: the workers take no more
-	prefix string              // <prefix>.cmd.
-	decide string              // <prefix>.decide.<node>., "" without WithNode
-	where  string              // <prefix>.decide.<node>: where this node is (Router.connect)
-	node   string              // WithNode
-	home   func(string) string // WithNode: the home its answers name
+	subs   []*gonats.Subscription // Close ends them
+	prefix string                 // <prefix>.cmd.
+	decide string                 // <prefix>.decide.<node>., "" without WithNode
+	node   string                 // WithNode
+	home   func(string) string    // WithNode: the home its answers name
 	max    int
 	limit  int // workers at most: WithConcurrency
 
@@ -42,11 +39,17 @@ type Service struct {
 	life   context.Context
 	cancel context.CancelFunc
 
-	idle    atomic.Int32 // workers waiting for a message
-	closed  atomic.Bool  // set with mu held
-	mu      sync.Mutex   // guards workers and serving.Add against Close
-	workers int          // started and not ended
+	closed  atomic.Bool // set with mu held
+	mu      sync.Mutex  // guards workers and serving.Add against Close
+	workers int         // started and not ended, of every feed
 	serving sync.WaitGroup
+}
+
+// feed is a synchronous subscription the service's workers take commands
+// from (each keeps nats.go's pending limits: 65,536 messages, 64 MiB).
+type feed struct {
+	sub  *gonats.Subscription
+	idle atomic.Int32 // workers waiting for a message
 }
 
 // spareWorkers is how many idle workers the service keeps after a burst: a
@@ -71,8 +74,6 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 	s := &Service{
 		mgr:    mgr,
 		nc:     nc,
-		msgs:   make(chan *gonats.Msg, nc.Opts.SubChanLen),
-		stop:   make(chan struct{}),
 		prefix: subj.cmd,
 		node:   cfg.node,
 		home:   cfg.home,
@@ -81,20 +82,18 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 		life:   life,
 		cancel: cancel,
 	}
+	add := func(sub *gonats.Subscription, err error) error {
+		if err == nil {
+			s.subs = append(s.subs, sub)
+		}
+		return err
+	}
 	// ">" rather than "*": a subject with too many tokens is answered too.
-	sub, err := nc.ChanQueueSubscribe(s.prefix+">", cfg.queue, s.msgs)
-	if err == nil {
-		s.subs = append(s.subs, sub)
-		if cfg.node != "" {
-			s.decide = subj.decide + cfg.node + "."
-			if sub, err = nc.ChanSubscribe(s.decide+">", s.msgs); err == nil {
-				s.subs = append(s.subs, sub)
-				s.where = subj.decide + cfg.node
-				sub, err = nc.ChanSubscribe(s.where, s.msgs)
-				if err == nil {
-					s.subs = append(s.subs, sub)
-				}
-			}
+	err = add(nc.QueueSubscribeSync(s.prefix+">", cfg.queue))
+	if err == nil && cfg.node != "" {
+		s.decide = subj.decide + cfg.node + "."
+		if err = add(nc.SubscribeSync(s.decide + ">")); err == nil {
+			err = add(nc.Subscribe(subj.decide+cfg.node, s.answerWhere))
 		}
 	}
 	if err == nil {
@@ -109,36 +108,42 @@ func newServiceWith(ctx context.Context, nc *gonats.Conn, mgr *session.Manager, 
 		cancel()
 		return nil, fmt.Errorf("gavel/nats: subscribe to %s>: %w", s.prefix, err)
 	}
-	s.spawn()
+	// A feed of workers for each synchronous subscription: the commands,
+	// and with WithNode those routed here.
+	for _, sub := range s.subs {
+		if sub.Type() == gonats.SyncSubscription {
+			s.spawn(&feed{sub: sub}, true)
+		}
+	}
 	return s, nil
 }
 
-// Commands are served by workers that each take a message from the
-// subscription and serve it themselves: the connection's reader hands a
-// message straight to a waiting worker, which decides it (the session
-// runtime decides a free session's command on the submitter's goroutine)
-// and replies, with no goroutine hop of the service's own. A worker that
-// takes the last waiting worker's place starts another, up to
-// WithConcurrency; past that, commands wait in the subscription's buffer.
+// Commands are served by workers that each take a message from a feed
+// and serve it themselves: the connection's reader hands a message
+// straight to a waiting worker, which decides it (the session runtime
+// decides a free session's command on the submitter's goroutine) and
+// replies, with no goroutine hop of the service's own. A worker that takes
+// its feed's last waiting worker's place starts another, up to
+// WithConcurrency over all feeds; past that, commands wait in the feed's
+// buffer. Each feed keeps a worker of its own.
 
-// spawn starts a worker unless the service is closed or has its limit.
-func (s *Service) spawn() {
+// spawn starts a worker on f unless the service is closed or, but for
+// the feed's first (always), has its limit.
+func (s *Service) spawn(f *feed, always bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() || s.workers == s.limit {
+	if s.closed.Load() || s.workers >= s.limit && !always {
 		return
 	}
 	s.workers++
 	s.serving.Add(1)
-	s.idle.Add(1) // before it runs: no other worker starts one for nothing
-	go s.work()
+	f.idle.Add(1) // before it runs: no other worker starts one for nothing
+	go s.work(f)
 }
 
-// work serves commands until the service closes, or spareWorkers others
-// wait for the next command. (Messages a full channel could not take are
-// dropped by the connection, which tells its error handler; their
-// requesters retry.)
-func (s *Service) work() {
+// work serves f's commands until the subscription ends, the service
+// closes, or spareWorkers others wait on f for the next command.
+func (s *Service) work(f *feed) {
 	defer func() {
 		s.mu.Lock()
 		s.workers--
@@ -146,38 +151,40 @@ func (s *Service) work() {
 		s.serving.Done()
 	}()
 	for {
-		var m *gonats.Msg
-		select {
-		case m = <-s.msgs:
-		case <-s.stop:
-			s.idle.Add(-1)
-			return
+		m, err := f.sub.NextMsgWithContext(s.life)
+		switch {
+		case errors.Is(err, gonats.ErrSlowConsumer):
+			continue // messages were dropped (their requesters retry); the subscription goes on
+		case err != nil:
+			f.idle.Add(-1)
+			return // unsubscribed, the connection closed, or Close gave up waiting
 		}
-		if s.idle.Add(-1) == 0 {
-			s.spawn() // someone waits for the next command
+		if f.idle.Add(-1) == 0 {
+			s.spawn(f, false) // someone waits for the next command
 		}
 		// A command nobody waits for is not served: its outcome would be
 		// lost. Nor is one taken after Close began.
 		if m.Reply != "" && !s.closed.Load() {
 			s.serve(m)
 		}
-		if s.idle.Load() >= spareWorkers {
+		if f.idle.Load() >= spareWorkers {
 			return
 		}
-		s.idle.Add(1)
+		f.idle.Add(1)
 	}
+}
+
+// answerWhere answers a request on <prefix>.decide.<node>: where this
+// node's service is connected, for a Router that connects to its server.
+func (s *Service) answerWhere(m *gonats.Msg) {
+	r := gonats.NewMsg(m.Reply)
+	r.Header.Set(headerURL, s.nc.ConnectedUrl())
+	r.Header.Set(headerServer, s.nc.ConnectedServerName())
+	_ = m.RespondMsg(r)
 }
 
 // serve decides m and replies.
 func (s *Service) serve(m *gonats.Msg) {
-	if s.where != "" && m.Subject == s.where {
-		// Where this node is, for a Router that connects to its server.
-		r := gonats.NewMsg(m.Reply)
-		r.Header.Set(headerURL, s.nc.ConnectedUrl())
-		r.Header.Set(headerServer, s.nc.ConnectedServerName())
-		_ = m.RespondMsg(r)
-		return
-	}
 	id, routed, res, err := s.submit(m)
 	buf := replyBufs.Get().(*[]byte)
 	*buf = appendReply((*buf)[:0], res, err)
@@ -255,7 +262,6 @@ func (s *Service) Close(ctx context.Context) error {
 				err = errors.Join(err, e)
 			}
 		}
-		close(s.stop)
 		// Best effort: once the server has the unsubscriptions, a requester
 		// gets no responders at once rather than waiting for an answer.
 		fctx, cancel := context.WithTimeout(ctx, time.Second)
