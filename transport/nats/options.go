@@ -389,11 +389,8 @@ func WithSubmitTimeout(d time.Duration) ClientOption {
 // so that a Client sends the session's next commands there itself.
 func WithNode(node string, home func(session string) string) ServiceOption {
 	return serviceOpt(func(c *serviceConfig) error {
-		switch {
-		case !validNode(node):
-			return invalid("node name %q: want 1 to 64 bytes of [A-Za-z0-9_-]", node)
-		case home == nil:
-			return invalid("nil home function")
+		if err := checkRouting(node, home); err != nil {
+			return err
 		}
 		c.node, c.home = node, home
 		return nil

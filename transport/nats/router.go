@@ -74,13 +74,11 @@ func NewRouter(nc *gonats.Conn, node string, home func(session string) string, o
 }
 
 func newRouterWith(nc *gonats.Conn, node string, home func(session string) string, cfg routerConfig) (*Router, error) {
-	switch {
-	case nc == nil:
+	if nc == nil {
 		return nil, invalid("nil NATS connection")
-	case home == nil:
-		return nil, invalid("nil home function")
-	case !validNode(node):
-		return nil, invalid("node name %q: want 1 to 64 bytes of [A-Za-z0-9_-]", node)
+	}
+	if err := checkRouting(node, home); err != nil {
+		return nil, err
 	}
 	r := &Router{nc: nc, node: node, home: home, subject: newSubjects(cfg.prefix).decide, timeout: cfg.timeout,
 		direct: make(map[string]*direct)}

@@ -134,3 +134,15 @@ func validNode(node string) bool {
 	tok, err := SessionToken(node)
 	return err == nil && tok == node && len(node) <= 64
 }
+
+// checkRouting checks the name and home function a node routes with
+// (NewRouter, WithNode).
+func checkRouting(node string, home func(session string) string) error {
+	switch {
+	case !validNode(node):
+		return invalid("node name %q: want 1 to 64 bytes of [A-Za-z0-9_-]", node)
+	case home == nil:
+		return invalid("nil home function")
+	}
+	return nil
+}
