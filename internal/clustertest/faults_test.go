@@ -51,7 +51,9 @@ func (s *hookStore) Append(ctx context.Context, id string, expected sessionlog.P
 // routed the command to the home, is answered by its own node once the
 // home gives no answer (transport/nats.WithForwardTimeout). Either way
 // the command has one outcome: applied once (a repeat of the stored one,
-// or applied on the other node for the lost one), as the log says, the log
+// or applied on another node for the lost one: for a NATS command, perhaps
+// by the node that had routed an earlier attempt to the home, so that the
+// answer the client gets is a repeat), as the log says, the log
 // holding the id once; the websocket client's stream, resumed on the
 // other node, is the log's.
 func TestKilledMidCommand(t *testing.T) {
@@ -175,7 +177,12 @@ func killMidCommand(t *testing.T, via string, stored bool, at int) {
 	if out.answer.Err != nil || out.seq != seq[id] {
 		t.Errorf("%s was answered %v at seq %d; the log has it applied at seq %d", id, out.answer.Err, out.seq, seq[id])
 	}
-	if out.dup != stored {
+	// A repeat when the killed home stored it. When it did not, a NATS
+	// command may still have been stored before the answer the client got:
+	// by a node the queue group gave an earlier attempt to, which routed it
+	// to the killed home and, unanswered, decided it itself (once, as the
+	// log says: checked above).
+	if out.dup != stored && (via != "nats" || stored) {
 		t.Errorf("the answer after the kill is a repeat: %v, want %v (the first attempt stored: %v)", out.dup, stored, stored)
 	}
 	if len(out.answer.Events) > 0 {
