@@ -225,7 +225,7 @@ func (m *Manager) Decide(ctx context.Context, id string, cmd core.Command) (Resu
 func (m *Manager) decide(ctx context.Context, id string, cmd core.Command) (Result, error) {
 	var res Result
 	err := m.retry(ctx, id, true, func(s *Session) (err error) {
-		res, err = s.Submit(ctx, cmd)
+		res, err = s.submit(ctx, cmd) // well formed: Submit and Decide checked it
 		return err
 	})
 	return res, err

@@ -179,6 +179,11 @@ func (s *Session) Submit(ctx context.Context, cmd core.Command) (Result, error) 
 	if err := reducer.WellFormed(cmd); err != nil {
 		return Result{}, err
 	}
+	return s.submit(ctx, cmd)
+}
+
+// submit is Submit of cmd, well formed (Manager checked it already).
+func (s *Session) submit(ctx context.Context, cmd core.Command) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
