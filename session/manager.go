@@ -260,21 +260,22 @@ func (m *Manager) Watch(ctx context.Context, id string) (core.State, *Subscripti
 // State is Session.State on session id, opening it if needed; a session
 // the store does not have is an error matching ErrNotFound.
 func (m *Manager) State(ctx context.Context, id string) (core.State, error) {
-	var st core.State
-	err := m.retry(ctx, id, false, func(s *Session) (err error) {
-		st, err = s.State(ctx)
-		return err
-	})
-	return st, err
+	return m.state(ctx, id, (*Session).State)
 }
 
 // Sync is Session.Sync on session id, opening it if needed (opening reads
 // the whole log); a session the store does not have is an error matching
 // ErrNotFound.
 func (m *Manager) Sync(ctx context.Context, id string) (core.State, error) {
+	return m.state(ctx, id, (*Session).Sync)
+}
+
+// state is get (Session.State or Session.Sync) on session id, opened as
+// for State.
+func (m *Manager) state(ctx context.Context, id string, get func(*Session, context.Context) (core.State, error)) (core.State, error) {
 	var st core.State
 	err := m.retry(ctx, id, false, func(s *Session) (err error) {
-		st, err = s.Sync(ctx)
+		st, err = get(s, ctx)
 		return err
 	})
 	return st, err
