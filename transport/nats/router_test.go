@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,7 +182,7 @@ func TestRouterOptions(t *testing.T) {
 	for name, f := range map[string]func() error{
 		"empty node":       func() error { _, err := NewRouter(nc, "", home); return err },
 		"dotted node":      func() error { _, err := NewRouter(nc, "a.b", home); return err },
-		"long node":        func() error { _, err := NewRouter(nc, string(make([]byte, 65)), home); return err },
+		"long node":        func() error { _, err := NewRouter(nc, strings.Repeat("n", 65), home); return err },
 		"nil conn":         func() error { _, err := NewRouter(nil, "a", home); return err },
 		"nil home":         func() error { _, err := NewRouter(nc, "a", nil); return err },
 		"zero timeout":     func() error { _, err := NewRouter(nc, "a", home, WithForwardTimeout(0)); return err },
