@@ -18,16 +18,6 @@ import (
 	"github.com/gavelrtc/gavel/sessionlog"
 )
 
-// commandIDs returns the command ids of session id's log, in order.
-func commandIDs(t *testing.T, st *Store, id string) []string {
-	t.Helper()
-	var ids []string
-	for _, r := range readLog(t, st, id, 1) {
-		ids = append(ids, r.Command.ID)
-	}
-	return ids
-}
-
 // TestAppendBatchOneWrite: a batch is stored at consecutive stream
 // sequences, each message with Append's headers (the expected sequence on
 // the first only) and its own seq-after, and the store's tail is the

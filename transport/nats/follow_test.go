@@ -16,6 +16,7 @@ import (
 	"github.com/gavelrtc/gavel/events"
 	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/gaveltest/fake"
+	"github.com/gavelrtc/gavel/internal/natscluster"
 	"github.com/gavelrtc/gavel/internal/testwait"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/transport/nats/natsserver"
@@ -211,7 +212,7 @@ func TestFollowServerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a server")
 	}
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), natscluster.FreePort(t)
 	var srv *server.Server
 	start := func() { srv = embeddedServer(t, natsserver.WithDataDir(dir), natsserver.WithPort(port)) }
 	start()

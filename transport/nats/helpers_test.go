@@ -110,6 +110,16 @@ func readLog(t testing.TB, st *Store, id string, from uint64) []sessionlog.Recor
 	return out
 }
 
+// commandIDs returns the command ids of session id's log, in order.
+func commandIDs(t testing.TB, st *Store, id string) []string {
+	t.Helper()
+	var ids []string
+	for _, r := range readLog(t, st, id, 1) {
+		ids = append(ids, r.Command.ID)
+	}
+	return ids
+}
+
 // loggedEvents returns every event of session id's log, in order.
 func loggedEvents(t testing.TB, st *Store, id string) []events.Event {
 	t.Helper()

@@ -121,9 +121,6 @@ func collect(t *testing.T, sub interface {
 	return out
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int { return natscluster.FreePort(t) }
-
 // TestNode runs a session on the embedded server: commands through the
 // command service, their retries, subscriptions from every seq; then the
 // node and its server restart on the same directory, the session is intact,
@@ -131,7 +128,7 @@ func freePort(t *testing.T) int { return natscluster.FreePort(t) }
 // connection) goes on.
 func TestNode(t *testing.T) {
 	leakcheck.Check(t) // and nothing keeps running after Close
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), natscluster.FreePort(t)
 	opts := []NodeOption{WithSessionOptions(session.WithPresets(presets), session.WithSnapshotInterval(4))}
 	server := func() NodeOption {
 		return WithEmbeddedServer(embeddedServer(t, natsserver.WithDataDir(dir), natsserver.WithPort(port)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,7 +182,7 @@ func TestRouterOptions(t *testing.T) {
 	for name, f := range map[string]func() error{
 		"empty node":       func() error { _, err := NewRouter(nc, "", home); return err },
 		"dotted node":      func() error { _, err := NewRouter(nc, "a.b", home); return err },
-		"long node":        func() error { _, err := NewRouter(nc, string(make([]byte, 65)), home); return err },
+		"long node":        func() error { _, err := NewRouter(nc, strings.Repeat("n", 65), home); return err },
 		"nil conn":         func() error { _, err := NewRouter(nil, "a", home); return err },
 		"nil home":         func() error { _, err := NewRouter(nc, "a", nil); return err },
 		"zero timeout":     func() error { _, err := NewRouter(nc, "a", home, WithForwardTimeout(0)); return err },
@@ -224,23 +225,22 @@ func TestRouterDirect(t *testing.T) {
 	ctx := testwait.Context(t)
 
 	// The first commands go through a's own connection while the Router
-	// connects; then through the connection to b's server.
+	// connects (a command starts a dial unless one is under way or one
+	// failed less than redialWait ago); then through the connection to b's
+	// server.
 	var direct *gonats.Conn
 	for i := 0; direct == nil; i++ {
 		if res, err := a.Submit(ctx, "far", join(fmt.Sprintf("p%d", i))); err != nil || res.Duplicate {
 			t.Fatalf("far: %v", err)
 		}
+		testwait.Wait(t, "the dial to b's server", r.dials.Wait)
 		r.mu.Lock()
 		if d := r.direct["b"]; d != nil && d.nc != nil {
 			direct = d.nc
 		}
 		r.mu.Unlock()
-		if direct == nil {
-			select {
-			case <-ctx.Done():
-				t.Fatal("no connection to b's server")
-			case <-time.After(10 * time.Millisecond):
-			}
+		if direct == nil && ctx.Err() != nil {
+			t.Fatal("no connection to b's server")
 		}
 	}
 	if got, want := direct.ConnectedServerName(), c.Server(1).Name(); got != want {

@@ -150,11 +150,7 @@ func TestAppendLanded(t *testing.T) {
 	}
 
 	// Nothing else was stored.
-	var cmds []string
-	for _, r := range readLog(t, st, "r", 1) {
-		cmds = append(cmds, r.Command.ID)
-	}
-	if diff := cmp.Diff([]string{"c0", "c1", ""}, cmds); diff != "" {
+	if diff := cmp.Diff([]string{"c0", "c1", ""}, commandIDs(t, st, "r")); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
