@@ -35,7 +35,6 @@ func paired(b *testing.B, raw, gavel func(), cpu bool) {
 	var (
 		tr, tg []time.Duration
 		cr, cg time.Duration
-		nr, ng int
 	)
 	timed := func(f func(), into *[]time.Duration, used *time.Duration) {
 		var c0 time.Duration
@@ -52,22 +51,19 @@ func paired(b *testing.B, raw, gavel func(), cpu bool) {
 	for i := 0; b.Loop(); i++ {
 		if i/Block%2 == 0 {
 			timed(raw, &tr, &cr)
-			nr++
 		} else {
 			timed(gavel, &tg, &cg)
-			ng++
 		}
 	}
 	if len(tg) == 0 {
 		timed(gavel, &tg, &cg)
-		ng++
 	}
 	mr, mg := Median(tr), Median(tg)
 	b.ReportMetric(float64(mr.Nanoseconds()), "raw-ns/op")
 	b.ReportMetric(float64(mg.Nanoseconds()), "gavel-ns/op")
 	b.ReportMetric(float64(mg)/float64(mr), "ratio")
 	if cpu {
-		pr, pg := float64(cr)/float64(nr), float64(cg)/float64(ng)
+		pr, pg := float64(cr)/float64(len(tr)), float64(cg)/float64(len(tg))
 		b.ReportMetric(pr, "raw-cpu-ns/op")
 		b.ReportMetric(pg, "gavel-cpu-ns/op")
 		b.ReportMetric(pg/pr, "cpu-ratio")

@@ -77,15 +77,15 @@ const (
 
 // Server is a running gavel deployment.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	node  *gnats.Node
-	hub   *wsmedia.Hub
-	relay *relay.Hub // with Config.Node
-	// homes is relay once it runs: the node's Router sends each
-	// session's commands to its media home, so the node that routes a
-	// session's media also decides its commands (one group commit).
-	homes atomic.Pointer[relay.Hub]
+	cfg  Config
+	log  *slog.Logger
+	node *gnats.Node
+	hub  *wsmedia.Hub
+	// relay is the media relay once it runs (with Config.Node). Atomic:
+	// the node's Router reads it from the start (home), to send each
+	// session's commands to its media home, so that the node that routes
+	// a session's media also decides its commands (one group commit).
+	relay atomic.Pointer[relay.Hub]
 	ws    *ws.Server
 	ln    net.Listener
 	http  *http.Server
@@ -151,11 +151,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	var mediaHub ws.MediaHub = s.hub
 	if cfg.Node != "" {
 		opts := append([]relay.Option{relay.WithErrorHandler(mediaErr), relay.WithReplicas(replicas)}, cfg.RelayOptions...)
-		if s.relay, err = relay.New(ctx, s.node.Conn(), cfg.Node, s.hub, opts...); err != nil {
+		r, err := relay.New(ctx, s.node.Conn(), cfg.Node, s.hub, opts...)
+		if err != nil {
 			return nil, configErr("media relay of node %q: %v", cfg.Node, err)
 		}
-		mediaHub = s.relay
-		s.homes.Store(s.relay)
+		mediaHub = r
+		s.relay.Store(r)
 	}
 	wsOpts := append([]ws.Option{ws.WithMedia(mediaHub), ws.WithMaxFrameSize(maxFrame)}, cfg.WSOptions...)
 	if s.ws, err = ws.NewServer(s.node.Manager(), cfg.Secret, wsOpts...); err != nil {
@@ -268,7 +269,7 @@ func (s *Server) startNATS(ctx context.Context) (int, error) {
 // home is the home of session among the live nodes, "" (decide here)
 // before the relay runs.
 func (s *Server) home(session string) string {
-	if h := s.homes.Load(); h != nil {
+	if h := s.relay.Load(); h != nil {
 		return h.Home(session)
 	}
 	return ""
@@ -356,7 +357,7 @@ func (s *Server) Hub() *wsmedia.Hub { return s.hub }
 
 // Relay is the media relay (nil without Config.Node), for tests that look
 // at the live nodes and the sessions' homes.
-func (s *Server) Relay() *relay.Hub { return s.relay }
+func (s *Server) Relay() *relay.Hub { return s.relay.Load() }
 
 // NATSURL is the URL of the NATS server the logs are in (the embedded
 // one's, for other processes on this machine), for tests that start more
@@ -395,8 +396,8 @@ func (s *Server) Wait() error {
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.relay != nil { // leave first: the other nodes take this one's sessions at once
-			errs = append(errs, s.relay.Close(ctx))
+		if r := s.relay.Load(); r != nil { // leave first: the other nodes take this one's sessions at once
+			errs = append(errs, r.Close(ctx))
 		}
 		if s.ws != nil {
 			errs = append(errs, s.ws.Shutdown(ctx))

@@ -37,7 +37,7 @@ func startServerWith(t testing.TB, opts ...fake.Option) (*wstest.Server, *wsmedi
 			t.Errorf("closing the hub: %v", err)
 		}
 	})
-	srv := fake.NewServer(t, wstest.Presets, append(opts, fake.WithMedia(func(m *session.Manager) ws.MediaHub {
+	srv := wstest.NewMedia(t, func(m *session.Manager) ws.MediaHub {
 		h, err := wsmedia.New(m, wsmedia.WithRouterOptions(media.WithNetwork(media.LoopbackNetwork())),
 			wsmedia.WithErrorHandler(func(err error) { t.Errorf("hub: %v", err) }))
 		if err != nil {
@@ -45,8 +45,8 @@ func startServerWith(t testing.TB, opts ...fake.Option) (*wstest.Server, *wsmedi
 		}
 		hub = h
 		return h
-	}))...)
-	return &wstest.Server{Server: srv}, hub
+	}, opts...)
+	return srv, hub
 }
 
 // hostAndPublisher dials hana (host, receiving) and bob (attendee,

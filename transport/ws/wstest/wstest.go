@@ -46,12 +46,13 @@ func NewWith(tb testing.TB, sessionOpts []session.Option, opts ...ws.Option) *Se
 }
 
 // NewMedia starts a server whose connections carry media (ws.WithMedia)
-// through the hub that hub makes on the server's session manager. The hub
+// through the hub that hub makes on the server's session manager, with
+// the fake server's options opts (its ws options, its store …). The hub
 // is the caller's to close; the server shuts down and the manager closes
 // before cleanups registered before NewMedia run.
-func NewMedia(tb testing.TB, hub func(*session.Manager) ws.MediaHub, opts ...ws.Option) *Server {
+func NewMedia(tb testing.TB, hub func(*session.Manager) ws.MediaHub, opts ...fake.Option) *Server {
 	tb.Helper()
-	return &Server{fake.NewServer(tb, Presets, fake.WithMedia(hub), fake.WithTransportOptions(opts...))}
+	return &Server{fake.NewServer(tb, Presets, append(opts, fake.WithMedia(hub))...)}
 }
 
 // Submit applies cmd directly on a session, as another instance of the

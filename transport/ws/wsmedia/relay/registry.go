@@ -54,13 +54,22 @@ func createBucket(ctx context.Context, js jetstream.JetStream, c jetstream.KeyVa
 	}
 }
 
-// joinRegistry creates the bucket if need be (the bucket's TTL is what
-// makes a silent node's key expire, so every node must be given the same),
-// puts self's key, reads the bucket and tells onChange the live nodes,
-// then starts the registry's goroutine. The key is put first, so the
-// first view holds self.
+// joinRegistry opens the bucket (openBucket), puts self's key, reads the
+// bucket and tells onChange the live nodes, then starts the registry's
+// goroutine. The key is put first, so the first view holds self.
 func joinRegistry(ctx context.Context, js jetstream.JetStream, cfg config, self string,
 	onChange func([]string), onError func(error)) (*registry, error) {
+	kv, err := openBucket(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return startRegistry(ctx, kv, cfg, self, onChange, onError)
+}
+
+// openBucket creates the bucket of live nodes if need be (the bucket's TTL
+// is what makes a silent node's key expire, so every node must be given
+// the same).
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg config) (jetstream.KeyValue, error) {
 	kv, err := createBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         cfg.bucket,
 		Description:    "gavel: the live nodes, for the media homes of sessions",
@@ -73,7 +82,7 @@ func joinRegistry(ctx context.Context, js jetstream.JetStream, cfg config, self 
 	if err != nil {
 		return nil, fmt.Errorf("relay: bucket %s: %w", cfg.bucket, err)
 	}
-	return startRegistry(ctx, kv, cfg, self, onChange, onError)
+	return kv, nil
 }
 
 // startRegistry is joinRegistry once the bucket is open.

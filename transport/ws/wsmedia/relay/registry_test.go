@@ -174,9 +174,11 @@ func TestRegistryWatchStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	kv, err := js.CreateOrUpdateKeyValue(testwait.Context(t), jetstream.KeyValueConfig{Bucket: cfg.bucket, History: 1,
-		TTL: cfg.ttl, LimitMarkerTTL: time.Second})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := openBucket(testwait.Context(t), js, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
