@@ -154,7 +154,7 @@ func killMidCommand(t *testing.T, via string, stored bool, at int) {
 		t.Fatalf("node %d was killed, not the home", victim)
 	}
 
-	recs := readLog(t, c.Node((victim+1)%clustertest.Size).Store)
+	recs := readLog(t, c.Node((victim+1)%clustertest.Size).Store, room)
 	var (
 		mid   []sessionlog.Record
 		seq   = map[string]uint64{}
@@ -201,11 +201,11 @@ func killMidCommand(t *testing.T, via string, stored bool, at int) {
 	c.Restart(t, victim)
 }
 
-// readLog reads session room's log from st.
-func readLog(t *testing.T, st *gnats.Store) []sessionlog.Record {
+// readLog reads session id's log from st.
+func readLog(t *testing.T, st *gnats.Store, id string) []sessionlog.Record {
 	t.Helper()
 	var recs []sessionlog.Record
-	for r, err := range st.Records(testwait.Context(t), room, 1) {
+	for r, err := range st.Records(testwait.Context(t), id, 1) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := readLog(t, c.Node(0).Store)
+	recs := readLog(t, c.Node(0).Store, room)
 	s := core.NewState(room, presets)
 	var evs []events.Event
 	for _, r := range recs {

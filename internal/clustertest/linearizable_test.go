@@ -256,13 +256,7 @@ func runHistory(t *testing.T, fault string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []sessionlog.Record
-	for r, err := range other.Store.Records(testwait.Context(t), room, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := readLog(t, other.Store, room)
 	final, err := gaveltest.CheckRecords(h, recs, session.DefaultIdempotencyWindow)
 	if err != nil {
 		t.Fatal(err)

@@ -305,13 +305,7 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []sessionlog.Record
-	for r, err := range st.Records(testwait.Context(t), id, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := readLog(t, st, id)
 	final, err := gaveltest.CheckRecords(h, recs, session.DefaultIdempotencyWindow)
 	if err != nil {
 		t.Fatalf("session %s: %v", id, err)
