@@ -17,7 +17,6 @@ import (
 	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/internal/clustertest"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
@@ -262,15 +261,11 @@ func runHistory(t *testing.T, fault string) {
 		t.Fatal(err)
 	}
 	logged := map[string]sessionlog.Record{}
-	seqAfter := map[string]uint64{}
-	s := core.NewState(room, h.Presets)
-	var logEvents []events.Event
 	for _, r := range recs {
 		logged[r.Command.ID] = r
-		s = reducer.Fold(s, r.Events)
-		seqAfter[r.Command.ID] = s.Seq()
-		logEvents = append(logEvents, r.Events...)
 	}
+	folded := foldLog(core.NewState(room, h.Presets), recs)
+	seqAfter, logEvents := folded.seqAfter, folded.events
 
 	// Answers without their events (websocket) have the seq after the
 	// command: it must be the log's; then the log's events stand for them.
