@@ -131,12 +131,7 @@ func runHistory(t *testing.T, fault string) {
 		clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
 			return &hookStore{Store: st, node: node, after: appended}
 		}))
-	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
-	for i, s := range c.NATS.Servers() {
-		if s == leader {
-			victim.Store(int64(i))
-		}
-	}
+	victim.Store(int64(leaderNode(t, c)))
 	room := homedAt("room", int(victim.Load()))
 
 	var (

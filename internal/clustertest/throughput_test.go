@@ -135,14 +135,7 @@ func TestFigureThroughput(t *testing.T) {
 		opts = append(opts, clustertest.WithoutRouting())
 	}
 	c := clustertest.Start(t, presets, opts...)
-	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
-	leads := -1
-	for i, s := range c.NATS.Servers() {
-		if s == leader {
-			leads = i
-		}
-	}
-	t.Logf("the stream's leader is node %d's server", leads)
+	t.Logf("the stream's leader is node %d's server", leaderNode(t, c))
 	for _, via := range []string{"manager", "nats", "nats-direct"} {
 		for _, n := range []int{16, 64} {
 			throughputRounds(t, c, stores, via, n, rounds, commands)
@@ -391,6 +384,20 @@ wait:
 		return w.err
 	}
 	return gaveltest.CheckEvents(w.from, w.events, final)
+}
+
+// leaderNode waits until the stream has a leader and two current
+// followers (NATS.StreamLeader), and returns the node whose server leads
+// it.
+func leaderNode(t *testing.T, c *clustertest.Cluster) int {
+	t.Helper()
+	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
+	for i, s := range c.NATS.Servers() {
+		if s == leader {
+			return i
+		}
+	}
+	return -1
 }
 
 func median(xs []float64) float64 {
