@@ -154,28 +154,19 @@ func killMidCommand(t *testing.T, via string, stored bool, at int) {
 		t.Fatalf("node %d was killed, not the home", victim)
 	}
 
-	recs := readLog(t, c.Node((victim+1)%clustertest.Size).Store)
-	var (
-		mid   []sessionlog.Record
-		seq   = map[string]uint64{}
-		s     = core.NewState(room, presets)
-		evs   []events.Event
-		final core.State
-	)
+	recs := readLog(t, c.Node((victim+1)%clustertest.Size).Store, room)
+	folded := foldLog(core.NewState(room, presets), recs)
+	var mid []sessionlog.Record
 	for _, r := range recs {
 		if r.Command.ID == id {
 			mid = append(mid, r)
 		}
-		s = reducer.Fold(s, r.Events)
-		seq[r.Command.ID] = s.Seq()
-		evs = append(evs, r.Events...)
 	}
-	final = s
 	if len(mid) != 1 {
 		t.Fatalf("the log holds %s %d times", id, len(mid))
 	}
-	if out.answer.Err != nil || out.seq != seq[id] {
-		t.Errorf("%s was answered %v at seq %d; the log has it applied at seq %d", id, out.answer.Err, out.seq, seq[id])
+	if out.answer.Err != nil || out.seq != folded.seqAfter[id] {
+		t.Errorf("%s was answered %v at seq %d; the log has it applied at seq %d", id, out.answer.Err, out.seq, folded.seqAfter[id])
 	}
 	// A repeat when the killed home stored it. When it did not, a NATS
 	// command may still have been stored before the answer the client got:
@@ -190,28 +181,46 @@ func killMidCommand(t *testing.T, via string, stored bool, at int) {
 			t.Error(err)
 		}
 	}
-	if err := w.catchUp(ctx, final.Seq()); err != nil {
+	if err := w.catchUp(ctx, folded.final.Seq()); err != nil {
 		t.Fatal(err)
 	}
 	w.drop()
 	for _, p := range w.problems {
 		t.Error(p)
 	}
-	checkStream(t, "the websocket client", core.NewState(room, presets), w.events, final, evs)
+	checkStream(t, "the websocket client", core.NewState(room, presets), w.events, folded.final, folded.events)
 	c.Restart(t, victim)
 }
 
-// readLog reads session room's log from st.
-func readLog(t *testing.T, st *gnats.Store) []sessionlog.Record {
+// readLog reads session id's log from st.
+func readLog(t *testing.T, st *gnats.Store, id string) []sessionlog.Record {
 	t.Helper()
 	var recs []sessionlog.Record
-	for r, err := range st.Records(testwait.Context(t), room, 1) {
+	for r, err := range st.Records(testwait.Context(t), id, 1) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+// logFold is a session's log folded from the session's start.
+type logFold struct {
+	final    core.State
+	seqAfter map[string]uint64 // the session's seq after each command's record
+	events   []events.Event    // every record's, in order
+}
+
+// foldLog folds recs, a session's log, from the state from.
+func foldLog(from core.State, recs []sessionlog.Record) logFold {
+	l := logFold{final: from, seqAfter: map[string]uint64{}}
+	for _, r := range recs {
+		l.final = reducer.Fold(l.final, r.Events)
+		l.seqAfter[r.Command.ID] = l.final.Seq()
+		l.events = append(l.events, r.Events...)
+	}
+	return l
 }
 
 // TestResumeOnAnotherNode: a websocket client has events from one node
@@ -256,20 +265,15 @@ func TestResumeOnAnotherNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := readLog(t, c.Node(0).Store)
-	s := core.NewState(room, presets)
-	var evs []events.Event
-	for _, r := range recs {
-		s = reducer.Fold(s, r.Events)
-		evs = append(evs, r.Events...)
-	}
+	folded := foldLog(core.NewState(room, presets), readLog(t, c.Node(0).Store, room))
+	s := folded.final
 	if err := w.catchUp(ctx, s.Seq()); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range w.problems {
 		t.Error(p)
 	}
-	checkStream(t, "the client", core.NewState(room, presets), w.events, s, evs)
+	checkStream(t, "the client", core.NewState(room, presets), w.events, s, folded.events)
 
 	// A seq the session never had: a fresh state at the session's seq.
 	w.seq += 1000

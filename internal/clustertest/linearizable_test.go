@@ -17,7 +17,6 @@ import (
 	"github.com/gavelrtc/gavel/gaveltest"
 	"github.com/gavelrtc/gavel/internal/clustertest"
 	"github.com/gavelrtc/gavel/internal/testwait"
-	"github.com/gavelrtc/gavel/reducer"
 	"github.com/gavelrtc/gavel/session"
 	"github.com/gavelrtc/gavel/sessionlog"
 	gnats "github.com/gavelrtc/gavel/transport/nats"
@@ -132,12 +131,7 @@ func runHistory(t *testing.T, fault string) {
 		clustertest.WithStore(func(node int, st *gnats.Store) session.Store {
 			return &hookStore{Store: st, node: node, after: appended}
 		}))
-	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
-	for i, s := range c.NATS.Servers() {
-		if s == leader {
-			victim.Store(int64(i))
-		}
-	}
+	victim.Store(int64(leaderNode(t, c)))
 	room := homedAt("room", int(victim.Load()))
 
 	var (
@@ -256,27 +250,17 @@ func runHistory(t *testing.T, fault string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []sessionlog.Record
-	for r, err := range other.Store.Records(testwait.Context(t), room, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := readLog(t, other.Store, room)
 	final, err := gaveltest.CheckRecords(h, recs, session.DefaultIdempotencyWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logged := map[string]sessionlog.Record{}
-	seqAfter := map[string]uint64{}
-	s := core.NewState(room, h.Presets)
-	var logEvents []events.Event
 	for _, r := range recs {
 		logged[r.Command.ID] = r
-		s = reducer.Fold(s, r.Events)
-		seqAfter[r.Command.ID] = s.Seq()
-		logEvents = append(logEvents, r.Events...)
 	}
+	folded := foldLog(core.NewState(room, h.Presets), recs)
+	seqAfter, logEvents := folded.seqAfter, folded.events
 
 	// Answers without their events (websocket) have the seq after the
 	// command: it must be the log's; then the log's events stand for them.

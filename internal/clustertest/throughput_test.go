@@ -75,6 +75,14 @@ type counts struct {
 	appendTime, conflictTime, readTime time.Duration
 }
 
+// minus is what c counted since b.
+func (c counts) minus(b counts) counts {
+	return counts{
+		appends: c.appends - b.appends, conflicts: c.conflicts - b.conflicts, reads: c.reads - b.reads,
+		appendTime: c.appendTime - b.appendTime, conflictTime: c.conflictTime - b.conflictTime, readTime: c.readTime - b.readTime,
+	}
+}
+
 func countAll(stores []*countingStore) counts {
 	var c counts
 	for _, s := range stores {
@@ -135,14 +143,7 @@ func TestFigureThroughput(t *testing.T) {
 		opts = append(opts, clustertest.WithoutRouting())
 	}
 	c := clustertest.Start(t, presets, opts...)
-	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
-	leads := -1
-	for i, s := range c.NATS.Servers() {
-		if s == leader {
-			leads = i
-		}
-	}
-	t.Logf("the stream's leader is node %d's server", leads)
+	t.Logf("the stream's leader is node %d's server", leaderNode(t, c))
 	for _, via := range []string{"manager", "nats", "nats-direct"} {
 		for _, n := range []int{16, 64} {
 			throughputRounds(t, c, stores, via, n, rounds, commands)
@@ -153,41 +154,37 @@ func TestFigureThroughput(t *testing.T) {
 // throughputRounds runs TestFigureThroughput's rounds for n submitters
 // through via and reports them.
 func throughputRounds(t *testing.T, c *clustertest.Cluster, stores []*countingStore, via string, n, rounds, commands int) {
-	{
-		var one, three []float64
-		var ratios []float64
-		for r := range rounds {
-			var rate [2]float64
-			for k := range 2 {
-				spread := []int{1, 3}[(r+k)%2]
-				nodes := []int{r % clustertest.Size}
-				if spread == 3 {
-					nodes = []int{0, 1, 2}
-				}
-				id := homedAt(fmt.Sprintf("tput-%s-%d-%d-%d", via, n, r, spread), r%clustertest.Size)
-				before := countAll(stores)
-				res := throughputRound(t, c, id, n, commands/n, nodes, via)
-				d := countAll(stores)
-				d.appends, d.conflicts, d.reads = d.appends-before.appends, d.conflicts-before.conflicts, d.reads-before.reads
-				d.appendTime, d.conflictTime, d.readTime = d.appendTime-before.appendTime, d.conflictTime-before.conflictTime, d.readTime-before.readTime
-				cps := float64(commands) / res.elapsed.Seconds()
-				t.Logf("%s n=%2d round %d  %d node(s) %v (home %s): %6.0f commands/s  %4.0f µs CPU per command  %4d conflicts  %.2f appends and %.3f reads per command  %d sent again (%d gave up on conflicts)",
-					via, n, r, spread, nodes, clustertest.Home(id), cps, float64(res.cpu.Microseconds())/float64(commands), d.conflicts,
-					float64(d.appends)/float64(res.answers), float64(d.reads)/float64(res.answers), res.again, res.gaveUp)
-				t.Logf("        wall %v; in appends %v (%v per append), in conflicting ones %v, in reads %v (%v per read)",
-					res.elapsed.Round(time.Millisecond), d.appendTime.Round(time.Millisecond), (d.appendTime / time.Duration(max(d.appends, 1))).Round(time.Microsecond),
-					d.conflictTime.Round(time.Millisecond), d.readTime.Round(time.Millisecond), (d.readTime / time.Duration(max(d.reads, 1))).Round(time.Microsecond))
-				if spread == 1 {
-					one, rate[0] = append(one, cps), cps
-				} else {
-					three, rate[1] = append(three, cps), cps
-				}
+	var one, three []float64
+	var ratios []float64
+	for r := range rounds {
+		var rate [2]float64
+		for k := range 2 {
+			spread := []int{1, 3}[(r+k)%2]
+			nodes := []int{r % clustertest.Size}
+			if spread == 3 {
+				nodes = []int{0, 1, 2}
 			}
-			ratios = append(ratios, rate[1]/rate[0])
+			id := homedAt(fmt.Sprintf("tput-%s-%d-%d-%d", via, n, r, spread), r%clustertest.Size)
+			before := countAll(stores)
+			res := throughputRound(t, c, id, n, commands/n, nodes, via)
+			d := countAll(stores).minus(before)
+			cps := float64(commands) / res.elapsed.Seconds()
+			t.Logf("%s n=%2d round %d  %d node(s) %v (home %s): %6.0f commands/s  %4.0f µs CPU per command  %4d conflicts  %.2f appends and %.3f reads per command  %d sent again (%d gave up on conflicts)",
+				via, n, r, spread, nodes, clustertest.Home(id), cps, float64(res.cpu.Microseconds())/float64(commands), d.conflicts,
+				float64(d.appends)/float64(res.answers), float64(d.reads)/float64(res.answers), res.again, res.gaveUp)
+			t.Logf("        wall %v; in appends %v (%v per append), in conflicting ones %v, in reads %v (%v per read)",
+				res.elapsed.Round(time.Millisecond), d.appendTime.Round(time.Millisecond), (d.appendTime / time.Duration(max(d.appends, 1))).Round(time.Microsecond),
+				d.conflictTime.Round(time.Millisecond), d.readTime.Round(time.Millisecond), (d.readTime / time.Duration(max(d.reads, 1))).Round(time.Microsecond))
+			if spread == 1 {
+				one, rate[0] = append(one, cps), cps
+			} else {
+				three, rate[1] = append(three, cps), cps
+			}
 		}
-		t.Logf("%s n=%d: 1 node median %.0f commands/s, 3 nodes median %.0f: ratio of medians %.2f, median of the rounds' ratios %.2f (range %.2f–%.2f)",
-			via, n, median(one), median(three), median(three)/median(one), median(ratios), slices.Min(ratios), slices.Max(ratios))
+		ratios = append(ratios, rate[1]/rate[0])
 	}
+	t.Logf("%s n=%d: 1 node median %.0f commands/s, 3 nodes median %.0f: ratio of medians %.2f, median of the rounds' ratios %.2f (range %.2f–%.2f)",
+		via, n, median(one), median(three), median(three)/median(one), median(ratios), slices.Min(ratios), slices.Max(ratios))
 }
 
 // homedAt returns the first of prefix-0, prefix-1, … whose home is node
@@ -305,13 +302,7 @@ func throughputRound(t *testing.T, c *clustertest.Cluster, id string, n, each in
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []sessionlog.Record
-	for r, err := range st.Records(testwait.Context(t), id, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := readLog(t, st, id)
 	final, err := gaveltest.CheckRecords(h, recs, session.DefaultIdempotencyWindow)
 	if err != nil {
 		t.Fatalf("session %s: %v", id, err)
@@ -397,6 +388,20 @@ wait:
 		return w.err
 	}
 	return gaveltest.CheckEvents(w.from, w.events, final)
+}
+
+// leaderNode waits until the stream has a leader and two current
+// followers (NATS.StreamLeader), and returns the node whose server leads
+// it.
+func leaderNode(t *testing.T, c *clustertest.Cluster) int {
+	t.Helper()
+	leader := c.NATS.StreamLeader(t, c.Node(0).Conn, gnats.DefaultStream, 2)
+	for i, s := range c.NATS.Servers() {
+		if s == leader {
+			return i
+		}
+	}
+	return -1
 }
 
 func median(xs []float64) float64 {
